@@ -1,0 +1,15 @@
+using Microsoft.Extensions.Logging;
+
+namespace ThreadLineage.Internal;
+
+/// <summary>The pool's log messages, source-generated so that a disabled level costs one check.</summary>
+internal static partial class PoolLog
+{
+    [LoggerMessage(EventId = 1, EventName = "WorkItemFaulted", Level = LogLevel.Warning,
+        Message = "A work item on thread pool manager '{ManagerId}' (task type: {TaskType}) threw an exception.")]
+    public static partial void WorkItemFaulted(ILogger logger, string managerId, string? taskType, Exception exception);
+
+    [LoggerMessage(EventId = 2, EventName = "WorkerStartFailed", Level = LogLevel.Error,
+        Message = "OnWorkerStarted threw on a worker of thread pool manager '{ManagerId}'; the pool did not start.")]
+    public static partial void WorkerStartFailed(ILogger logger, string managerId, Exception exception);
+}

@@ -1,0 +1,202 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Text;
+
+namespace ThreadLineage;
+
+/// <summary>
+/// Resolves <see cref="ThreadPoolManager"/>s from the lineage of the current flow: the tree of
+/// <see cref="LineageNode"/>s that .NET's <see cref="ExecutionContext"/> carries from a flow to
+/// every flow it starts (threads, thread-pool items, tasks, <c>await</c> continuations, pool work).
+/// </summary>
+/// <remarks>
+/// <para>
+/// A flow sees <see cref="Current"/>. It gets an <em>own</em> node, a new child of <see cref="Current"/>,
+/// the first time it attaches a manager (or when it calls <see cref="BeginScope(string?)"/>); flows it
+/// starts from then on inherit that node. Lookups walk from <see cref="Current"/> up to <see cref="Root"/>
+/// and never change <see cref="Current"/>.
+/// </para>
+/// <para>
+/// Ownership is per flow and thread: a node is the flow's own only while the flow keeps running on the
+/// thread that created it with no other flow in between. Code that the runtime runs synchronously inside
+/// its parent's call (<see cref="Task.Wait()"/> inlining a <see cref="Task.Run(Action)"/> child, a
+/// continuation run inside <c>SetResult</c>) counts as its parent. Every member is thread-safe.
+/// </para>
+/// </remarks>
+public static class Lineage
+{
+    private static readonly LineageNode s_root = new(parent: null, name: "root");
+
+    // The node the flow sees; null means Root. Carried by ExecutionContext to every flow this one starts.
+    private static readonly AsyncLocal<LineageNode?> s_current = new(OnCurrentChanged);
+
+    // The node the flow running on this thread created itself. A context switch clears it, so a child
+    // flow that the runtime later runs on this very thread never mistakes its parent's node for its own.
+    [ThreadStatic]
+    private static LineageNode? t_ownedNode;
+
+    /// <summary>Gets the root of the lineage tree, one per process. Managers attached to it are visible to every flow.</summary>
+    public static LineageNode Root => s_root;
+
+    /// <summary>Gets the node the current flow sees: its own node, the node it inherited, or <see cref="Root"/>.</summary>
+    public static LineageNode Current => s_current.Value ?? s_root;
+
+    /// <summary>
+    /// Returns the nearest manager registered under <paramref name="id"/> from <see cref="Current"/> up to
+    /// <see cref="Root"/>; if there is none, creates a new (not started) manager and attaches it to the
+    /// flow's own node (creating that node first when the flow has none).
+    /// </summary>
+    /// <param name="id">The manager id; <see langword="null"/> means <see cref="ThreadPoolManager.DefaultId"/>.</param>
+    /// <returns>The resolved or newly created manager.</returns>
+    public static ThreadPoolManager GetOrCreateManager(string? id = null)
+    {
+        id ??= ThreadPoolManager.DefaultId;
+        return Resolve(Current, id) ?? OwnNode().GetOrCreateManager(id);
+    }
+
+    /// <summary>
+    /// Always creates a new (not started) manager and attaches it to the flow's own node, replacing one
+    /// with the same id there. It shadows ancestors' managers of that id for this flow and its descendants.
+    /// </summary>
+    /// <param name="id">The manager id; <see langword="null"/> means <see cref="ThreadPoolManager.DefaultId"/>.</param>
+    /// <returns>The new manager.</returns>
+    /// <remarks>A replaced manager is detached but not stopped.</remarks>
+    public static ThreadPoolManager CreateManager(string? id = null) =>
+        OwnNode().Attach(id ?? ThreadPoolManager.DefaultId, replace: true);
+
+    /// <summary>Returns the nearest manager registered under <paramref name="id"/> from <see cref="Current"/> up to <see cref="Root"/>.</summary>
+    /// <param name="id">The manager id; <see langword="null"/> means <see cref="ThreadPoolManager.DefaultId"/>.</param>
+    /// <returns>The resolved manager.</returns>
+    /// <exception cref="ManagerNotFoundException">No node in the lineage has a manager under <paramref name="id"/>.</exception>
+    public static ThreadPoolManager GetManager(string? id = null)
+    {
+        id ??= ThreadPoolManager.DefaultId;
+        var current = Current;
+        return Resolve(current, id) ?? throw new ManagerNotFoundException(id, current);
+    }
+
+    /// <summary>Looks up the nearest manager registered under <paramref name="id"/> from <see cref="Current"/> up to <see cref="Root"/>.</summary>
+    /// <param name="id">The manager id; <see langword="null"/> means <see cref="ThreadPoolManager.DefaultId"/>.</param>
+    /// <param name="manager">The manager, when found.</param>
+    /// <returns><see langword="true"/> if a manager was found. Never creates one.</returns>
+    public static bool TryGetManager(string? id, [NotNullWhen(true)] out ThreadPoolManager? manager)
+    {
+        manager = Resolve(Current, id ?? ThreadPoolManager.DefaultId);
+        return manager is not null;
+    }
+
+    /// <summary>
+    /// Creates a new own node, child of <see cref="Current"/>, and makes it current for this flow and the
+    /// flows it starts until the returned scope is disposed.
+    /// </summary>
+    /// <param name="name">A name for the node, shown by <see cref="Describe"/> and in error messages.</param>
+    /// <returns>The scope; dispose it to restore the previous <see cref="Current"/> and stop the managers attached inside it.</returns>
+    public static LineageScope BeginScope(string? name = null)
+    {
+        var previous = s_current.Value;
+        var previousOwned = t_ownedNode;
+        var node = new LineageNode(previous ?? s_root, name);
+        MakeOwn(node);
+        return new LineageScope(node, previous, previousOwned);
+    }
+
+    /// <summary>Renders the live lineage tree, with each node's managers and their state, as indented text.</summary>
+    /// <returns>A multi-line description of the tree, starting at <see cref="Root"/>.</returns>
+    public static string Describe()
+    {
+        var builder = new StringBuilder();
+        var pending = new Stack<(LineageNode Node, int Indent)>();
+        pending.Push((s_root, 0));
+        while (pending.Count > 0)
+        {
+            var (node, indent) = pending.Pop();
+            var pad = new string(' ', indent * 2);
+            builder.Append(pad).Append("- ").AppendLine(node.Parent is null ? "root" : node.ToString());
+            foreach (var manager in node.Managers.Values.OrderBy(static m => m.Id, StringComparer.Ordinal))
+            {
+                builder.Append(pad).Append("    * ").AppendLine(manager.Describe());
+            }
+
+            var children = node.Children;
+            for (var i = children.Count - 1; i >= 0; i--)
+            {
+                pending.Push((children[i], indent + 1));
+            }
+        }
+
+        return builder.ToString();
+    }
+
+    /// <summary>Walks from <paramref name="node"/> to the root and returns the first manager under <paramref name="id"/>.</summary>
+    internal static ThreadPoolManager? Resolve(LineageNode node, string id)
+    {
+        for (LineageNode? walk = node; walk is not null; walk = walk.Parent)
+        {
+            // Nodes holding managers of other ids do not stop the walk (the seed stopped there).
+            if (walk.TryGetManager(id, out var manager))
+            {
+                return manager;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Restores the state a scope replaced; called once, by the scope.</summary>
+    internal static void EndScope(LineageScope scope, LineageNode? previous, LineageNode? previousOwned)
+    {
+        s_current.Value = previous;
+        // The flow still owns what it owned before the scope only if it has not switched since the
+        // scope began on this thread (otherwise t_ownedNode no longer points at the scope's node).
+        t_ownedNode = ReferenceEquals(t_ownedNode, scope.Node) ? previousOwned : null;
+    }
+
+    /// <summary>
+    /// Makes the current thread forget which node it owns, returning what it owned. Pools call this
+    /// around each work item they run, so that work run inline on a thread never owns the node of the
+    /// flow that waits on that thread.
+    /// </summary>
+    internal static LineageNode? SuspendOwnership()
+    {
+        var owned = t_ownedNode;
+        t_ownedNode = null;
+        return owned;
+    }
+
+    /// <summary>Gives back what <see cref="SuspendOwnership"/> took, after the inline work finished.</summary>
+    internal static void ResumeOwnership(LineageNode? owned) => t_ownedNode = owned;
+
+    /// <summary>Sets the lineage a pool worker's own context sees (its manager's owner), without owning it.</summary>
+    internal static void SetWorkerLineage(LineageNode? owner) =>
+        s_current.Value = owner is null || ReferenceEquals(owner, s_root) ? null : owner;
+
+    private static LineageNode OwnNode()
+    {
+        var current = s_current.Value;
+        if (current is not null && ReferenceEquals(current, t_ownedNode))
+        {
+            return current;
+        }
+
+        var node = new LineageNode(current ?? s_root, name: null);
+        MakeOwn(node);
+        return node;
+    }
+
+    private static void MakeOwn(LineageNode node)
+    {
+        // Assigning raises OnCurrentChanged with ThreadContextChanged == false, which keeps ownership;
+        // only then record the node as owned, so the pair is consistent when this method returns.
+        s_current.Value = node;
+        t_ownedNode = node;
+    }
+
+    private static void OnCurrentChanged(AsyncLocalValueChangedArgs<LineageNode?> args)
+    {
+        // The thread switched execution contexts: it now runs another flow, or resumed this one after
+        // something else ran. Either way it owns nothing until it attaches again.
+        if (args.ThreadContextChanged)
+        {
+            t_ownedNode = null;
+        }
+    }
+}

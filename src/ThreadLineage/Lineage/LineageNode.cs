@@ -1,0 +1,160 @@
+using System.Collections.ObjectModel;
+using System.Diagnostics.CodeAnalysis;
+using ThreadLineage.Internal;
+
+namespace ThreadLineage;
+
+/// <summary>
+/// One node of the lineage tree: the managers attached by one flow (or one scope), and a link to the
+/// node of the flow that started it.
+/// </summary>
+/// <remarks>
+/// Nodes are plain objects, never keyed by thread id: a node lives as long as a flow, a child node or
+/// a running manager refers to it. A node refers to its parent strongly and to its children weakly.
+/// All members are thread-safe.
+/// </remarks>
+public sealed class LineageNode
+{
+    private static readonly IReadOnlyDictionary<string, ThreadPoolManager> s_noManagers =
+        ReadOnlyDictionary<string, ThreadPoolManager>.Empty;
+
+    private static long s_lastNodeNumber;
+
+    private readonly Lock _lock = new();
+    private readonly WeakList<LineageNode> _children = new();
+
+    // Copy-on-write under _lock; readers take the published dictionary without locking, so a
+    // lookup never waits for an attach. Null until the first manager is attached.
+    private volatile Dictionary<string, ThreadPoolManager>? _managers;
+
+    internal LineageNode(LineageNode? parent, string? name)
+    {
+        Parent = parent;
+        Name = name;
+        Depth = parent is null ? 0 : parent.Depth + 1;
+        // Interlocked: numbers only label nodes in diagnostics, but two nodes must never share one.
+        Number = Interlocked.Increment(ref s_lastNodeNumber);
+        CreatedOnThread = DescribeCurrentThread();
+        parent?._children.Add(this);
+    }
+
+    /// <summary>Gets the node of the flow that started this node's flow; <see langword="null"/> for <see cref="Lineage.Root"/>.</summary>
+    public LineageNode? Parent { get; }
+
+    /// <summary>Gets the name given to the node (by <see cref="Lineage.BeginScope(string?)"/>), or <see langword="null"/>.</summary>
+    public string? Name { get; }
+
+    /// <summary>Gets a snapshot of the managers attached to this node only (not its ancestors), keyed by id.</summary>
+    public IReadOnlyDictionary<string, ThreadPoolManager> Managers
+    {
+        get
+        {
+            var managers = _managers;
+            // A published dictionary is never mutated again, so wrapping it is already a snapshot.
+            return managers is null ? s_noManagers : new ReadOnlyDictionary<string, ThreadPoolManager>(managers);
+        }
+    }
+
+    /// <summary>Gets a snapshot of the child nodes that are still alive.</summary>
+    public IReadOnlyList<LineageNode> Children => _children.Snapshot();
+
+    internal int Depth { get; }
+
+    internal long Number { get; }
+
+    internal string CreatedOnThread { get; }
+
+    /// <summary>
+    /// Returns the manager attached to this node under <paramref name="id"/>, creating and attaching a
+    /// new (not started) one if there is none. Ancestors are not searched.
+    /// </summary>
+    /// <param name="id">The manager id; <see langword="null"/> means <see cref="ThreadPoolManager.DefaultId"/>.</param>
+    /// <returns>The manager attached to this node under <paramref name="id"/>.</returns>
+    /// <remarks>Concurrent callers on the same node and id all receive the same manager.</remarks>
+    public ThreadPoolManager GetOrCreateManager(string? id = null)
+    {
+        id ??= ThreadPoolManager.DefaultId;
+        return TryGetManager(id, out var existing) ? existing : Attach(id, replace: false);
+    }
+
+    /// <summary>Looks up the manager attached to this node under <paramref name="id"/>; ancestors are not searched.</summary>
+    /// <param name="id">The manager id; <see langword="null"/> means <see cref="ThreadPoolManager.DefaultId"/>.</param>
+    /// <param name="manager">The manager, when found.</param>
+    /// <returns><see langword="true"/> if this node has a manager under <paramref name="id"/>.</returns>
+    public bool TryGetManager(string? id, [NotNullWhen(true)] out ThreadPoolManager? manager)
+    {
+        var managers = _managers;
+        if (managers is not null)
+        {
+            return managers.TryGetValue(id ?? ThreadPoolManager.DefaultId, out manager);
+        }
+
+        manager = null;
+        return false;
+    }
+
+    /// <summary>Returns a short description: number, name and the thread the node was created on.</summary>
+    /// <returns>A description such as <c>node #4 'request-17' (created on thread 'worker-1')</c>.</returns>
+    public override string ToString()
+    {
+        if (Parent is null)
+        {
+            return "the lineage root";
+        }
+
+        return Name is null
+            ? $"lineage node #{Number} (created on {CreatedOnThread})"
+            : $"lineage node #{Number} '{Name}' (created on {CreatedOnThread})";
+    }
+
+    /// <summary>Creates a manager and attaches it under <paramref name="id"/>; with <paramref name="replace"/>, an existing one is replaced.</summary>
+    internal ThreadPoolManager Attach(string id, bool replace)
+    {
+        // Writers serialise on the node's lock; the dictionary they publish is never mutated again.
+        lock (_lock)
+        {
+            var current = _managers;
+            if (!replace && current is not null && current.TryGetValue(id, out var winner))
+            {
+                // Another flow attached the same id between our lookup and the lock: share its manager.
+                return winner;
+            }
+
+            var manager = new ThreadPoolManager(id, this);
+            var next = current is null
+                ? new Dictionary<string, ThreadPoolManager>(StringComparer.Ordinal)
+                : new Dictionary<string, ThreadPoolManager>(current, StringComparer.Ordinal);
+            next[id] = manager;
+            _managers = next;
+            return manager;
+        }
+    }
+
+    /// <summary>Adds every manager attached to this node or any live node below it.</summary>
+    internal void CollectSubtreeManagers(List<ThreadPoolManager> into)
+    {
+        var pending = new Stack<LineageNode>();
+        pending.Push(this);
+        while (pending.Count > 0)
+        {
+            var node = pending.Pop();
+            if (node._managers is { } managers)
+            {
+                into.AddRange(managers.Values);
+            }
+
+            foreach (var child in node._children.Snapshot())
+            {
+                pending.Push(child);
+            }
+        }
+    }
+
+    private static string DescribeCurrentThread()
+    {
+        var thread = Thread.CurrentThread;
+        return thread.Name is { Length: > 0 } name
+            ? $"thread '{name}'"
+            : $"thread {thread.ManagedThreadId}";
+    }
+}

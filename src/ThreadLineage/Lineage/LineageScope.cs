@@ -1,0 +1,88 @@
+namespace ThreadLineage;
+
+/// <summary>
+/// A scope created by <see cref="Lineage.BeginScope(string?)"/>: a new own node that is
+/// <see cref="Lineage.Current"/> for the flow (and the flows it starts) until the scope is disposed.
+/// </summary>
+/// <remarks>
+/// Disposing restores the previous <see cref="Lineage.Current"/> in the flow that disposes, then stops
+/// every manager attached to <see cref="Node"/> or to any node below it (<see cref="Dispose"/>:
+/// <see cref="ThreadPoolManager.Stop(bool, bool)"/> with <c>wait: true</c>; <see cref="DisposeAsync"/>:
+/// <see cref="ThreadPoolManager.StopAsync(CancellationToken)"/>). A second dispose does nothing.
+/// Typical use: one scope per request, per job or per test.
+/// </remarks>
+public sealed class LineageScope : IDisposable, IAsyncDisposable
+{
+    private readonly LineageNode? _previous;
+    private readonly LineageNode? _previousOwned;
+    private int _disposed;
+
+    internal LineageScope(LineageNode node, LineageNode? previous, LineageNode? previousOwned)
+    {
+        Node = node;
+        _previous = previous;
+        _previousOwned = previousOwned;
+    }
+
+    /// <summary>Gets the node this scope created.</summary>
+    public LineageNode Node { get; }
+
+    /// <summary>Restores the previous current node and stops, waiting, every manager attached inside the scope.</summary>
+    public void Dispose()
+    {
+        if (!TryEnd())
+        {
+            return;
+        }
+
+        var managers = SubtreeManagers();
+        // Begin every stop first so the pools drain in parallel, then wait for each.
+        foreach (var manager in managers)
+        {
+            manager.Stop(wait: false);
+        }
+
+        foreach (var manager in managers)
+        {
+            manager.Stop(wait: true);
+        }
+    }
+
+    /// <summary>Restores the previous current node and stops every manager attached inside the scope without blocking.</summary>
+    /// <returns>A task that completes when every such manager has drained and its workers have exited.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (!TryEnd())
+        {
+            return;
+        }
+
+        var managers = SubtreeManagers();
+        var stops = new Task[managers.Count];
+        for (var i = 0; i < stops.Length; i++)
+        {
+            stops[i] = managers[i].StopAsync();
+        }
+
+        await Task.WhenAll(stops).ConfigureAwait(false);
+    }
+
+    private bool TryEnd()
+    {
+        // Interlocked: concurrent or repeated disposals restore and stop exactly once.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return false;
+        }
+
+        Lineage.EndScope(this, _previous, _previousOwned);
+        return true;
+    }
+
+    private List<ThreadPoolManager> SubtreeManagers()
+    {
+        var managers = new List<ThreadPoolManager>();
+        Node.CollectSubtreeManagers(managers);
+        return managers;
+    }
+}

@@ -1,0 +1,88 @@
+namespace ThreadLineage.Pools;
+
+/// <summary>
+/// The <see cref="TaskScheduler"/> of one <see cref="ThreadPoolManager"/>: submitted work, its
+/// <c>await</c> continuations and tasks started through <see cref="ThreadPoolManager.GetScheduler(string?)"/>
+/// all run through it on the pool's workers.
+/// </summary>
+internal sealed class PoolTaskScheduler : TaskScheduler
+{
+    private readonly ThreadPoolManager _manager;
+
+    public PoolTaskScheduler(ThreadPoolManager manager) => _manager = manager;
+
+    /// <inheritdoc/>
+    public override int MaximumConcurrencyLevel => Math.Max(1, _manager.MaxWorkers);
+
+    /// <summary>Runs a task that was queued to this scheduler, then accounts for it if it is a submission.</summary>
+    /// <returns><see langword="true"/> if this call executed the task.</returns>
+    internal bool Execute(Task task)
+    {
+        // Work run here (inline on a waiting worker included) must never own the node of whoever else
+        // runs on this thread, so the thread forgets its own node for the duration.
+        var owned = Lineage.SuspendOwnership();
+        bool executed;
+        try
+        {
+            executed = TryExecuteTask(task);
+        }
+        finally
+        {
+            Lineage.ResumeOwnership(owned);
+        }
+
+        if (task is IPoolWorkItem item && !item.IsAsyncStart && task.IsCompleted && item.TryClaimAccounting())
+        {
+            _manager.Account(task, item.TaskType);
+        }
+
+        return executed;
+    }
+
+    /// <summary>Puts a task back on <paramref name="run"/>, or runs it elsewhere if that run has closed.</summary>
+    internal void QueueElsewhereIfClosed(WorkerGroup run, Task task)
+    {
+        if (!run.TryEnqueueInternal(task))
+        {
+            RunDetached(task);
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void QueueTask(Task task)
+    {
+        if (task is IPoolWorkItem item)
+        {
+            // A submission: Submit admitted it and holds the run's gate while it starts the task.
+            item.AdmittedBy.EnqueueAdmitted(task);
+            return;
+        }
+
+        // A continuation or a scheduler task: the running pool takes it, else the run still draining.
+        var run = _manager.ActiveRun;
+        if (run is null || !run.TryEnqueueInternal(task))
+        {
+            RunDetached(task);
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override bool TryExecuteTaskInline(Task task, bool taskWasPreviouslyQueued)
+    {
+        // Only the pool's own workers run its work. One that blocks on a queued item (Wait, Result,
+        // GetResult) runs it inline, which is what keeps nested waits on a saturated pool from deadlocking.
+        var run = WorkerGroup.Current;
+        return run is not null && ReferenceEquals(run.Manager, _manager) && run.TryExecuteInline(task);
+    }
+
+    /// <inheritdoc/>
+    protected override IEnumerable<Task>? GetScheduledTasks() => _manager.ActiveRun?.SnapshotQueue() ?? [];
+
+    private void RunDetached(Task task) =>
+        // The pool has stopped and its last worker has gone: the continuation of work it admitted must
+        // still run to completion (nothing is lost), so the shared thread pool runs it.
+        ThreadPool.UnsafeQueueUserWorkItem(
+            static state => state.Scheduler.Execute(state.Task),
+            (Scheduler: this, Task: task),
+            preferLocal: false);
+}

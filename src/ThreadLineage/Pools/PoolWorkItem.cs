@@ -1,0 +1,68 @@
+namespace ThreadLineage.Pools;
+
+/// <summary>
+/// What a submitted work item carries besides its task: the run that admitted it, its task type for
+/// logging, and a flag that makes its accounting happen exactly once.
+/// </summary>
+/// <remarks>
+/// A work item <em>is</em> the task <c>Submit</c> returns (one allocation per item), and it is a task
+/// scheduled on the pool's <see cref="TaskScheduler"/>: that is what lets <c>Wait()</c>/<c>Result</c> on a
+/// pool worker run a still-queued item inline instead of deadlocking.
+/// </remarks>
+internal interface IPoolWorkItem
+{
+    WorkerGroup AdmittedBy { get; }
+
+    string? TaskType { get; }
+
+    /// <summary>Gets whether this item only starts async work; its outcome is accounted on the unwrapped task.</summary>
+    bool IsAsyncStart { get; }
+
+    /// <summary>Returns <see langword="true"/> the first time it is called; accounting calls it once the task is final.</summary>
+    bool TryClaimAccounting();
+}
+
+/// <summary>Submitted synchronous work without a result.</summary>
+internal sealed class PoolWorkItem : Task, IPoolWorkItem
+{
+    private int _accounted;
+
+    public PoolWorkItem(Action work, WorkerGroup run, string? taskType, CancellationToken cancellationToken)
+        : base(work, cancellationToken, TaskCreationOptions.DenyChildAttach)
+    {
+        AdmittedBy = run;
+        TaskType = taskType;
+    }
+
+    public WorkerGroup AdmittedBy { get; }
+
+    public string? TaskType { get; }
+
+    public bool IsAsyncStart => false;
+
+    // Interlocked: the worker that dequeues the item and a worker that ran it inline may both try.
+    public bool TryClaimAccounting() => Interlocked.Exchange(ref _accounted, 1) == 0;
+}
+
+/// <summary>Submitted work with a result (or the start of async work, whose result is its task).</summary>
+internal sealed class PoolWorkItem<TResult> : Task<TResult>, IPoolWorkItem
+{
+    private int _accounted;
+
+    public PoolWorkItem(Func<TResult> work, WorkerGroup run, string? taskType, bool isAsyncStart, CancellationToken cancellationToken)
+        : base(work, cancellationToken, TaskCreationOptions.DenyChildAttach)
+    {
+        AdmittedBy = run;
+        TaskType = taskType;
+        IsAsyncStart = isAsyncStart;
+    }
+
+    public WorkerGroup AdmittedBy { get; }
+
+    public string? TaskType { get; }
+
+    public bool IsAsyncStart { get; }
+
+    // Interlocked: the worker that dequeues the item and a worker that ran it inline may both try.
+    public bool TryClaimAccounting() => Interlocked.Exchange(ref _accounted, 1) == 0;
+}

@@ -1,0 +1,212 @@
+using ThreadLineage.Pools;
+
+namespace ThreadLineage;
+
+/// <content>Start, stop and disposal.</content>
+public partial class ThreadPoolManager
+{
+    private static int s_processExitHooked;
+
+    private readonly Lock _lifecycleLock = new();
+
+    // The running run (null when not running) and the last one stopped, which may still be draining.
+    // Written under _lifecycleLock; read without it (volatile) on the submission path.
+    private volatile WorkerGroup? _run;
+    private volatile WorkerGroup? _lastRun;
+    private volatile PoolSettings? _settings;
+    private bool _starting;
+    private volatile bool _disposed;
+
+    private string State => _disposed ? "disposed" : _run is not null ? "running" : _lastRun is { IsDrained: false } ? "stopping" : "stopped";
+
+    /// <summary>Starts the pool with <paramref name="maxWorkers"/> dedicated workers.</summary>
+    /// <param name="maxWorkers">The number of worker threads; at least 1.</param>
+    /// <param name="taskType">The only task type the pool accepts; <see langword="null"/> accepts any.</param>
+    /// <param name="isBackground">Whether workers run work as background threads (abandoned at process exit).</param>
+    /// <param name="threadNamePrefix">Worker names are <c>"{prefix}-{n}"</c>; <see langword="null"/> uses the id.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxWorkers"/> is less than 1.</exception>
+    /// <exception cref="ArgumentException"><paramref name="taskType"/> or <paramref name="threadNamePrefix"/> is empty.</exception>
+    /// <exception cref="InvalidOperationException">The manager is already running.</exception>
+    /// <exception cref="ObjectDisposedException">The manager has been disposed.</exception>
+    /// <exception cref="AggregateException"><see cref="OnWorkerStarted"/> threw; the manager is not running.</exception>
+    public void Start(int maxWorkers, string? taskType = null, bool isBackground = false, string? threadNamePrefix = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxWorkers, 1);
+        Start(new ThreadPoolManagerOptions
+        {
+            MaxWorkers = maxWorkers,
+            TaskType = taskType,
+            IsBackground = isBackground,
+            ThreadNamePrefix = threadNamePrefix,
+        });
+    }
+
+    /// <summary>Starts the pool with <paramref name="options"/>, validated (every problem reported together) and copied.</summary>
+    /// <param name="options">The pool settings.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">One or more options are invalid; nothing was started.</exception>
+    /// <exception cref="InvalidOperationException">The manager is already running.</exception>
+    /// <exception cref="ObjectDisposedException">The manager has been disposed.</exception>
+    /// <exception cref="AggregateException"><see cref="OnWorkerStarted"/> threw; the manager is not running.</exception>
+    /// <remarks>A stopped manager can be started again, even while workers of the previous run still drain.</remarks>
+    public void Start(ThreadPoolManagerOptions options)
+    {
+        var settings = PoolSettings.From(options, Id);
+        lock (_lifecycleLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_run is not null || _starting)
+            {
+                throw new InvalidOperationException(
+                    $"Thread pool manager '{Id}' is already running. Call Stop() before starting it again.");
+            }
+
+            _starting = true;
+        }
+
+        var run = new WorkerGroup(this, settings);
+        try
+        {
+            // Outside the lock: OnWorkerStarted runs user code while Start waits for it.
+            run.Start();
+        }
+        catch
+        {
+            lock (_lifecycleLock)
+            {
+                _starting = false;
+            }
+
+            throw;
+        }
+
+        lock (_lifecycleLock)
+        {
+            _starting = false;
+            if (_disposed)
+            {
+                run.RequestStop(cancelPending: false);
+                throw new ObjectDisposedException(GetType().FullName, $"Thread pool manager '{Id}' was disposed while it started.");
+            }
+
+            _settings = settings;
+            _run = run;
+        }
+
+        if (!settings.IsBackground)
+        {
+            HookProcessExit();
+        }
+    }
+
+    /// <summary>Stops the pool: no new work is accepted; queued work still runs unless <paramref name="cancelPending"/>.</summary>
+    /// <param name="wait">
+    /// <see langword="true"/> to return once everything queued has run and the workers have exited (called from one of the
+    /// pool's own workers: once the other workers have exited); <see langword="false"/> to return at once.
+    /// </param>
+    /// <param name="cancelPending"><see langword="true"/> to cancel submitted work that has not started: its task ends <see cref="TaskStatus.Canceled"/>.</param>
+    /// <remarks>
+    /// Does nothing on a manager that never started. Async work suspended in an <c>await</c> is not queued work: it is not
+    /// waited for, and it still runs to completion when it resumes.
+    /// </remarks>
+    public void Stop(bool wait = true, bool cancelPending = false)
+    {
+        var run = BeginStop();
+        if (run is null)
+        {
+            return;
+        }
+
+        run.RequestStop(cancelPending);
+        if (wait)
+        {
+            run.WaitForExit();
+        }
+    }
+
+    /// <summary>Stops the pool and drains it gracefully without blocking.</summary>
+    /// <param name="cancellationToken">When it fires, work still queued is canceled; running work is still waited for.</param>
+    /// <returns>A task that completes when the queue is drained and the workers have exited.</returns>
+    public Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        var run = BeginStop();
+        if (run is null)
+        {
+            return Task.CompletedTask;
+        }
+
+        run.RequestStop(cancelPending: cancellationToken.IsCancellationRequested);
+#pragma warning disable VSTHRD003 // Exited is completed by the run's own workers, never by the caller's context.
+        return cancellationToken.CanBeCanceled && !run.Exited.IsCompleted
+            ? WaitForExitAsync(run, cancellationToken)
+            : run.Exited;
+#pragma warning restore VSTHRD003
+
+        static async Task WaitForExitAsync(WorkerGroup run, CancellationToken cancellationToken)
+        {
+            await using (cancellationToken.UnsafeRegister(static state => ((WorkerGroup)state!).RequestStop(cancelPending: true), run).ConfigureAwait(false))
+            {
+#pragma warning disable VSTHRD003 // See above.
+                await run.Exited.ConfigureAwait(false);
+#pragma warning restore VSTHRD003
+            }
+        }
+    }
+
+    /// <summary>Stops the pool, waiting for queued work, and marks the manager disposed. A second call does nothing.</summary>
+    public void Dispose()
+    {
+        _disposed = true;
+        Stop(wait: true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Stops the pool without blocking, waiting for queued work, and marks the manager disposed.</summary>
+    /// <returns>A task that completes when the pool has drained.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        _disposed = true;
+        await StopAsync().ConfigureAwait(false);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Detaches the running run (so IsRunning turns false) and returns the run to stop: it, or the last one.</summary>
+    private WorkerGroup? BeginStop()
+    {
+        lock (_lifecycleLock)
+        {
+            var run = _run;
+            if (run is null)
+            {
+                // Not running: a repeated stop still waits for (or cancels) the last run's drain.
+                return _lastRun;
+            }
+
+            _lastRun = run;
+            _run = null;
+            return run;
+        }
+    }
+
+    private static void HookProcessExit()
+    {
+        // Interlocked: hook once per process, however many pools start concurrently.
+        if (Interlocked.Exchange(ref s_processExitHooked, 1) == 0)
+        {
+            AppDomain.CurrentDomain.ProcessExit += static (_, _) => DrainForegroundPoolsAtExit();
+        }
+    }
+
+    private static void DrainForegroundPoolsAtExit()
+    {
+        // "Guaranteed completion of jobs before exit": queued and running work of non-background pools
+        // finishes before the process ends; background pools are abandoned.
+        foreach (var manager in AllInstances)
+        {
+            if (!manager.IsBackground)
+            {
+                manager.Stop(wait: true);
+            }
+        }
+    }
+}

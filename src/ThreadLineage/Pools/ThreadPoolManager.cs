@@ -1,0 +1,109 @@
+using ThreadLineage.Internal;
+using ThreadLineage.Pools;
+
+namespace ThreadLineage;
+
+/// <summary>
+/// A pool of dedicated worker threads (never the shared .NET thread pool) with a FIFO work queue,
+/// optional task-type protection and a lifecycle: <see cref="Start(ThreadPoolManagerOptions)"/>,
+/// <c>Submit</c>, <see cref="Stop(bool, bool)"/>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Managers are usually resolved from the lineage (<see cref="Lineage.GetOrCreateManager(string?)"/>), which
+/// attaches them to a <see cref="LineageNode"/>; one created with the public constructor is free-standing.
+/// </para>
+/// <para>
+/// All members are thread-safe. The class is open only so that a subclass can override
+/// <see cref="OnWorkerStarted"/>.
+/// </para>
+/// </remarks>
+public partial class ThreadPoolManager : IDisposable, IAsyncDisposable
+{
+    /// <summary>The id used when <see langword="null"/> is passed for one: <c>"default"</c>.</summary>
+    public const string DefaultId = "default";
+
+    private static readonly WeakList<ThreadPoolManager> s_instances = new();
+
+    /// <summary>Initializes a free-standing manager, attached to no lineage node. It is not started.</summary>
+    /// <param name="id">The manager id; <see langword="null"/> means <see cref="DefaultId"/>.</param>
+    public ThreadPoolManager(string? id = null)
+        : this(id ?? DefaultId, owner: null)
+    {
+    }
+
+    internal ThreadPoolManager(string id, LineageNode? owner)
+    {
+        Id = id;
+        Owner = owner;
+        Scheduler = new PoolTaskScheduler(this);
+        s_instances.Add(this);
+    }
+
+    /// <summary>Gets a snapshot of the managers alive in the process (the seed's <c>all_instances()</c>).</summary>
+    /// <remarks>The list refers to managers weakly: a manager that is not running and no longer referenced disappears from it.</remarks>
+    public static IReadOnlyList<ThreadPoolManager> AllInstances => s_instances.Snapshot();
+
+    /// <summary>Gets the manager id.</summary>
+    public string Id { get; }
+
+    /// <summary>Gets the lineage node the manager is attached to, or <see langword="null"/> for a free-standing manager.</summary>
+    public LineageNode? Owner { get; }
+
+    /// <summary>Gets whether the manager is running: <see langword="true"/> from <c>Start</c> until a stop begins.</summary>
+    public bool IsRunning => _run is not null;
+
+    /// <summary>Gets the number of workers of the current (or last) run; 0 before the first start.</summary>
+    public int MaxWorkers => _settings?.MaxWorkers ?? 0;
+
+    /// <summary>Gets the only task type the pool accepts, or <see langword="null"/> when it is unprotected.</summary>
+    public string? TaskType => _settings?.TaskType;
+
+    /// <summary>Gets whether the workers run work as background threads (the seed's <c>daemon</c>).</summary>
+    public bool IsBackground => _settings?.IsBackground ?? false;
+
+    internal PoolTaskScheduler Scheduler { get; }
+
+    /// <summary>Gets the run that should take new continuations: the running one, else the one still draining.</summary>
+    internal WorkerGroup? ActiveRun => _run ?? _lastRun;
+
+    /// <summary>Gets a snapshot of the pool's activity.</summary>
+    /// <returns>Current workers, busy workers and queue length, and the cumulative outcome counters.</returns>
+    public ThreadPoolStatistics GetStatistics()
+    {
+        var run = ActiveRun;
+        return new ThreadPoolStatistics(
+            Workers: run?.LiveWorkers ?? 0,
+            BusyWorkers: run?.BusyWorkers ?? 0,
+            QueuedItems: run?.QueuedItems ?? 0,
+            Completed: Interlocked.Read(ref _completed),
+            Faulted: Interlocked.Read(ref _faulted),
+            Canceled: Interlocked.Read(ref _canceled),
+            Rejected: Interlocked.Read(ref _rejected));
+    }
+
+    /// <summary>Returns the id, the number of workers, the state and the owner.</summary>
+    /// <returns>A description such as <c>ThreadPoolManager 'render' (4 workers, running, owner: the lineage root)</c>.</returns>
+    public override string ToString() =>
+        $"ThreadPoolManager '{Id}' ({MaxWorkers} workers, {State}, owner: {Owner?.ToString() ?? "none (free-standing)"})";
+
+    /// <summary>Runs on each new worker thread before it takes work (the seed's <c>_worker_init</c>).</summary>
+    /// <remarks>
+    /// If it throws, <c>Start</c> fails with the exception and no worker is left running. It must not call
+    /// <c>Start</c> or <c>Stop</c> on its own manager.
+    /// </remarks>
+    protected virtual void OnWorkerStarted()
+    {
+    }
+
+    internal void RaiseWorkerStarted() => OnWorkerStarted();
+
+    /// <summary>One line for <see cref="Lineage.Describe"/>: id, state, workers, queue and protection.</summary>
+    internal string Describe()
+    {
+        var statistics = GetStatistics();
+        var protection = TaskType is null ? "any task type" : $"task type '{TaskType}'";
+        return $"{Id}: {State}, {statistics.Workers} workers ({statistics.BusyWorkers} busy), {statistics.QueuedItems} queued, " +
+            $"{statistics.Completed} completed, {statistics.Faulted} faulted, {protection}";
+    }
+}

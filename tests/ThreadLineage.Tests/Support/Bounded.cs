@@ -1,0 +1,82 @@
+namespace ThreadLineage.Tests.Support;
+
+/// <summary>Bounded waits: every wait in the suite fails with a message instead of hanging CI.</summary>
+internal static class Bounded
+{
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    public static void Wait(Task task, string what)
+    {
+        if (!task.Wait(Timeout))
+        {
+            throw new TimeoutException($"Timed out after {Timeout.TotalSeconds}s waiting for {what}.");
+        }
+    }
+
+    public static T Result<T>(Task<T> task, string what)
+    {
+        Wait(task, what);
+        return task.Result;
+    }
+
+    public static async Task WaitAsync(Task task, string what)
+    {
+        try
+        {
+            await task.WaitAsync(Timeout);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"Timed out after {Timeout.TotalSeconds}s waiting for {what}.");
+        }
+    }
+
+    public static async Task<T> ResultAsync<T>(Task<T> task, string what)
+    {
+        await WaitAsync(task, what);
+        return await task;
+    }
+
+    public static void Wait(ManualResetEventSlim gate, string what)
+    {
+        if (!gate.Wait(Timeout))
+        {
+            throw new TimeoutException($"Timed out after {Timeout.TotalSeconds}s waiting for {what}.");
+        }
+    }
+
+    public static void Join(Thread thread, string what)
+    {
+        if (!thread.Join(Timeout))
+        {
+            throw new TimeoutException($"Timed out after {Timeout.TotalSeconds}s waiting for thread {what} to finish.");
+        }
+    }
+
+    /// <summary>Runs <paramref name="body"/> on a new dedicated thread and returns what it returned (or rethrows).</summary>
+    public static T OnNewThread<T>(Func<T> body, string name = "test-thread")
+    {
+        T result = default!;
+        Exception? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                result = body();
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        })
+        { Name = name, IsBackground = true };
+        thread.Start();
+        Join(thread, name);
+        if (failure is not null)
+        {
+            throw new InvalidOperationException($"Thread {name} failed.", failure);
+        }
+
+        return result;
+    }
+}
