@@ -9,6 +9,10 @@ internal sealed class PoolSettings
     private PoolSettings(ThreadPoolManagerOptions options, string managerId)
     {
         MaxWorkers = options.MaxWorkers;
+        MinWorkers = options.MinWorkers ?? options.MaxWorkers;
+        IdleTimeout = options.IdleTimeout;
+        QueueCapacity = options.QueueCapacity;
+        QueueFullMode = options.QueueFullMode;
         TaskType = options.TaskType;
         IsBackground = options.IsBackground;
         ThreadNamePrefix = options.ThreadNamePrefix ?? managerId;
@@ -18,6 +22,14 @@ internal sealed class PoolSettings
     }
 
     public int MaxWorkers { get; }
+
+    public int MinWorkers { get; }
+
+    public TimeSpan IdleTimeout { get; }
+
+    public int? QueueCapacity { get; }
+
+    public QueueFullMode QueueFullMode { get; }
 
     public string? TaskType { get; }
 
@@ -40,6 +52,26 @@ internal sealed class PoolSettings
         if (options.MaxWorkers < 1)
         {
             problems.Add($"MaxWorkers must be at least 1 (it is {options.MaxWorkers}).");
+        }
+
+        if (options.MinWorkers is { } min && (min < 1 || min > Math.Max(1, options.MaxWorkers)))
+        {
+            problems.Add($"MinWorkers must be null (same as MaxWorkers) or between 1 and MaxWorkers (it is {min}, MaxWorkers is {options.MaxWorkers}).");
+        }
+
+        if (options.IdleTimeout != Timeout.InfiniteTimeSpan && (options.IdleTimeout <= TimeSpan.Zero || options.IdleTimeout.TotalMilliseconds > int.MaxValue))
+        {
+            problems.Add($"IdleTimeout must be positive or Timeout.InfiniteTimeSpan (it is {options.IdleTimeout}).");
+        }
+
+        if (options.QueueCapacity is < 1)
+        {
+            problems.Add($"QueueCapacity must be null (unbounded) or at least 1 (it is {options.QueueCapacity}).");
+        }
+
+        if (!Enum.IsDefined(options.QueueFullMode))
+        {
+            problems.Add($"QueueFullMode must be Wait, Reject or RunInCaller (it is {(int)options.QueueFullMode}).");
         }
 
         if (options.TaskType is { Length: 0 })

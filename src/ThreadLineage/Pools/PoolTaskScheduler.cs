@@ -1,3 +1,5 @@
+using ThreadLineage.Telemetry;
+
 namespace ThreadLineage.Pools;
 
 /// <summary>
@@ -14,6 +16,9 @@ internal sealed class PoolTaskScheduler : TaskScheduler
     /// <inheritdoc/>
     public override int MaximumConcurrencyLevel => Math.Max(1, _manager.MaxWorkers);
 
+    [ThreadStatic]
+    private static PoolTaskScheduler? t_runningInCaller;
+
     /// <summary>Runs a task that was queued to this scheduler, then accounts for it if it is a submission.</summary>
     /// <returns><see langword="true"/> if this call executed the task.</returns>
     internal bool Execute(Task task)
@@ -21,6 +26,7 @@ internal sealed class PoolTaskScheduler : TaskScheduler
         // Work run here (inline on a waiting worker included) must never own the node of whoever else
         // runs on this thread, so the thread forgets its own node for the duration.
         var owned = Lineage.SuspendOwnership();
+        var startedAt = PoolMetrics.RunStartTimestamp();
         bool executed;
         try
         {
@@ -31,12 +37,40 @@ internal sealed class PoolTaskScheduler : TaskScheduler
             Lineage.ResumeOwnership(owned);
         }
 
-        if (task is IPoolWorkItem item && !item.IsAsyncStart && task.IsCompleted && item.TryClaimAccounting())
+        if (executed)
+        {
+            PoolMetrics.RecordRunTime(_manager, startedAt);
+        }
+
+        AccountIfFinal(task);
+        return executed;
+    }
+
+    /// <summary>Counts a submission's outcome once it is final (async work is counted when its unwrapped task completes).</summary>
+    internal void AccountIfFinal(Task task)
+    {
+        if (task is IPoolWorkItem { IsAsyncStart: false } item && task.IsCompleted && item.TryClaimAccounting())
         {
             _manager.Account(task, item.TaskType);
         }
+    }
 
-        return executed;
+    /// <summary>Runs a submission on the calling thread (a full queue with <see cref="QueueFullMode.RunInCaller"/>).</summary>
+    internal void RunInCaller(Task task)
+    {
+        var previous = t_runningInCaller;
+        t_runningInCaller = this;
+        try
+        {
+            // RunSynchronously asks TryExecuteTaskInline, which admits this thread while the flag is set.
+            task.RunSynchronously(this);
+        }
+        finally
+        {
+            t_runningInCaller = previous;
+        }
+
+        AccountIfFinal(task);
     }
 
     /// <summary>Puts a task back on <paramref name="run"/>, or runs it elsewhere if that run has closed.</summary>
@@ -71,6 +105,12 @@ internal sealed class PoolTaskScheduler : TaskScheduler
     {
         // Only the pool's own workers run its work. One that blocks on a queued item (Wait, Result,
         // GetResult) runs it inline, which is what keeps nested waits on a saturated pool from deadlocking.
+        if (ReferenceEquals(t_runningInCaller, this))
+        {
+            t_runningInCaller = null;
+            return Execute(task);
+        }
+
         var run = WorkerGroup.Current;
         return run is not null && ReferenceEquals(run.Manager, _manager) && run.TryExecuteInline(task);
     }

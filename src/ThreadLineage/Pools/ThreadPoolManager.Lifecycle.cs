@@ -136,22 +136,41 @@ public partial class ThreadPoolManager
         }
 
         run.RequestStop(cancelPending: cancellationToken.IsCancellationRequested);
-#pragma warning disable VSTHRD003 // Exited is completed by the run's own workers, never by the caller's context.
-        return cancellationToken.CanBeCanceled && !run.Exited.IsCompleted
-            ? WaitForExitAsync(run, cancellationToken)
-            : run.Exited;
-#pragma warning restore VSTHRD003
+        return WaitForExitAsync(run, cancellationToken);
 
         static async Task WaitForExitAsync(WorkerGroup run, CancellationToken cancellationToken)
         {
-            await using (cancellationToken.UnsafeRegister(static state => ((WorkerGroup)state!).RequestStop(cancelPending: true), run).ConfigureAwait(false))
+            using (cancellationToken.UnsafeRegister(static state => ((WorkerGroup)state!).RequestStop(cancelPending: true), run))
             {
-#pragma warning disable VSTHRD003 // See above.
+#pragma warning disable VSTHRD003 // Exited is completed by the run's own workers, never by the caller's context.
                 await run.Exited.ConfigureAwait(false);
 #pragma warning restore VSTHRD003
             }
+
+            // The workers have finished every item; joining only waits out their last instructions.
+            run.JoinThreads();
         }
     }
+
+    /// <summary>Changes the number of workers of a running pool.</summary>
+    /// <param name="maxWorkers">The new maximum; at least 1. <c>MinWorkers</c> is lowered to it if it was higher.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxWorkers"/> is less than 1.</exception>
+    /// <exception cref="InvalidOperationException">The manager is not running.</exception>
+    /// <remarks>Growing adds workers as queued work needs them; shrinking retires workers as they finish their current item.</remarks>
+    public void SetMaxWorkers(int maxWorkers)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxWorkers, 1);
+        var run = _run ?? throw new InvalidOperationException(
+            $"Thread pool manager '{Id}' is not running, so it cannot be resized. Call Start() first, or pass the size to Start().");
+        run.Resize(maxWorkers);
+    }
+
+    /// <summary>Completes when the queue is empty and no work runs (at once if the pool is idle or not running).</summary>
+    /// <param name="cancellationToken">Cancels the wait (the returned task ends canceled), not the pool's work.</param>
+    /// <returns>A task that completes when the pool is idle.</returns>
+    /// <remarks>Async work suspended in an <c>await</c> is not running work.</remarks>
+    public Task WaitForIdleAsync(CancellationToken cancellationToken = default) =>
+        ActiveRun is { IsDrained: false } run ? run.WaitForIdleAsync(cancellationToken) : Task.CompletedTask;
 
     /// <summary>Stops the pool, waiting for queued work, and marks the manager disposed. A second call does nothing.</summary>
     public void Dispose()

@@ -1,9 +1,10 @@
 using ThreadLineage.Internal;
 using ThreadLineage.Pools;
+using ThreadLineage.Telemetry;
 
 namespace ThreadLineage;
 
-/// <content>Admission, submission and accounting.</content>
+/// <content>Admission, submission, posting and accounting.</content>
 public partial class ThreadPoolManager
 {
     // Cumulative over the manager's life, across restarts.
@@ -19,6 +20,7 @@ public partial class ThreadPoolManager
     /// <returns>A task that completes when the work has run, with its exception if it threw.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="work"/> is <see langword="null"/>.</exception>
     /// <exception cref="UnknownTaskTypeException"><paramref name="taskType"/> is not the pool's task type; nothing was queued.</exception>
+    /// <exception cref="ThreadPoolFullException">The bounded queue is full and <see cref="QueueFullMode.Reject"/> is set; nothing was queued.</exception>
     /// <exception cref="InvalidOperationException">The manager is not running; nothing was queued.</exception>
     /// <exception cref="ObjectDisposedException">The manager has been disposed.</exception>
     /// <remarks>
@@ -29,17 +31,7 @@ public partial class ThreadPoolManager
     public Task Submit(Action work, string? taskType = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(work);
-        var run = Admit(taskType);
-        try
-        {
-            var item = CreateItem(run, static (w, r, type, t) => new PoolWorkItem((Action)w, r, type, t), work, taskType, cancellationToken);
-            item.Start(Scheduler);
-            return item;
-        }
-        finally
-        {
-            run.ExitSubmission();
-        }
+        return SubmitCore(work, taskType, static (w, run, type, token) => new PoolWorkItem((Action)w, run, type, token), cancellationToken);
     }
 
     /// <summary>Queues <paramref name="work"/> to run on one of the pool's workers and returns its result.</summary>
@@ -50,22 +42,13 @@ public partial class ThreadPoolManager
     /// <returns>A task that completes with the work's result, or its exception.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="work"/> is <see langword="null"/>.</exception>
     /// <exception cref="UnknownTaskTypeException"><paramref name="taskType"/> is not the pool's task type; nothing was queued.</exception>
+    /// <exception cref="ThreadPoolFullException">The bounded queue is full and <see cref="QueueFullMode.Reject"/> is set; nothing was queued.</exception>
     /// <exception cref="InvalidOperationException">The manager is not running; nothing was queued.</exception>
     /// <exception cref="ObjectDisposedException">The manager has been disposed.</exception>
     public Task<T> Submit<T>(Func<T> work, string? taskType = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(work);
-        var run = Admit(taskType);
-        try
-        {
-            var item = CreateItem(run, static (w, r, type, t) => new PoolWorkItem<T>((Func<T>)w, r, type, isAsyncStart: false, t), work, taskType, cancellationToken);
-            item.Start(Scheduler);
-            return item;
-        }
-        finally
-        {
-            run.ExitSubmission();
-        }
+        return SubmitCore(work, taskType, static (w, run, type, token) => new PoolWorkItem<T>((Func<T>)w, run, type, isAsyncStart: false, token), cancellationToken);
     }
 
     /// <summary>Starts async <paramref name="work"/> on one of the pool's workers; its <c>await</c>s resume on the pool.</summary>
@@ -75,6 +58,7 @@ public partial class ThreadPoolManager
     /// <returns>A task that completes when the async work does.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="work"/> is <see langword="null"/>.</exception>
     /// <exception cref="UnknownTaskTypeException"><paramref name="taskType"/> is not the pool's task type; nothing was queued.</exception>
+    /// <exception cref="ThreadPoolFullException">The bounded queue is full and <see cref="QueueFullMode.Reject"/> is set; nothing was queued.</exception>
     /// <exception cref="InvalidOperationException">The manager is not running; nothing was queued.</exception>
     /// <exception cref="ObjectDisposedException">The manager has been disposed.</exception>
     /// <remarks>
@@ -83,8 +67,9 @@ public partial class ThreadPoolManager
     /// </remarks>
     public Task Submit(Func<Task> work, string? taskType = null, CancellationToken cancellationToken = default)
     {
-        var started = SubmitAsyncStart(work, taskType, cancellationToken);
-        return AccountWhenDone(started.Unwrap(), started);
+        ArgumentNullException.ThrowIfNull(work);
+        var started = SubmitCore(work, taskType, static (w, run, type, token) => new PoolWorkItem<Task>((Func<Task>)w, run, type, isAsyncStart: true, token), cancellationToken);
+        return AccountWhenDone(started.Unwrap(), (IPoolWorkItem)started);
     }
 
     /// <summary>Starts async <paramref name="work"/> on one of the pool's workers and returns its result.</summary>
@@ -95,12 +80,45 @@ public partial class ThreadPoolManager
     /// <returns>A task that completes with the async work's result.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="work"/> is <see langword="null"/>.</exception>
     /// <exception cref="UnknownTaskTypeException"><paramref name="taskType"/> is not the pool's task type; nothing was queued.</exception>
+    /// <exception cref="ThreadPoolFullException">The bounded queue is full and <see cref="QueueFullMode.Reject"/> is set; nothing was queued.</exception>
     /// <exception cref="InvalidOperationException">The manager is not running; nothing was queued.</exception>
     /// <exception cref="ObjectDisposedException">The manager has been disposed.</exception>
     public Task<T> Submit<T>(Func<Task<T>> work, string? taskType = null, CancellationToken cancellationToken = default)
     {
-        var started = SubmitAsyncStart(work, taskType, cancellationToken);
-        return AccountWhenDone(started.Unwrap(), started);
+        ArgumentNullException.ThrowIfNull(work);
+        var started = SubmitCore(work, taskType, static (w, run, type, token) => new PoolWorkItem<Task<T>>((Func<Task<T>>)w, run, type, isAsyncStart: true, token), cancellationToken);
+        return AccountWhenDone(started.Unwrap(), (IPoolWorkItem)started);
+    }
+
+    /// <summary>Queues <paramref name="work"/> without returning a task: fire and forget, nothing allocated by the pool.</summary>
+    /// <param name="work">The work to run.</param>
+    /// <param name="taskType">The work's task type; must equal the pool's <see cref="TaskType"/> when the pool has one.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="work"/> is <see langword="null"/>.</exception>
+    /// <exception cref="UnknownTaskTypeException"><paramref name="taskType"/> is not the pool's task type; nothing was queued.</exception>
+    /// <exception cref="ThreadPoolFullException">The bounded queue is full and <see cref="QueueFullMode.Reject"/> is set; nothing was queued.</exception>
+    /// <exception cref="InvalidOperationException">The manager is not running; nothing was queued.</exception>
+    /// <exception cref="ObjectDisposedException">The manager has been disposed.</exception>
+    /// <remarks>The same admission rules as <c>Submit</c>. A fault is logged (when <see cref="ThreadPoolManagerOptions.LogExceptions"/>) and counted in <see cref="ThreadPoolStatistics.Faulted"/>.</remarks>
+    public void Post(Action work, string? taskType = null)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        PostCore(work, state: null, invoker: null, taskType);
+    }
+
+    /// <summary>Queues <paramref name="work"/> with <paramref name="state"/>: fire and forget, no closure needed.</summary>
+    /// <typeparam name="TState">The state type. A value type is boxed; pass a reference type to allocate nothing.</typeparam>
+    /// <param name="work">The work to run.</param>
+    /// <param name="state">The argument passed to <paramref name="work"/>.</param>
+    /// <param name="taskType">The work's task type; must equal the pool's <see cref="TaskType"/> when the pool has one.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="work"/> is <see langword="null"/>.</exception>
+    /// <exception cref="UnknownTaskTypeException"><paramref name="taskType"/> is not the pool's task type; nothing was queued.</exception>
+    /// <exception cref="ThreadPoolFullException">The bounded queue is full and <see cref="QueueFullMode.Reject"/> is set; nothing was queued.</exception>
+    /// <exception cref="InvalidOperationException">The manager is not running; nothing was queued.</exception>
+    /// <exception cref="ObjectDisposedException">The manager has been disposed.</exception>
+    public void Post<TState>(Action<TState> work, TState state, string? taskType = null)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        PostCore(work, state, PostedInvoker<TState>.Instance, taskType);
     }
 
     /// <summary>Returns a <see cref="TaskScheduler"/> that runs TPL work (<c>TaskFactory</c>, <c>Parallel</c>, dataflow) on this pool.</summary>
@@ -109,7 +127,7 @@ public partial class ThreadPoolManager
     /// <exception cref="UnknownTaskTypeException"><paramref name="taskType"/> is not the pool's task type.</exception>
     /// <exception cref="InvalidOperationException">The manager is not running.</exception>
     /// <exception cref="ObjectDisposedException">The manager has been disposed.</exception>
-    /// <remarks>Tasks queued to the scheduler after the pool stopped still run, on the shared .NET thread pool.</remarks>
+    /// <remarks>Tasks queued to the scheduler bypass the bounded queue capacity; after the pool stopped they run on the shared .NET thread pool.</remarks>
     public TaskScheduler GetScheduler(string? taskType = null)
     {
         Admit(taskType).ExitSubmission();
@@ -123,31 +141,74 @@ public partial class ThreadPoolManager
         {
             case TaskStatus.RanToCompletion:
                 Interlocked.Increment(ref _completed);
+                PoolMetrics.RecordOutcome(this, taskType, "ok");
                 break;
             case TaskStatus.Canceled:
                 Interlocked.Increment(ref _canceled);
+                PoolMetrics.RecordOutcome(this, taskType, "canceled");
                 break;
             case TaskStatus.Faulted:
-                Interlocked.Increment(ref _faulted);
-                if (_settings is { LogExceptions: true } settings)
-                {
-                    PoolLog.WorkItemFaulted(settings.Logger, Id, taskType, task.Exception!.InnerExceptions.Count == 1 ? task.Exception.InnerException! : task.Exception);
-                }
-
+                var exception = task.Exception!;
+                RecordFault(exception.InnerExceptions.Count == 1 ? exception.InnerException! : exception, taskType);
                 break;
         }
     }
 
-    private PoolWorkItem<TTask> SubmitAsyncStart<TTask>(Func<TTask> work, string? taskType, CancellationToken cancellationToken)
+    /// <summary>Counts a posted item's outcome (and logs its fault).</summary>
+    internal void AccountPosted(Exception? exception, string? taskType, long startedAt)
+    {
+        PoolMetrics.RecordRunTime(this, startedAt);
+        if (exception is null)
+        {
+            Interlocked.Increment(ref _completed);
+            PoolMetrics.RecordOutcome(this, taskType, "ok");
+        }
+        else
+        {
+            RecordFault(exception, taskType);
+        }
+    }
+
+    /// <summary>Counts a posted item dropped by <c>Stop(cancelPending: true)</c>.</summary>
+    internal void AccountPostedCanceled(string? taskType)
+    {
+        Interlocked.Increment(ref _canceled);
+        PoolMetrics.RecordOutcome(this, taskType, "canceled");
+    }
+
+    private void RecordFault(Exception exception, string? taskType)
+    {
+        Interlocked.Increment(ref _faulted);
+        PoolMetrics.RecordOutcome(this, taskType, "faulted");
+        if (_settings is { LogExceptions: true } settings)
+        {
+            PoolLog.WorkItemFaulted(settings.Logger, Id, taskType, exception);
+        }
+    }
+
+    private TTask SubmitCore<TTask>(Delegate work, string? taskType, Func<Delegate, WorkerGroup, string?, CancellationToken, TTask> create, CancellationToken cancellationToken)
         where TTask : Task
     {
-        ArgumentNullException.ThrowIfNull(work);
         var run = Admit(taskType);
         try
         {
-            var item = CreateItem(run, static (w, r, type, t) => new PoolWorkItem<TTask>((Func<TTask>)w, r, type, isAsyncStart: true, t), work, taskType, cancellationToken);
-            item.Start(Scheduler);
-            return item;
+            switch (ReserveRoom(run, cancellationToken))
+            {
+                case WorkerGroup.Room.Canceled:
+                    // The token fired while waiting for room: a task created with it is born Canceled.
+                    var canceled = CreateItem(run, work, taskType, create, cancellationToken);
+                    Scheduler.AccountIfFinal(canceled);
+                    return canceled;
+                case WorkerGroup.Room.RunInCaller:
+                    var inCaller = CreateItem(run, work, taskType, create, cancellationToken);
+                    Scheduler.RunInCaller(inCaller);
+                    return inCaller;
+                default:
+                    var item = CreateItem(run, work, taskType, create, cancellationToken);
+                    // Start hands the item to the scheduler, which enqueues it on this run (we hold its gate).
+                    item.Start(Scheduler);
+                    return item;
+            }
         }
         finally
         {
@@ -155,23 +216,62 @@ public partial class ThreadPoolManager
         }
     }
 
-    /// <summary>Accounts for async work when <paramref name="unwrapped"/>, the task the caller gets, completes.</summary>
-    private static TTask AccountWhenDone<TTask>(TTask unwrapped, IPoolWorkItem started)
-        where TTask : Task
+    private void PostCore(Delegate work, object? state, PostedInvoker? invoker, string? taskType)
     {
-        // The outcome of async work is known only when the unwrapped task completes, not when its first
-        // synchronous part returns.
-        _ = unwrapped.ContinueWith(
-            static (completed, state) =>
+        var run = Admit(taskType);
+        try
+        {
+            switch (ReserveRoom(run, CancellationToken.None))
             {
-                var item = (IPoolWorkItem)state!;
-                item.AdmittedBy.Manager.Account(completed, item.TaskType);
-            },
-            started,
-            CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
-        return unwrapped;
+                case WorkerGroup.Room.RunInCaller:
+                    RunPostedInCaller(work, state, invoker, taskType);
+                    break;
+                default:
+                    run.EnqueuePosted(work, state, invoker, taskType);
+                    break;
+            }
+        }
+        finally
+        {
+            run.ExitSubmission();
+        }
+    }
+
+    private void RunPostedInCaller(Delegate work, object? state, PostedInvoker? invoker, string? taskType)
+    {
+        var startedAt = PoolMetrics.RunStartTimestamp();
+        try
+        {
+            if (invoker is null)
+            {
+                ((Action)work)();
+            }
+            else
+            {
+                invoker.Invoke(work, state);
+            }
+
+            AccountPosted(exception: null, taskType, startedAt);
+        }
+        catch (Exception exception)
+        {
+            // Post has no task to carry the fault: count and log it, as a worker would.
+            AccountPosted(exception, taskType, startedAt);
+        }
+    }
+
+    private WorkerGroup.Room ReserveRoom(WorkerGroup run, CancellationToken cancellationToken)
+    {
+        var room = run.ReserveRoom(cancellationToken);
+        if (room == WorkerGroup.Room.Rejected)
+        {
+            Interlocked.Increment(ref _rejected);
+            throw new ThreadPoolFullException(
+                $"Thread pool manager '{Id}' refused the work: its queue is full ({run.Settings.QueueCapacity} items). " +
+                "Retry later, raise QueueCapacity, or use QueueFullMode.Wait or RunInCaller.");
+        }
+
+        return room;
     }
 
     /// <summary>Checks the manager can take work of <paramref name="taskType"/> and enters the running run's gate.</summary>
@@ -197,11 +297,11 @@ public partial class ThreadPoolManager
         return run;
     }
 
-    private static TItem CreateItem<TItem>(
+    private static TTask CreateItem<TTask>(
         WorkerGroup run,
-        Func<Delegate, WorkerGroup, string?, CancellationToken, TItem> create,
         Delegate work,
         string? taskType,
+        Func<Delegate, WorkerGroup, string?, CancellationToken, TTask> create,
         CancellationToken cancellationToken)
     {
         if (run.Settings.FlowExecutionContext || ExecutionContext.IsFlowSuppressed())
@@ -215,5 +315,24 @@ public partial class ThreadPoolManager
         {
             return create(work, run, taskType, cancellationToken);
         }
+    }
+
+    /// <summary>Accounts for async work when <paramref name="unwrapped"/>, the task the caller gets, completes.</summary>
+    private static TTask AccountWhenDone<TTask>(TTask unwrapped, IPoolWorkItem started)
+        where TTask : Task
+    {
+        // The outcome of async work is known only when the unwrapped task completes, not when its first
+        // synchronous part returns.
+        _ = unwrapped.ContinueWith(
+            static (completed, state) =>
+            {
+                var item = (IPoolWorkItem)state!;
+                item.AdmittedBy.Manager.Account(completed, item.TaskType);
+            },
+            started,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+        return unwrapped;
     }
 }

@@ -53,8 +53,8 @@ public partial class ThreadPoolManager : IDisposable, IAsyncDisposable
     /// <summary>Gets whether the manager is running: <see langword="true"/> from <c>Start</c> until a stop begins.</summary>
     public bool IsRunning => _run is not null;
 
-    /// <summary>Gets the number of workers of the current (or last) run; 0 before the first start.</summary>
-    public int MaxWorkers => _settings?.MaxWorkers ?? 0;
+    /// <summary>Gets the most workers the pool runs (current or last run, after any <see cref="SetMaxWorkers"/>); 0 before the first start.</summary>
+    public int MaxWorkers => ActiveRun?.MaxWorkers ?? 0;
 
     /// <summary>Gets the only task type the pool accepts, or <see langword="null"/> when it is unprotected.</summary>
     public string? TaskType => _settings?.TaskType;

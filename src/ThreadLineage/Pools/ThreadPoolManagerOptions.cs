@@ -13,6 +13,28 @@ public sealed class ThreadPoolManagerOptions
     public int MaxWorkers { get; set; } = Environment.ProcessorCount;
 
     /// <summary>
+    /// Gets or sets the number of workers created by <c>Start</c> and kept while idle; the rest, up to
+    /// <see cref="MaxWorkers"/>, are created when work is waiting and no worker is free.
+    /// Default: <see langword="null"/>, meaning <see cref="MaxWorkers"/>. Must be between 1 and <see cref="MaxWorkers"/>.
+    /// </summary>
+    public int? MinWorkers { get; set; }
+
+    /// <summary>
+    /// Gets or sets how long a worker above <see cref="MinWorkers"/> stays idle before it retires.
+    /// Default: <see cref="Timeout.InfiniteTimeSpan"/> (never). Must be positive or infinite.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; set; } = Timeout.InfiniteTimeSpan;
+
+    /// <summary>
+    /// Gets or sets the most items the queue holds (running items do not count); <see langword="null"/> (the default) is unbounded.
+    /// Must be at least 1.
+    /// </summary>
+    public int? QueueCapacity { get; set; }
+
+    /// <summary>Gets or sets what a submission does when the bounded queue is full. Default: <see cref="QueueFullMode.Wait"/>.</summary>
+    public QueueFullMode QueueFullMode { get; set; } = QueueFullMode.Wait;
+
+    /// <summary>
     /// Gets or sets the only task type the pool accepts; <see langword="null"/> (the default) accepts any.
     /// Work submitted with another type (compared ordinally, <see langword="null"/> included) is refused with
     /// <see cref="UnknownTaskTypeException"/>.

@@ -2,57 +2,67 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using ThreadLineage.Internal;
+using ThreadLineage.Telemetry;
 
 namespace ThreadLineage.Pools;
 
 /// <summary>
 /// One run of a <see cref="ThreadPoolManager"/>, from <c>Start</c> until its last worker exits: the
-/// dedicated worker threads, their FIFO queue, and the protocol that parks idle workers and drains the
-/// queue on stop without losing an item.
+/// FIFO queue, its admission gate and bounded capacity. The workers themselves are in
+/// <c>WorkerGroup.Workers.cs</c>.
 /// </summary>
 /// <remarks>
 /// <para>
 /// The <em>gate</em> counts enqueuers in flight and carries two flags. <c>StopRequested</c> refuses new
-/// submissions; <c>Closed</c>, set by the last worker to exit, refuses every enqueue. Because the last
-/// worker waits for the in-flight count to reach zero after closing and then drains the queue, an item
-/// that got through the gate is always run by a worker of this run — nothing is stranded in a queue that
-/// nobody reads. Items refused by a closed gate (continuations of async work resuming after the pool
-/// stopped) are run by the manager's scheduler elsewhere.
-/// </para>
-/// <para>
-/// Parking: a worker with nothing to do announces itself in <c>_parked</c>, re-checks the queue, and
-/// waits on <c>_wake</c>. A producer that enqueues and then sees an announced worker claims it (decrements
-/// <c>_parked</c>) and releases one permit. Both sides use interlocked operations (full fences), so either
-/// the worker's re-check sees the item or the producer sees the announcement: no lost wake-up.
+/// submissions; <c>Closed</c>, set by the last worker to exit, refuses every enqueue. The last worker
+/// keeps draining the queue until the in-flight count is zero after closing, so an item that got
+/// through the gate always runs on a worker of this run: nothing is stranded in a queue nobody reads.
+/// Items refused by a closed gate (continuations of async work resuming after the pool stopped) are
+/// run elsewhere by the manager's scheduler.
 /// </para>
 /// </remarks>
-[SuppressMessage("Reliability", "CA1001", Justification = "The semaphore never allocates a wait handle (AvailableWaitHandle is not used), and late Release calls must not meet a disposed object.")]
-internal sealed class WorkerGroup
+[SuppressMessage("Reliability", "CA1001", Justification = "The semaphores never allocate wait handles (AvailableWaitHandle is not used), and late Release calls must not meet a disposed object.")]
+internal sealed partial class WorkerGroup
 {
     private const int StopRequestedFlag = 1 << 30;
     private const int ClosedFlag = 1 << 29;
     private const int EnqueuersMask = ClosedFlag - 1;
 
-    [ThreadStatic]
-    private static WorkerGroup? t_workerOf;
+    private readonly ConcurrentQueue<WorkItem> _queue = new();
 
-    private readonly ConcurrentQueue<Task> _queue = new();
-    private readonly SemaphoreSlim _wake = new(0);
+    // Bounded queues only: one permit per free queue slot, taken before an enqueue, returned on dequeue.
+    private readonly SemaphoreSlim? _slots;
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly object _exitMonitor = new();
-    private readonly ContextCallback _executeInWorkerContext;
 
     private int _gate;
-    private int _parked;
-    private int _liveWorkers;
-    private int _busyWorkers;
     private volatile bool _cancelPending;
 
     public WorkerGroup(ThreadPoolManager manager, PoolSettings settings)
     {
         Manager = manager;
         Settings = settings;
-        _executeInWorkerContext = state => Manager.Scheduler.Execute((Task)state!);
+        _maxWorkers = settings.MaxWorkers;
+        _minWorkers = settings.MinWorkers;
+        if (settings.QueueCapacity is { } capacity)
+        {
+            _slots = new SemaphoreSlim(capacity);
+        }
+    }
+
+    /// <summary>The outcome of asking a bounded queue for room.</summary>
+    public enum Room
+    {
+        /// <summary>A slot is reserved (or the queue is unbounded): enqueue.</summary>
+        Reserved,
+
+        /// <summary>The queue is full and the mode rejects: throw <see cref="ThreadPoolFullException"/>.</summary>
+        Rejected,
+
+        /// <summary>The queue is full and the work must run on the calling thread.</summary>
+        RunInCaller,
+
+        /// <summary>The submission's token fired while it waited for room.</summary>
+        Canceled,
     }
 
     public ThreadPoolManager Manager { get; }
@@ -64,60 +74,16 @@ internal sealed class WorkerGroup
     public Task Exited => _exited.Task;
 #pragma warning restore VSTHRD003
 
-    public int LiveWorkers => Volatile.Read(ref _liveWorkers);
-
-    public int BusyWorkers => Volatile.Read(ref _busyWorkers);
+    public bool IsDrained => _exited.Task.IsCompleted;
 
     public int QueuedItems => _queue.Count;
 
-    public bool IsDrained => _exited.Task.IsCompleted;
-
     public bool IsStopRequested => (Volatile.Read(ref _gate) & StopRequestedFlag) != 0;
-
-    /// <summary>Gets the run whose worker the current thread is, if any.</summary>
-    public static WorkerGroup? Current => t_workerOf;
-
-    /// <summary>Creates the workers and waits until each has run <c>OnWorkerStarted</c>.</summary>
-    /// <exception cref="AggregateException">An <c>OnWorkerStarted</c> threw; every worker has exited again.</exception>
-    public void Start()
-    {
-        var count = Settings.MaxWorkers;
-        var errors = new Exception?[count];
-        using var initialized = new CountdownEvent(count);
-        _liveWorkers = count;
-        for (var i = 0; i < count; i++)
-        {
-            var index = i;
-            var thread = new Thread(() => WorkerMain(index, initialized, errors))
-            {
-                Name = $"{Settings.ThreadNamePrefix}-{i + 1}",
-                // Idle workers never keep the process alive; a worker turns foreground while it runs
-                // work of a non-background pool (see RunLoop).
-                IsBackground = true,
-            };
-            // UnsafeStart: the worker must not capture (and keep alive) the starter's AsyncLocals.
-            thread.UnsafeStart();
-        }
-
-        initialized.Wait();
-        var failures = errors.Where(static e => e is not null).Select(static e => e!).ToArray();
-        if (failures.Length > 0)
-        {
-            RequestStop(cancelPending: true);
-#pragma warning disable VSTHRD002 // Start is synchronous by contract; the run's workers complete Exited without needing this thread.
-            Exited.GetAwaiter().GetResult();
-#pragma warning restore VSTHRD002
-            throw new AggregateException(
-                $"Thread pool manager '{Manager.Id}' did not start: OnWorkerStarted threw on {failures.Length} of {count} workers. " +
-                "No worker is left running; fix OnWorkerStarted and call Start again.",
-                failures);
-        }
-    }
 
     /// <summary>Enters the gate for a submission; fails once a stop has been requested.</summary>
     public bool TryEnterSubmission()
     {
-        // Interlocked: the increment publishes us to a closing worker, which waits for the count to drop.
+        // Interlocked: the increment publishes us to a closing worker, which drains until the count drops.
         if ((Interlocked.Increment(ref _gate) & (StopRequestedFlag | ClosedFlag)) == 0)
         {
             return true;
@@ -127,16 +93,56 @@ internal sealed class WorkerGroup
         return false;
     }
 
-    /// <summary>Enqueues an admitted submission; the caller holds the gate (see <see cref="TryEnterSubmission"/>).</summary>
+    /// <summary>Leaves the gate after the submission was enqueued (or refused).</summary>
+    public void ExitSubmission() => Interlocked.Decrement(ref _gate);
+
+    /// <summary>Reserves room for one admitted submission in a bounded queue, as <see cref="QueueFullMode"/> says.</summary>
+    public Room ReserveRoom(CancellationToken cancellationToken)
+    {
+        if (_slots is null || _slots.Wait(0, CancellationToken.None))
+        {
+            return Room.Reserved;
+        }
+
+        switch (Settings.QueueFullMode)
+        {
+            case QueueFullMode.Reject:
+                return Room.Rejected;
+            case QueueFullMode.RunInCaller:
+                return Room.RunInCaller;
+            default:
+                if (ReferenceEquals(Current, this))
+                {
+                    // Waiting on one of our own workers could wait for ourselves: run it here instead.
+                    return Room.RunInCaller;
+                }
+
+                try
+                {
+                    _slots.Wait(cancellationToken);
+                    return Room.Reserved;
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    return Room.Canceled;
+                }
+        }
+    }
+
+    /// <summary>Enqueues an admitted submission; the caller holds the gate and the reserved room.</summary>
     public void EnqueueAdmitted(Task item)
     {
         Debug.Assert((Volatile.Read(ref _gate) & EnqueuersMask) > 0, "the submitter must hold the gate");
-        _queue.Enqueue(item);
-        WakeOne();
+        Enqueue(WorkItem.ForTask(item, holdsSlot: _slots is not null, PoolMetrics.QueueWaitTimestamp()));
     }
 
-    /// <summary>Leaves the gate after <see cref="EnqueueAdmitted"/>.</summary>
-    public void ExitSubmission() => Interlocked.Decrement(ref _gate);
+    /// <summary>Enqueues an admitted posted item; the caller holds the gate and the reserved room.</summary>
+    public void EnqueuePosted(Delegate work, object? state, PostedInvoker? invoker, string? taskType)
+    {
+        Debug.Assert((Volatile.Read(ref _gate) & EnqueuersMask) > 0, "the poster must hold the gate");
+        var context = Settings.FlowExecutionContext ? ExecutionContext.Capture() : null;
+        Enqueue(WorkItem.ForPosted(work, state, invoker, context, taskType, holdsSlot: _slots is not null, PoolMetrics.QueueWaitTimestamp()));
+    }
 
     /// <summary>Enqueues a task that is not a new submission (a continuation, a scheduler task) unless the run has closed.</summary>
     public bool TryEnqueueInternal(Task task)
@@ -148,8 +154,8 @@ internal sealed class WorkerGroup
             return false;
         }
 
-        _queue.Enqueue(task);
-        WakeOne();
+        // Not a submission: it bypasses the bounded capacity, which must never refuse a continuation.
+        Enqueue(WorkItem.ForTask(task, holdsSlot: false, PoolMetrics.QueueWaitTimestamp()));
         Interlocked.Decrement(ref _gate);
         return true;
     }
@@ -173,190 +179,54 @@ internal sealed class WorkerGroup
         }
     }
 
-    /// <summary>Blocks until the workers have exited, or, on one of this run's own workers, until the others have.</summary>
-    public void WaitForExit()
-    {
-        if (t_workerOf == this)
-        {
-            // The calling worker cannot exit while it waits; it drains and closes the run when it returns.
-            lock (_exitMonitor)
-            {
-                while (Volatile.Read(ref _liveWorkers) > 1)
-                {
-                    Monitor.Wait(_exitMonitor);
-                }
-            }
-
-            return;
-        }
-
-#pragma warning disable VSTHRD002 // Stop(wait: true) is synchronous by contract; the workers complete Exited without needing this thread.
-        Exited.GetAwaiter().GetResult();
-#pragma warning restore VSTHRD002
-    }
-
     /// <summary>Returns the tasks waiting in the queue, for debuggers.</summary>
-    public Task[] SnapshotQueue() => _queue.ToArray();
-
-    /// <summary>Runs a task inline on a worker of this run that is blocked waiting for it.</summary>
-    public bool TryExecuteInline(Task task)
+    public Task[] SnapshotQueue()
     {
-        Debug.Assert(t_workerOf == this, "only this run's own workers may run its work inline");
-        return Execute(task);
-    }
-
-    private void WorkerMain(int index, CountdownEvent initialized, Exception?[] errors)
-    {
-        t_workerOf = this;
-        Lineage.SetWorkerLineage(Manager.Owner);
-        var workerContext = ExecutionContext.Capture()!;
-        try
+        var tasks = new List<Task>();
+        foreach (var item in _queue)
         {
-            Manager.RaiseWorkerStarted();
-        }
-        catch (Exception exception)
-        {
-            // Reported by Start, which then stops the run; this worker leaves without taking work.
-            errors[index] = exception;
-            PoolLog.WorkerStartFailed(Settings.Logger, Manager.Id, exception);
-            initialized.Signal();
-            ExitWorker(workerContext);
-            return;
-        }
-
-        initialized.Signal();
-        RunLoop(workerContext);
-        ExitWorker(workerContext);
-    }
-
-    private void RunLoop(ExecutionContext workerContext)
-    {
-        // Idle workers are background threads; a worker of a non-background pool turns foreground while
-        // it has work, so running and queued work keeps the process alive but an idle pool does not.
-        var toggleBackground = !Settings.IsBackground;
-        var isForeground = false;
-        while (true)
-        {
-            if (_queue.TryDequeue(out var task))
+            if (item.Work is Task task)
             {
-                if (toggleBackground && !isForeground)
-                {
-                    Thread.CurrentThread.IsBackground = false;
-                    isForeground = true;
-                }
-
-                RunItem(task, workerContext);
-                continue;
+                tasks.Add(task);
             }
-
-            if (IsStopRequested)
-            {
-                // The queue was empty after the stop: leave. The last worker out drains any straggler.
-                return;
-            }
-
-            if (isForeground)
-            {
-                Thread.CurrentThread.IsBackground = true;
-                isForeground = false;
-            }
-
-            Park();
         }
+
+        return [.. tasks];
     }
 
-    private void RunItem(Task task, ExecutionContext workerContext)
+    private void Enqueue(in WorkItem item)
     {
-        if (Settings.FlowExecutionContext)
-        {
-            // The task runs in the context captured at Submit and restores ours afterwards.
-            Execute(task);
-        }
-        else
-        {
-            // Run restores the worker's context afterwards: one item's AsyncLocals never reach the next.
-            ExecutionContext.Run(workerContext, _executeInWorkerContext, task);
-        }
+        _queue.Enqueue(item);
+        WakeOrSpawn();
     }
 
-    private bool Execute(Task task)
+    private bool TryDequeue(out WorkItem item)
     {
-        // Interlocked: BusyWorkers is read by statistics from any thread.
-        Interlocked.Increment(ref _busyWorkers);
-        try
+        if (!_queue.TryDequeue(out item))
         {
-            if (_cancelPending && task is IPoolWorkItem)
-            {
-                // Stop(cancelPending: true): a queued submission ends Canceled without running.
-                TaskCanceler.RequestCancellation(task);
-            }
-
-            return Manager.Scheduler.Execute(task);
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _busyWorkers);
-        }
-    }
-
-    private void Park()
-    {
-        // Interlocked: announce before re-checking, so a producer that enqueues after our re-check sees us.
-        Interlocked.Increment(ref _parked);
-        if ((!_queue.IsEmpty || IsStopRequested) && TryClaimParked())
-        {
-            // Work (or a stop) arrived while announcing and nobody claimed us yet: withdraw and go back.
-            return;
+            return false;
         }
 
-        // Either nothing is pending, or a producer claimed an announced worker and released a permit for it.
-        _wake.Wait();
-    }
-
-    private void WakeOne()
-    {
-        if (Volatile.Read(ref _parked) > 0 && TryClaimParked())
+        if (item.HoldsSlot)
         {
-            _wake.Release();
-        }
-    }
-
-    private void WakeAll()
-    {
-        // Interlocked: claim every announced worker at once; each gets one permit.
-        var parked = Interlocked.Exchange(ref _parked, 0);
-        if (parked > 0)
-        {
-            _wake.Release(parked);
-        }
-    }
-
-    private bool TryClaimParked()
-    {
-        var parked = Volatile.Read(ref _parked);
-        while (parked > 0)
-        {
-            // Compare-exchange: claim exactly one announced worker, never driving the count below zero.
-            var seen = Interlocked.CompareExchange(ref _parked, parked - 1, parked);
-            if (seen == parked)
-            {
-                return true;
-            }
-
-            parked = seen;
+            _slots!.Release();
         }
 
-        return false;
+        return true;
     }
 
     private void CancelQueuedSubmissions()
     {
-        // Take everything queued right now; submissions end Canceled, other tasks (continuations of
-        // work that already started) go back to the queue, because they must still run.
+        // Take everything queued right now: submissions end Canceled; posted items are dropped (counted
+        // canceled); other tasks (continuations of work that already started) go back, as they must run.
         List<Task>? others = null;
-        while (_queue.TryDequeue(out var task))
+        while (TryDequeue(out var item))
         {
-            if (task is IPoolWorkItem)
+            if (item.Work is not Task task)
+            {
+                Manager.AccountPostedCanceled(item.TaskType);
+            }
+            else if (task is IPoolWorkItem)
             {
                 TaskCanceler.RequestCancellation(task);
                 Manager.Scheduler.Execute(task);
@@ -374,45 +244,5 @@ internal sealed class WorkerGroup
                 Manager.Scheduler.QueueElsewhereIfClosed(this, task);
             }
         }
-    }
-
-    private void ExitWorker(ExecutionContext workerContext)
-    {
-        // Interlocked: exactly one worker sees zero and closes the run.
-        var remaining = Interlocked.Decrement(ref _liveWorkers);
-        if (remaining == 0)
-        {
-            Close(workerContext);
-        }
-
-        lock (_exitMonitor)
-        {
-            Monitor.PulseAll(_exitMonitor);
-        }
-
-        t_workerOf = null;
-    }
-
-    private void Close(ExecutionContext workerContext)
-    {
-        // Interlocked: from here on every enqueue is refused; then wait out the enqueuers already inside.
-        Interlocked.Or(ref _gate, ClosedFlag);
-        var spinner = new SpinWait();
-        while ((Volatile.Read(ref _gate) & EnqueuersMask) != 0)
-        {
-            spinner.SpinOnce();
-        }
-
-        // Whatever got in before the gate closed runs here, on this run's last worker.
-        if (!_queue.IsEmpty)
-        {
-            Thread.CurrentThread.IsBackground = Settings.IsBackground;
-            while (_queue.TryDequeue(out var task))
-            {
-                RunItem(task, workerContext);
-            }
-        }
-
-        _exited.TrySetResult();
     }
 }

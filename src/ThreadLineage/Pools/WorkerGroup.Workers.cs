@@ -1,0 +1,570 @@
+using System.Diagnostics;
+using ThreadLineage.Internal;
+using ThreadLineage.Telemetry;
+
+namespace ThreadLineage.Pools;
+
+/// <content>
+/// The worker threads: creation (up front and on demand), the run loop, parking, retirement and exit.
+/// </content>
+/// <remarks>
+/// Parking: a worker with nothing to do announces itself in <c>_parked</c>, re-checks the queue, and
+/// waits on <c>_wake</c>. A producer that enqueues and then sees an announced worker claims it
+/// (decrements <c>_parked</c>) and releases one permit. Both sides use interlocked operations (full
+/// fences), so either the worker's re-check sees the item or the producer sees the announcement: no
+/// lost wake-up. Workers are interchangeable, so it does not matter which announcement is claimed.
+/// At least one worker stays alive while the run is running (MinWorkers is at least 1), so the last
+/// worker to exit is always the one that closes the run.
+/// </remarks>
+internal sealed partial class WorkerGroup
+{
+    [ThreadStatic]
+    private static WorkerGroup? t_workerOf;
+
+    private readonly SemaphoreSlim _wake = new(0);
+    private readonly object _exitMonitor = new();
+    private readonly Lock _threadsLock = new();
+    private readonly List<Thread> _threads = [];
+    private readonly Lock _idleLock = new();
+    private List<TaskCompletionSource>? _idleWaiters;
+
+    private volatile int _maxWorkers;
+    private volatile int _minWorkers;
+    private int _parked;
+    private int _liveWorkers;
+    private int _awakeWorkers;
+    private int _workerNumber;
+    private int _closeClaimed;
+
+    /// <summary>Gets the run whose worker the current thread is, if any.</summary>
+    public static WorkerGroup? Current => t_workerOf;
+
+    public int MaxWorkers => _maxWorkers;
+
+    public int LiveWorkers => Volatile.Read(ref _liveWorkers);
+
+    public int BusyWorkers => Volatile.Read(ref _awakeWorkers);
+
+    /// <summary>Creates the first <c>MinWorkers</c> workers and waits until each has run <c>OnWorkerStarted</c>.</summary>
+    /// <exception cref="AggregateException">An <c>OnWorkerStarted</c> threw; every worker has exited again.</exception>
+    public void Start()
+    {
+        var count = _minWorkers;
+        var errors = new Exception?[count];
+        using var initialized = new CountdownEvent(count);
+        _liveWorkers = count;
+        for (var i = 0; i < count; i++)
+        {
+            var index = i;
+            SpawnThread(() => WorkerMain(index, initialized, errors));
+        }
+
+        initialized.Wait();
+        var failures = errors.Where(static e => e is not null).Select(static e => e!).ToArray();
+        if (failures.Length > 0)
+        {
+            RequestStop(cancelPending: true);
+            WaitForExit();
+            throw new AggregateException(
+                $"Thread pool manager '{Manager.Id}' did not start: OnWorkerStarted threw on {failures.Length} of {count} workers. " +
+                "No worker is left running; fix OnWorkerStarted and call Start again.",
+                failures);
+        }
+    }
+
+    /// <summary>Changes the number of workers; extra workers retire when they next look for work.</summary>
+    public void Resize(int maxWorkers)
+    {
+        _maxWorkers = maxWorkers;
+        if (_minWorkers > maxWorkers)
+        {
+            _minWorkers = maxWorkers;
+        }
+
+        // Parked workers re-check the size when woken; queued work may use the new room at once.
+        WakeAll();
+        var waiting = _queue.Count;
+        while (waiting-- > 0 && TrySpawnWorker())
+        {
+        }
+    }
+
+    /// <summary>Blocks until the workers have exited, or, on one of this run's own workers, until the others have.</summary>
+    public void WaitForExit()
+    {
+        if (t_workerOf == this)
+        {
+            // The calling worker cannot exit while it waits; it closes the run when it returns to its loop.
+            lock (_exitMonitor)
+            {
+                while (Volatile.Read(ref _liveWorkers) > 1)
+                {
+                    Monitor.Wait(_exitMonitor);
+                }
+            }
+
+            return;
+        }
+
+#pragma warning disable VSTHRD002 // Stop(wait: true) is synchronous by contract; the workers complete Exited without needing this thread.
+        Exited.GetAwaiter().GetResult();
+#pragma warning restore VSTHRD002
+        JoinThreads();
+    }
+
+    /// <summary>Waits until the threads of this run have terminated (they have finished all work when <see cref="Exited"/> completes).</summary>
+    public void JoinThreads()
+    {
+        Thread[] threads;
+        lock (_threadsLock)
+        {
+            threads = [.. _threads];
+        }
+
+        foreach (var thread in threads)
+        {
+            if (thread != Thread.CurrentThread)
+            {
+                thread.Join();
+            }
+        }
+    }
+
+    /// <summary>Completes when the queue is empty and no worker is running work.</summary>
+    public Task WaitForIdleAsync(CancellationToken cancellationToken)
+    {
+        if (IsIdle)
+        {
+            return Task.CompletedTask;
+        }
+
+        var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_idleLock)
+        {
+            (_idleWaiters ??= []).Add(waiter);
+        }
+
+        // Re-check after registering: a worker that went idle before we registered did not see us.
+        if (IsIdle)
+        {
+            ReleaseIdleWaiters();
+        }
+
+        return waiter.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Runs a task inline on a worker of this run that is blocked waiting for it.</summary>
+    public bool TryExecuteInline(Task task)
+    {
+        Debug.Assert(t_workerOf == this, "only this run's own workers may run its work inline");
+        return Execute(task);
+    }
+
+    private bool IsIdle => _queue.IsEmpty && Volatile.Read(ref _awakeWorkers) == 0;
+
+    private void SpawnThread(Action body)
+    {
+        var thread = new Thread(() => body())
+        {
+            Name = $"{Settings.ThreadNamePrefix}-{Interlocked.Increment(ref _workerNumber)}",
+            // Idle workers never keep the process alive; a worker turns foreground while it runs work
+            // of a non-background pool (see RunLoop).
+            IsBackground = true,
+        };
+        lock (_threadsLock)
+        {
+            // Forget retired workers so a long-lived elastic pool does not accumulate dead threads.
+            _threads.RemoveAll(static t => !t.IsAlive);
+            _threads.Add(thread);
+        }
+
+        // UnsafeStart: the worker must not capture (and keep alive) the starter's AsyncLocals.
+        thread.UnsafeStart();
+    }
+
+    /// <summary>Adds a worker if the run is below its size; called by producers that found no parked worker.</summary>
+    private bool TrySpawnWorker()
+    {
+        var live = Volatile.Read(ref _liveWorkers);
+        while (live < _maxWorkers && !IsStopRequested)
+        {
+            // Compare-exchange: never exceed MaxWorkers when producers race to grow the pool.
+            var seen = Interlocked.CompareExchange(ref _liveWorkers, live + 1, live);
+            if (seen == live)
+            {
+                SpawnThread(() => WorkerMain(index: -1, initialized: null, errors: null));
+                return true;
+            }
+
+            live = seen;
+        }
+
+        return false;
+    }
+
+    private void WorkerMain(int index, CountdownEvent? initialized, Exception?[]? errors)
+    {
+        t_workerOf = this;
+        Lineage.SetWorkerLineage(Manager.Owner);
+        var workerContext = ExecutionContext.Capture()!;
+        Interlocked.Increment(ref _awakeWorkers);
+        try
+        {
+            Manager.RaiseWorkerStarted();
+        }
+        catch (Exception exception)
+        {
+            // At Start: reported by Start, which stops the run. On demand: logged; the pool keeps its other workers.
+            if (errors is not null)
+            {
+                errors[index] = exception;
+            }
+
+            PoolLog.WorkerStartFailed(Settings.Logger, Manager.Id, exception);
+            initialized?.Signal();
+            Interlocked.Decrement(ref _awakeWorkers);
+            ExitWorker(workerContext);
+            return;
+        }
+
+        initialized?.Signal();
+        if (RunLoop(workerContext))
+        {
+            ExitWorker(workerContext);
+        }
+    }
+
+    /// <summary>Runs work until the run stops (returns <see langword="true"/>) or this worker retires (<see langword="false"/>).</summary>
+    private bool RunLoop(ExecutionContext workerContext)
+    {
+        // Idle workers are background threads; a worker of a non-background pool turns foreground while
+        // it has work, so running and queued work keeps the process alive but an idle pool does not.
+        var toggleBackground = !Settings.IsBackground;
+        var isForeground = false;
+        while (true)
+        {
+            if (TryDequeue(out var item))
+            {
+                if (toggleBackground && !isForeground)
+                {
+                    Thread.CurrentThread.IsBackground = false;
+                    isForeground = true;
+                }
+
+                RunItem(item, workerContext);
+                if (Volatile.Read(ref _liveWorkers) > _maxWorkers && TryRetire(_maxWorkers))
+                {
+                    Interlocked.Decrement(ref _awakeWorkers);
+                    return false;
+                }
+
+                continue;
+            }
+
+            if (IsStopRequested)
+            {
+                // The queue was empty after the stop: leave. The last worker out drains any straggler.
+                Interlocked.Decrement(ref _awakeWorkers);
+                return true;
+            }
+
+            if (isForeground)
+            {
+                Thread.CurrentThread.IsBackground = true;
+                isForeground = false;
+            }
+
+            if (!Park())
+            {
+                return false;
+            }
+        }
+    }
+
+    /// <summary>Parks until woken; returns <see langword="false"/> if the worker retired instead.</summary>
+    private bool Park()
+    {
+        // Interlocked: awake count first, so an idle waiter sees "nothing running" only when that is true.
+        if (Interlocked.Decrement(ref _awakeWorkers) == 0 && _queue.IsEmpty)
+        {
+            ReleaseIdleWaiters();
+        }
+
+        // Interlocked: announce before re-checking, so a producer that enqueues after our re-check sees us.
+        Interlocked.Increment(ref _parked);
+        if ((!_queue.IsEmpty || IsStopRequested || Volatile.Read(ref _liveWorkers) > _maxWorkers) && TryClaimParked())
+        {
+            // Work, a stop or a shrink arrived while announcing and nobody claimed us: withdraw and go back.
+            Interlocked.Increment(ref _awakeWorkers);
+            return true;
+        }
+
+        var live = Volatile.Read(ref _liveWorkers);
+        var overSize = live > _maxWorkers;
+        var canRetire = overSize || (Settings.IdleTimeout != Timeout.InfiniteTimeSpan && live > _minWorkers);
+        if (!canRetire)
+        {
+            // Either nothing is pending, or a producer claimed an announced worker and released a permit for it.
+            _wake.Wait();
+            Interlocked.Increment(ref _awakeWorkers);
+            return true;
+        }
+
+        var timeout = overSize ? TimeSpan.Zero : Settings.IdleTimeout;
+        if (_wake.Wait(timeout))
+        {
+            Interlocked.Increment(ref _awakeWorkers);
+            return true;
+        }
+
+        // Timed out (or over size). Withdraw the announcement; if a producer claimed every announcement
+        // meanwhile, a permit is on its way for us: take it and work instead of retiring.
+        if (!TryClaimParked())
+        {
+            _wake.Wait();
+            Interlocked.Increment(ref _awakeWorkers);
+            return true;
+        }
+
+        var floor = overSize ? _maxWorkers : _minWorkers;
+        if (!TryRetire(floor))
+        {
+            Interlocked.Increment(ref _awakeWorkers);
+            return true;
+        }
+
+        // Retired. A submission that arrived as we retired saw either our announcement (withdrawn above,
+        // so it claimed another) or the lower live count (so it spawned); re-check in case it saw neither.
+        if (!_queue.IsEmpty && TryUnretire())
+        {
+            Interlocked.Increment(ref _awakeWorkers);
+            return true;
+        }
+
+        return false;
+    }
+
+    private bool TryRetire(int floor)
+    {
+        var live = Volatile.Read(ref _liveWorkers);
+        while (live > Math.Max(1, floor) && !IsStopRequested)
+        {
+            // Compare-exchange: retire only while the pool stays at or above its floor (and at least one worker).
+            var seen = Interlocked.CompareExchange(ref _liveWorkers, live - 1, live);
+            if (seen == live)
+            {
+                PulseExit();
+                return true;
+            }
+
+            live = seen;
+        }
+
+        return false;
+    }
+
+    private bool TryUnretire()
+    {
+        var live = Volatile.Read(ref _liveWorkers);
+        while (live < _maxWorkers && live > 0 && !IsStopRequested)
+        {
+            // Compare-exchange: come back only if the pool still has room for us.
+            var seen = Interlocked.CompareExchange(ref _liveWorkers, live + 1, live);
+            if (seen == live)
+            {
+                return true;
+            }
+
+            live = seen;
+        }
+
+        return false;
+    }
+
+    private void RunItem(in WorkItem item, ExecutionContext workerContext)
+    {
+        if (item.Work is not Task task)
+        {
+            RunPosted(item, workerContext);
+        }
+        else if (Settings.FlowExecutionContext)
+        {
+            // The task runs in the context captured at Submit and restores ours afterwards.
+            Execute(task, item.EnqueuedAt);
+        }
+        else
+        {
+            Execute(task, item.EnqueuedAt);
+            // Flow is off: the task ran in our own context; undo whatever AsyncLocals it changed.
+            ExecutionContext.Restore(workerContext);
+        }
+    }
+
+    private bool Execute(Task task, long enqueuedAt = 0)
+    {
+        if (_cancelPending && task is IPoolWorkItem)
+        {
+            // Stop(cancelPending: true): a queued submission ends Canceled without running.
+            TaskCanceler.RequestCancellation(task);
+        }
+
+        PoolMetrics.RecordQueueWait(Manager, enqueuedAt);
+        return Manager.Scheduler.Execute(task);
+    }
+
+    private void RunPosted(in WorkItem item, ExecutionContext workerContext)
+    {
+        PoolMetrics.RecordQueueWait(Manager, item.EnqueuedAt);
+        if (_cancelPending)
+        {
+            Manager.AccountPostedCanceled(item.TaskType);
+            return;
+        }
+
+        var owned = Lineage.SuspendOwnership();
+        var started = PoolMetrics.RunStartTimestamp();
+        try
+        {
+            if (item.Context is { } context)
+            {
+                ExecutionContext.Restore(context);
+            }
+
+            if (item.Invoker is { } invoker)
+            {
+                invoker.Invoke((Delegate)item.Work, item.State);
+            }
+            else
+            {
+                ((Action)item.Work)();
+            }
+
+            Manager.AccountPosted(exception: null, item.TaskType, started);
+        }
+        catch (Exception exception)
+        {
+            // A posted item has no task to carry its fault: count it and log it; the worker lives on.
+            Manager.AccountPosted(exception, item.TaskType, started);
+        }
+        finally
+        {
+            // One item's AsyncLocals never reach the next: always return to the worker's own context.
+            ExecutionContext.Restore(workerContext);
+            Lineage.ResumeOwnership(owned);
+        }
+    }
+
+    private void WakeOrSpawn()
+    {
+        if (Volatile.Read(ref _parked) > 0 && TryClaimParked())
+        {
+            _wake.Release();
+            return;
+        }
+
+        // No parked worker to take it: grow if the pool is below its size (no-op at MinWorkers == MaxWorkers).
+        if (Volatile.Read(ref _liveWorkers) < _maxWorkers)
+        {
+            TrySpawnWorker();
+        }
+    }
+
+    private void WakeAll()
+    {
+        // Interlocked: claim every announced worker at once; each gets one permit.
+        var parked = Interlocked.Exchange(ref _parked, 0);
+        if (parked > 0)
+        {
+            _wake.Release(parked);
+        }
+    }
+
+    private bool TryClaimParked()
+    {
+        var parked = Volatile.Read(ref _parked);
+        while (parked > 0)
+        {
+            // Compare-exchange: claim exactly one announced worker, never driving the count below zero.
+            var seen = Interlocked.CompareExchange(ref _parked, parked - 1, parked);
+            if (seen == parked)
+            {
+                return true;
+            }
+
+            parked = seen;
+        }
+
+        return false;
+    }
+
+    private void ReleaseIdleWaiters()
+    {
+        List<TaskCompletionSource>? waiters;
+        lock (_idleLock)
+        {
+            waiters = _idleWaiters;
+            _idleWaiters = null;
+        }
+
+        if (waiters is not null)
+        {
+            foreach (var waiter in waiters)
+            {
+                waiter.TrySetResult();
+            }
+        }
+    }
+
+    private void ExitWorker(ExecutionContext workerContext)
+    {
+        // Interlocked: exactly one worker sees zero and closes the run (retirement never takes the last one).
+        if (Interlocked.Decrement(ref _liveWorkers) == 0)
+        {
+            Close(workerContext);
+        }
+
+        PulseExit();
+        t_workerOf = null;
+    }
+
+    private void PulseExit()
+    {
+        lock (_exitMonitor)
+        {
+            Monitor.PulseAll(_exitMonitor);
+        }
+    }
+
+    private void Close(ExecutionContext workerContext)
+    {
+        // Interlocked: exactly one close, even if a failed start and a stop race.
+        if (Interlocked.Exchange(ref _closeClaimed, 1) != 0)
+        {
+            return;
+        }
+
+        // Interlocked: from here on every enqueue is refused. Keep draining until the enqueuers already
+        // inside the gate are gone (one may be waiting for room in a full bounded queue).
+        Interlocked.Or(ref _gate, ClosedFlag);
+        var spinner = new SpinWait();
+        while (true)
+        {
+            if (TryDequeue(out var item))
+            {
+                Thread.CurrentThread.IsBackground = Settings.IsBackground;
+                RunItem(item, workerContext);
+                continue;
+            }
+
+            if ((Volatile.Read(ref _gate) & EnqueuersMask) == 0 && _queue.IsEmpty)
+            {
+                break;
+            }
+
+            spinner.SpinOnce();
+        }
+
+        ReleaseIdleWaiters();
+        _exited.TrySetResult();
+    }
+}

@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace ThreadLineage.Telemetry;
+
+/// <summary>
+/// The <c>ThreadLineage</c> <see cref="Meter"/>: the pools' queue length, workers, completed work by outcome,
+/// queue-wait and run-time histograms, named after the runtime's own <c>dotnet.thread_pool.*</c> instruments
+/// and tagged with the manager id and task type.
+/// </summary>
+/// <remarks>
+/// Observable instruments cost nothing until a listener collects them. The recorded ones are guarded by
+/// <see cref="Instrument.Enabled"/>, so with no listener a work item pays one field read per instrument
+/// and no timestamp.
+/// </remarks>
+internal static class PoolMetrics
+{
+    public const string MeterName = "ThreadLineage";
+
+    public const string IdTag = "threadlineage.pool.id";
+    public const string TaskTypeTag = "threadlineage.pool.task_type";
+    public const string OutcomeTag = "threadlineage.work_item.outcome";
+
+    private static readonly Meter s_meter = new(MeterName, typeof(PoolMetrics).Assembly.GetName().Version?.ToString());
+
+    private static readonly Counter<long> s_completed = s_meter.CreateCounter<long>(
+        "threadlineage.pool.work_item.count", unit: "{work_item}",
+        description: "Work items that reached a final state, by outcome (ok, faulted, canceled).");
+
+    private static readonly Histogram<double> s_queueWait = s_meter.CreateHistogram<double>(
+        "threadlineage.pool.work_item.queue_wait", unit: "s",
+        description: "Time a work item waited in the queue before a worker took it.");
+
+    private static readonly Histogram<double> s_runTime = s_meter.CreateHistogram<double>(
+        "threadlineage.pool.work_item.duration", unit: "s",
+        description: "Time a worker spent running a work item (each synchronous segment of async work).");
+
+    static PoolMetrics()
+    {
+        s_meter.CreateObservableUpDownCounter(
+            "threadlineage.pool.queue.length", static () => Observe(static s => s.QueuedItems), unit: "{work_item}",
+            description: "Work items waiting in the queue.");
+        s_meter.CreateObservableUpDownCounter(
+            "threadlineage.pool.thread.count", static () => Observe(static s => s.Workers), unit: "{thread}",
+            description: "Worker threads alive.");
+        s_meter.CreateObservableUpDownCounter(
+            "threadlineage.pool.thread.busy", static () => Observe(static s => s.BusyWorkers), unit: "{thread}",
+            description: "Worker threads running work (not parked).");
+    }
+
+    /// <summary>Returns a timestamp for the queue-wait histogram, or 0 when nobody listens.</summary>
+    public static long QueueWaitTimestamp() => s_queueWait.Enabled ? Stopwatch.GetTimestamp() : 0;
+
+    /// <summary>Returns a timestamp for the run-time histogram, or 0 when nobody listens.</summary>
+    public static long RunStartTimestamp() => s_runTime.Enabled ? Stopwatch.GetTimestamp() : 0;
+
+    public static void RecordQueueWait(ThreadPoolManager manager, long enqueuedAt)
+    {
+        if (enqueuedAt != 0 && s_queueWait.Enabled)
+        {
+            s_queueWait.Record(Stopwatch.GetElapsedTime(enqueuedAt).TotalSeconds, Tags(manager, manager.TaskType));
+        }
+    }
+
+    public static void RecordRunTime(ThreadPoolManager manager, long startedAt)
+    {
+        if (startedAt != 0 && s_runTime.Enabled)
+        {
+            s_runTime.Record(Stopwatch.GetElapsedTime(startedAt).TotalSeconds, Tags(manager, manager.TaskType));
+        }
+    }
+
+    public static void RecordOutcome(ThreadPoolManager manager, string? taskType, string outcome)
+    {
+        if (s_completed.Enabled)
+        {
+            var tags = Tags(manager, taskType);
+            tags.Add(OutcomeTag, outcome);
+            s_completed.Add(1, tags);
+        }
+    }
+
+    private static TagList Tags(ThreadPoolManager manager, string? taskType) =>
+        new()
+        {
+            { IdTag, manager.Id },
+            { TaskTypeTag, taskType },
+        };
+
+    private static IEnumerable<Measurement<long>> Observe(Func<ThreadPoolStatistics, long> select)
+    {
+        foreach (var manager in ThreadPoolManager.AllInstances)
+        {
+            if (manager.IsRunning)
+            {
+                yield return new Measurement<long>(select(manager.GetStatistics()), Tags(manager, manager.TaskType));
+            }
+        }
+    }
+}
