@@ -252,9 +252,8 @@ internal sealed partial class WorkerGroup
                 }
 
                 RunItem(item, workerContext);
-                if (Volatile.Read(ref _liveWorkers) > _maxWorkers && TryRetire(_maxWorkers))
+                if (Volatile.Read(ref _liveWorkers) > _maxWorkers && TryRetire(_maxWorkers) && !RetiredUnlessWorkArrived())
                 {
-                    Interlocked.Decrement(ref _awakeWorkers);
                     return false;
                 }
 
@@ -284,6 +283,12 @@ internal sealed partial class WorkerGroup
     /// <summary>Parks until woken; returns <see langword="false"/> if the worker retired instead.</summary>
     private bool Park()
     {
+        // A pool shrunk by SetMaxWorkers: an idle worker over the size retires instead of parking.
+        if (Volatile.Read(ref _liveWorkers) > _maxWorkers && TryRetire(_maxWorkers))
+        {
+            return RetiredUnlessWorkArrived();
+        }
+
         // Interlocked: awake count first, so an idle waiter sees "nothing running" only when that is true.
         if (Interlocked.Decrement(ref _awakeWorkers) == 0 && _queue.IsEmpty)
         {
@@ -299,10 +304,7 @@ internal sealed partial class WorkerGroup
             return true;
         }
 
-        var live = Volatile.Read(ref _liveWorkers);
-        var overSize = live > _maxWorkers;
-        var canRetire = overSize || (Settings.IdleTimeout != Timeout.InfiniteTimeSpan && live > _minWorkers);
-        if (!canRetire)
+        if (Settings.IdleTimeout == Timeout.InfiniteTimeSpan || Volatile.Read(ref _liveWorkers) <= _minWorkers)
         {
             // Either nothing is pending, or a producer claimed an announced worker and released a permit for it.
             _wake.Wait();
@@ -310,14 +312,13 @@ internal sealed partial class WorkerGroup
             return true;
         }
 
-        var timeout = overSize ? TimeSpan.Zero : Settings.IdleTimeout;
-        if (_wake.Wait(timeout))
+        if (_wake.Wait(Settings.IdleTimeout))
         {
             Interlocked.Increment(ref _awakeWorkers);
             return true;
         }
 
-        // Timed out (or over size). Withdraw the announcement; if a producer claimed every announcement
+        // Idle for IdleTimeout. Withdraw the announcement; if a producer claimed every announcement
         // meanwhile, a permit is on its way for us: take it and work instead of retiring.
         if (!TryClaimParked())
         {
@@ -326,21 +327,24 @@ internal sealed partial class WorkerGroup
             return true;
         }
 
-        var floor = overSize ? _maxWorkers : _minWorkers;
-        if (!TryRetire(floor))
-        {
-            Interlocked.Increment(ref _awakeWorkers);
-            return true;
-        }
+        Interlocked.Increment(ref _awakeWorkers);
+        return !TryRetire(_minWorkers) || RetiredUnlessWorkArrived();
+    }
 
-        // Retired. A submission that arrived as we retired saw either our announcement (withdrawn above,
-        // so it claimed another) or the lower live count (so it spawned); re-check in case it saw neither.
+    /// <summary>
+    /// Called right after this worker retired. A submission that arrived as we retired saw either our
+    /// announcement (withdrawn, so it claimed another) or the lower live count (so it spawned a worker);
+    /// re-check in case it saw neither, and come back if the pool still has room.
+    /// </summary>
+    /// <returns><see langword="true"/> if the worker came back to work.</returns>
+    private bool RetiredUnlessWorkArrived()
+    {
         if (!_queue.IsEmpty && TryUnretire())
         {
-            Interlocked.Increment(ref _awakeWorkers);
             return true;
         }
 
+        Interlocked.Decrement(ref _awakeWorkers);
         return false;
     }
 

@@ -53,6 +53,14 @@ internal static class Bounded
         }
     }
 
+    /// <summary>Starts <paramref name="body"/> on a dedicated (long-running) thread and returns its task.</summary>
+    public static Task<T> OnLongRunningThread<T>(Func<T> body) =>
+        Task.Factory.StartNew(body, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    /// <summary>Starts <paramref name="body"/> on a dedicated (long-running) thread and returns its task.</summary>
+    public static Task OnLongRunningThread(Action body) =>
+        Task.Factory.StartNew(body, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
     /// <summary>Runs <paramref name="body"/> on a new dedicated thread and returns what it returned (or rethrows).</summary>
     public static T OnNewThread<T>(Func<T> body, string name = "test-thread")
     {

@@ -1,0 +1,111 @@
+using System.Collections.Concurrent;
+using ThreadLineage.Tests.Support;
+
+namespace ThreadLineage.Tests.Pools;
+
+/// <summary>Post: fire-and-forget submissions with the same admission rules as Submit.</summary>
+public class PostTests
+{
+    private static readonly AsyncLocal<string?> s_ambient = new();
+
+    [Fact]
+    public void Post_RunsOnWorker_InFifoOrder()
+    {
+        using var manager = new ThreadPoolManager("post-fifo");
+        manager.Start(1);
+        var seen = new ConcurrentQueue<int>();
+        for (var i = 0; i < 500; i++)
+        {
+            manager.Post(static state => state.Seen.Enqueue(state.I), (Seen: seen, I: i));
+        }
+
+        Bounded.Wait(manager.WaitForIdleAsync(), "posted items");
+        Assert.Equal(Enumerable.Range(0, 500), seen);
+        Assert.Equal(500, manager.GetStatistics().Completed);
+    }
+
+    [Fact]
+    public void Post_WithState_PassesState()
+    {
+        using var manager = new ThreadPoolManager("post-state");
+        manager.Start(2);
+        var done = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        manager.Post(static s => s.SetResult(Thread.CurrentThread.Name!), done);
+        Assert.StartsWith("post-state-", Bounded.Result(done.Task, "posted item"));
+    }
+
+    [Fact]
+    public void Post_Fault_IsCountedAndLoggedAndWorkerSurvives()
+    {
+        var logs = new RecordingLoggerFactory();
+        using var manager = new ThreadPoolManager("post-fault");
+        manager.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, LoggerFactory = logs });
+        manager.Post(() => throw new InvalidOperationException("boom"));
+        Assert.Equal(5, Bounded.Result(manager.Submit(() => 5), "work after the fault"));
+        manager.Stop();
+
+        var statistics = manager.GetStatistics();
+        Assert.Equal(1, statistics.Faulted);
+        Assert.Equal(1, statistics.Completed);
+        var entry = Assert.Single(logs.Entries);
+        Assert.IsType<InvalidOperationException>(entry.Exception);
+        Assert.Contains("post-fault", entry.Message);
+    }
+
+    [Fact]
+    public void Post_AdmissionRules_SameAsSubmit()
+    {
+        using var manager = new ThreadPoolManager("post-rules");
+        Assert.Throws<InvalidOperationException>(() => manager.Post(() => { }));
+        manager.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, TaskType = "render" });
+        Assert.Throws<ArgumentNullException>(() => manager.Post(null!));
+        Assert.Throws<ArgumentNullException>(() => manager.Post<int>(null!, 1));
+        var error = Assert.Throws<UnknownTaskTypeException>(() => manager.Post(() => { }, "io"));
+        Assert.Equal("render", error.PoolTaskType);
+        Assert.Equal(2, manager.GetStatistics().Rejected);
+        manager.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => manager.Post(() => { }, "render"));
+    }
+
+    [Fact]
+    public void Post_FlowsContext_AndDoesNotLeakItToTheNextItem()
+    {
+        using var manager = new ThreadPoolManager("post-context");
+        manager.Start(1);
+        string? seen = null;
+        string? leaked = "unset";
+        s_ambient.Value = "submitter";
+        manager.Post(() =>
+        {
+            seen = s_ambient.Value;
+            s_ambient.Value = "changed-by-item";
+        });
+        s_ambient.Value = null;
+        manager.Post(() => leaked = s_ambient.Value);
+        Bounded.Wait(manager.WaitForIdleAsync(), "posted items");
+        Assert.Equal("submitter", seen);
+        Assert.Null(leaked);
+    }
+
+    [Fact]
+    public void Post_CancelPending_DropsQueuedItemsAndCountsThemCanceled()
+    {
+        using var manager = new ThreadPoolManager("post-cancel");
+        manager.Start(1);
+        using var release = new ManualResetEventSlim();
+        using var started = new ManualResetEventSlim();
+        manager.Post(() => { started.Set(); release.Wait(Bounded.Timeout); });
+        Bounded.Wait(started, "blocking item");
+        var ran = 0;
+        for (var i = 0; i < 10; i++)
+        {
+            manager.Post(() => Interlocked.Increment(ref ran));
+        }
+
+        manager.Stop(wait: false, cancelPending: true);
+        release.Set();
+        manager.Stop(wait: true);
+        Assert.Equal(0, ran);
+        Assert.Equal(10, manager.GetStatistics().Canceled);
+    }
+}
