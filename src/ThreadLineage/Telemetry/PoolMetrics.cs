@@ -21,6 +21,13 @@ internal static class PoolMetrics
     public const string TaskTypeTag = "threadlineage.pool.task_type";
     public const string OutcomeTag = "threadlineage.work_item.outcome";
 
+    /// <summary>
+    /// The AppContext switch <c>ThreadLineage.Metrics.IsSupported</c> (default on). Off, the pools never look at an
+    /// instrument: the JIT folds this read-only field, so recording code disappears. It exists so that the benchmark can
+    /// measure "metrics absent" against "metrics present, nobody listening"; apps can use it to trim telemetry.
+    /// </summary>
+    private static readonly bool s_isSupported = !AppContext.TryGetSwitch("ThreadLineage.Metrics.IsSupported", out var supported) || supported;
+
     private static readonly Meter s_meter = new(MeterName, typeof(PoolMetrics).Assembly.GetName().Version?.ToString());
 
     private static readonly Counter<long> s_completed = s_meter.CreateCounter<long>(
@@ -49,10 +56,10 @@ internal static class PoolMetrics
     }
 
     /// <summary>Returns a timestamp for the queue-wait histogram, or 0 when nobody listens.</summary>
-    public static long QueueWaitTimestamp() => s_queueWait.Enabled ? Stopwatch.GetTimestamp() : 0;
+    public static long QueueWaitTimestamp() => s_isSupported && s_queueWait.Enabled ? Stopwatch.GetTimestamp() : 0;
 
     /// <summary>Returns a timestamp for the run-time histogram, or 0 when nobody listens.</summary>
-    public static long RunStartTimestamp() => s_runTime.Enabled ? Stopwatch.GetTimestamp() : 0;
+    public static long RunStartTimestamp() => s_isSupported && s_runTime.Enabled ? Stopwatch.GetTimestamp() : 0;
 
     public static void RecordQueueWait(ThreadPoolManager manager, long enqueuedAt)
     {
@@ -72,7 +79,7 @@ internal static class PoolMetrics
 
     public static void RecordOutcome(ThreadPoolManager manager, string? taskType, string outcome)
     {
-        if (s_completed.Enabled)
+        if (s_isSupported && s_completed.Enabled)
         {
             var tags = Tags(manager, taskType);
             tags.Add(OutcomeTag, outcome);
