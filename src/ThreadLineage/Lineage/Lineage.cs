@@ -127,19 +127,8 @@ public static class Lineage
     }
 
     /// <summary>Walks from <paramref name="node"/> to the root and returns the first manager under <paramref name="id"/>.</summary>
-    internal static ThreadPoolManager? Resolve(LineageNode node, string id)
-    {
-        for (LineageNode? walk = node; walk is not null; walk = walk.Parent)
-        {
-            // Nodes holding managers of other ids do not stop the walk (the seed stopped there).
-            if (walk.TryGetManager(id, out var manager))
-            {
-                return manager;
-            }
-        }
-
-        return null;
-    }
+    internal static ThreadPoolManager? Resolve(LineageNode node, string id) =>
+        node.TryGetManager(id, out var own) ? own : node.Parent is null ? null : node.ResolveInherited(id);
 
     /// <summary>Restores the state a scope replaced; called once, by the scope.</summary>
     internal static void EndScope(LineageScope scope, LineageNode? previous, LineageNode? previousOwned)

@@ -20,12 +20,19 @@ public sealed class LineageNode
 
     private static long s_lastNodeNumber;
 
+    // Bumped after every attach anywhere. A node's cache of what its ancestors resolve to is valid only
+    // for the version it was filled at, so an attach above a node can never be hidden by the cache.
+    private static long s_attachVersion;
+
     private readonly Lock _lock = new();
     private readonly WeakList<LineageNode> _children = new();
 
     // Copy-on-write under _lock; readers take the published dictionary without locking, so a
     // lookup never waits for an attach. Null until the first manager is attached.
     private volatile Dictionary<string, ThreadPoolManager>? _managers;
+
+    // What the ancestors resolve each looked-up id to (null: nothing), as of one attach version.
+    private volatile InheritedCache? _inherited;
 
     internal LineageNode(LineageNode? parent, string? name)
     {
@@ -126,8 +133,44 @@ public sealed class LineageNode
                 : new Dictionary<string, ThreadPoolManager>(current, StringComparer.Ordinal);
             next[id] = manager;
             _managers = next;
+            // Interlocked, and after publishing: a reader that sees the new version also sees the manager,
+            // and a reader that walked before it publishes its cache under the old version, which is now stale.
+            Interlocked.Increment(ref s_attachVersion);
             return manager;
         }
+    }
+
+    /// <summary>
+    /// Returns the nearest manager registered under <paramref name="id"/> on this node's ancestors. Cached per node, so a
+    /// lookup from a deep node costs the same as from a shallow one until something is attached somewhere.
+    /// </summary>
+    internal ThreadPoolManager? ResolveInherited(string id)
+    {
+        // Read the version before walking: if an attach lands during the walk, the cache we store is already stale.
+        var version = Interlocked.Read(ref s_attachVersion);
+        var cache = _inherited;
+        if (cache is not null && cache.Version == version && cache.Managers.TryGetValue(id, out var cached))
+        {
+            return cached;
+        }
+
+        ThreadPoolManager? found = null;
+        for (var walk = Parent; walk is not null; walk = walk.Parent)
+        {
+            // Nodes holding managers of other ids do not stop the walk (the seed stopped there).
+            if (walk.TryGetManager(id, out found))
+            {
+                break;
+            }
+        }
+
+        // Copy-on-write: racing fillers may drop each other's entries, which only costs a later walk.
+        var entries = cache is not null && cache.Version == version
+            ? new Dictionary<string, ThreadPoolManager?>(cache.Managers, StringComparer.Ordinal)
+            : new Dictionary<string, ThreadPoolManager?>(StringComparer.Ordinal);
+        entries[id] = found;
+        _inherited = new InheritedCache(version, entries);
+        return found;
     }
 
     /// <summary>Adds every manager attached to this node or any live node below it.</summary>
@@ -157,4 +200,6 @@ public sealed class LineageNode
             ? $"thread '{name}'"
             : $"thread {thread.ManagedThreadId}";
     }
+
+    private sealed record InheritedCache(long Version, Dictionary<string, ThreadPoolManager?> Managers);
 }
