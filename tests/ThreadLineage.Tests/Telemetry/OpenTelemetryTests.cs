@@ -1,0 +1,35 @@
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using ThreadLineage.Tests.Support;
+
+namespace ThreadLineage.Tests.Telemetry;
+
+/// <summary>OpenTelemetry sees the pools' metrics with nothing but AddMeter("ThreadLineage") (the docs/telemetry.md example).</summary>
+public class OpenTelemetryTests
+{
+    [Fact]
+    public void MeterProvider_WithAddMeterThreadLineage_ExportsThePoolInstruments()
+    {
+        var exported = new List<Metric>();
+        // docs/telemetry.md, "OpenTelemetry": the whole setup is one AddMeter call.
+        using var meterProvider = Sdk.CreateMeterProviderBuilder()
+            .AddMeter("ThreadLineage")
+            .AddInMemoryExporter(exported)
+            .Build();
+
+        var id = $"otel-{Guid.NewGuid():N}";
+        using (var manager = new ThreadPoolManager(id))
+        {
+            manager.Start(1);
+            Bounded.Wait(manager.Submit(() => { }), "work");
+            meterProvider.ForceFlush();
+        }
+
+        var names = exported.Select(m => m.Name).ToHashSet();
+        Assert.Contains("threadlineage.pool.work_item.count", names);
+        Assert.Contains("threadlineage.pool.work_item.duration", names);
+        Assert.Contains("threadlineage.pool.work_item.queue_wait", names);
+        Assert.Contains("threadlineage.pool.thread.count", names);
+        Assert.Contains("threadlineage.pool.queue.length", names);
+    }
+}
