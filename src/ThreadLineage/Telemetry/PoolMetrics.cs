@@ -87,12 +87,16 @@ internal static class PoolMetrics
         }
     }
 
-    private static TagList Tags(ThreadPoolManager manager, string? taskType) =>
-        new()
+    private static TagList Tags(ThreadPoolManager manager, string? taskType)
+    {
+        var tags = new TagList { { IdTag, manager.Id } };
+        if (taskType is not null)
         {
-            { IdTag, manager.Id },
-            { TaskTypeTag, taskType },
-        };
+            tags.Add(TaskTypeTag, taskType);
+        }
+
+        return tags;
+    }
 
     private static IEnumerable<Measurement<long>> Observe(Func<ThreadPoolStatistics, long> select)
     {
