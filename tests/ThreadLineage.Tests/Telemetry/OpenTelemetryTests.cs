@@ -22,6 +22,8 @@ public class OpenTelemetryTests
         {
             manager.Start(1);
             Bounded.Wait(manager.Submit(() => { }), "work");
+            // Counters are updated just after the task completes; idle means the worker is done with it.
+            Bounded.Wait(manager.WaitForIdleAsync(), "the worker to finish accounting");
             meterProvider.ForceFlush();
         }
 
