@@ -5,9 +5,13 @@ namespace ThreadLineage.Internal;
 /// <summary>The pool's log messages, source-generated so that a disabled level costs one check.</summary>
 internal static partial class PoolLog
 {
+    /// <summary>Logs a faulting work item; <paramref name="taskType"/> reads "none" for work without a task type.</summary>
+    public static void WorkItemFaulted(ILogger logger, string managerId, string? taskType, Exception exception) =>
+        WorkItemFaultedCore(logger, managerId, taskType ?? "none", exception);
+
     [LoggerMessage(EventId = 1, EventName = "WorkItemFaulted", Level = LogLevel.Warning,
         Message = "A work item on thread pool manager '{ManagerId}' (task type: {TaskType}) threw an exception.")]
-    public static partial void WorkItemFaulted(ILogger logger, string managerId, string? taskType, Exception exception);
+    private static partial void WorkItemFaultedCore(ILogger logger, string managerId, string taskType, Exception exception);
 
     [LoggerMessage(EventId = 2, EventName = "WorkerStartFailed", Level = LogLevel.Error,
         Message = "OnWorkerStarted threw on a worker of thread pool manager '{ManagerId}'; the pool did not start.")]

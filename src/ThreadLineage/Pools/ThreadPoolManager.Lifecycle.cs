@@ -54,7 +54,7 @@ public partial class ThreadPoolManager
         var settings = PoolSettings.From(options, Id);
         lock (_lifecycleLock)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            ThrowIfDisposed();
             if (_run is not null || _starting)
             {
                 throw new InvalidOperationException(
@@ -86,7 +86,7 @@ public partial class ThreadPoolManager
             if (_disposed)
             {
                 run.RequestStop(cancelPending: false);
-                throw new ObjectDisposedException(GetType().FullName, $"Thread pool manager '{Id}' was disposed while it started.");
+                throw new ObjectDisposedException(GetType().FullName, $"Thread pool manager '{Id}' was disposed while it started; create a new manager.");
             }
 
             _settings = settings;
@@ -187,6 +187,17 @@ public partial class ThreadPoolManager
         _disposed = true;
         await StopAsync().ConfigureAwait(false);
         GC.SuppressFinalize(this);
+    }
+
+    private void ThrowIfDisposed()
+    {
+        if (_disposed)
+        {
+            throw new ObjectDisposedException(
+                GetType().FullName,
+                $"Thread pool manager '{Id}' has been disposed and cannot take work or start again. Create a new manager " +
+                "(for example with Lineage.CreateManager) instead.");
+        }
     }
 
     /// <summary>Detaches the running run (so IsRunning turns false) and returns the run to stop: it, or the last one.</summary>

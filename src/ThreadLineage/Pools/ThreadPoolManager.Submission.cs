@@ -201,12 +201,28 @@ public partial class ThreadPoolManager
                     return canceled;
                 case WorkerGroup.Room.RunInCaller:
                     var inCaller = CreateItem(run, work, taskType, create, cancellationToken);
-                    Scheduler.RunInCaller(inCaller);
+                    if (!inCaller.IsCompleted)
+                    {
+                        Scheduler.RunInCaller(inCaller);
+                    }
+
+                    Scheduler.AccountIfFinal(inCaller);
                     return inCaller;
                 default:
                     var item = CreateItem(run, work, taskType, create, cancellationToken);
-                    // Start hands the item to the scheduler, which enqueues it on this run (we hold its gate).
-                    item.Start(Scheduler);
+                    try
+                    {
+                        // Start hands the item to the scheduler, which enqueues it on this run (we hold its gate).
+                        item.Start(Scheduler);
+                    }
+                    catch (InvalidOperationException) when (item.IsCanceled)
+                    {
+                        // The token was canceled before the item started (even before Submit was called): the task
+                        // was born Canceled, so the runtime refused to start it. It is final; nothing was queued.
+                        run.ReleaseRoom();
+                        Scheduler.AccountIfFinal(item);
+                    }
+
                     return item;
             }
         }
@@ -282,7 +298,7 @@ public partial class ThreadPoolManager
         if (run is null || !run.TryEnterSubmission())
         {
             Interlocked.Increment(ref _rejected);
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            ThrowIfDisposed();
             throw new InvalidOperationException($"Thread pool manager '{Id}' is not running. Call Start() first.");
         }
 

@@ -85,7 +85,7 @@ public partial class ThreadPoolManager : IDisposable, IAsyncDisposable
     /// <summary>Returns the id, the number of workers, the state and the owner.</summary>
     /// <returns>A description such as <c>ThreadPoolManager 'render' (4 workers, running, owner: the lineage root)</c>.</returns>
     public override string ToString() =>
-        $"ThreadPoolManager '{Id}' ({MaxWorkers} workers, {State}, owner: {Owner?.ToString() ?? "none (free-standing)"})";
+        $"ThreadPoolManager '{Id}' ({(MaxWorkers == 1 ? "1 worker" : $"{MaxWorkers} workers")}, {State}, owner: {Owner?.ToString() ?? "none (free-standing)"})";
 
     /// <summary>Runs on each new worker thread before it takes work (the seed's <c>_worker_init</c>).</summary>
     /// <remarks>
@@ -103,7 +103,8 @@ public partial class ThreadPoolManager : IDisposable, IAsyncDisposable
     {
         var statistics = GetStatistics();
         var protection = TaskType is null ? "any task type" : $"task type '{TaskType}'";
-        return $"{Id}: {State}, {statistics.Workers} workers ({statistics.BusyWorkers} busy), {statistics.QueuedItems} queued, " +
+        var workers = statistics.Workers == 1 ? "1 worker" : $"{statistics.Workers} workers";
+        return $"{Id}: {State}, {workers} ({statistics.BusyWorkers} busy), {statistics.QueuedItems} queued, " +
             $"{statistics.Completed} completed, {statistics.Faulted} faulted, {protection}";
     }
 }

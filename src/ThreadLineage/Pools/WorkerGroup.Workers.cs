@@ -21,6 +21,10 @@ internal sealed partial class WorkerGroup
     [ThreadStatic]
     private static WorkerGroup? t_workerOf;
 
+    // The worker's own context (lineage: the manager's owner), for work run inline while the worker waits.
+    [ThreadStatic]
+    private static ExecutionContext? t_workerContext;
+
     private readonly SemaphoreSlim _wake = new(0);
     private readonly object _exitMonitor = new();
     private readonly Lock _threadsLock = new();
@@ -157,7 +161,23 @@ internal sealed partial class WorkerGroup
     public bool TryExecuteInline(Task task)
     {
         Debug.Assert(t_workerOf == this, "only this run's own workers may run its work inline");
-        return Execute(task);
+        // The waiting item's context must come back intact, and a task that captured no context runs in the
+        // worker's own context, not in the waiter's.
+        var waiterContext = ExecutionContext.Capture();
+        if (waiterContext is null)
+        {
+            return Execute(task);
+        }
+
+        ExecutionContext.Restore(t_workerContext!);
+        try
+        {
+            return Execute(task);
+        }
+        finally
+        {
+            ExecutionContext.Restore(waiterContext);
+        }
     }
 
     private bool IsIdle => _queue.IsEmpty && Volatile.Read(ref _awakeWorkers) == 0;
@@ -207,6 +227,7 @@ internal sealed partial class WorkerGroup
         t_workerOf = this;
         Lineage.SetWorkerLineage(Manager.Owner);
         var workerContext = ExecutionContext.Capture()!;
+        t_workerContext = workerContext;
         Interlocked.Increment(ref _awakeWorkers);
         try
         {
@@ -387,20 +408,18 @@ internal sealed partial class WorkerGroup
 
     private void RunItem(in WorkItem item, ExecutionContext workerContext)
     {
-        if (item.Work is not Task task)
+        if (item.Work is Task task)
         {
-            RunPosted(item, workerContext);
-        }
-        else if (Settings.FlowExecutionContext)
-        {
-            // The task runs in the context captured at Submit and restores ours afterwards.
+            // A task runs in the context it captured when it was created and restores ours afterwards. One
+            // created without a context (flow off, or submitted under ExecutionContext.SuppressFlow) runs in
+            // ours: undo whatever AsyncLocals it changed, so nothing reaches the next item. Restore is a
+            // reference comparison when nothing changed.
             Execute(task, item.EnqueuedAt);
+            ExecutionContext.Restore(workerContext);
         }
         else
         {
-            Execute(task, item.EnqueuedAt);
-            // Flow is off: the task ran in our own context; undo whatever AsyncLocals it changed.
-            ExecutionContext.Restore(workerContext);
+            RunPosted(item, workerContext);
         }
     }
 

@@ -129,6 +129,9 @@ internal sealed partial class WorkerGroup
         }
     }
 
+    /// <summary>Gives back room reserved by <see cref="ReserveRoom"/> for a submission that was not enqueued after all.</summary>
+    public void ReleaseRoom() => _slots?.Release();
+
     /// <summary>Enqueues an admitted submission; the caller holds the gate and the reserved room.</summary>
     public void EnqueueAdmitted(Task item)
     {
