@@ -25,8 +25,19 @@ internal static class DocExampleRunner
         await RunAsync("pools.md › GetScheduler", PoolExamples.Scheduler);
         await RunAsync("pools.md › Context", PoolExamples.WorkerContext);
         await RunAsync("pools.md › Nested waits", PoolExamples.NestedWait);
+        await RunAsync("pools.md › Nested waits (do not)", ShowAsyncSelfDeadlock);
         await RunAsync("pools.md › Statistics", PoolExamples.Statistics);
         await RunAsync("pools.md › Shutdown", PoolExamples.ShutdownAsync);
+    }
+
+    private static void ShowAsyncSelfDeadlock()
+    {
+        // A background pool, so that its worker, blocked for good, cannot delay the process exit.
+        var loop = new ThreadPoolManager("loop");
+        loop.Start(maxWorkers: 1, isBackground: true);
+        var blocked = PoolExamples.AsyncSelfDeadlock(loop);
+        Console.WriteLine(blocked.Wait(TimeSpan.FromMilliseconds(500)) ? "completed (the docs are wrong)" : "still blocked after 0.5 s, as documented");
+        loop.Stop(wait: false);
     }
 
     private static Task RunAsync(string name, Action example) => RunAsync(name, () =>

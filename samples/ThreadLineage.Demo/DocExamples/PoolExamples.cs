@@ -122,9 +122,10 @@ internal static class PoolExamples
     public static Task<int> AsyncSelfDeadlock(ThreadPoolManager loop)
     {
         #region doc: docs/pools.md › Nested waits (do not)
-        // loop has one worker. The outer work blocks it on async work whose continuation needs that same worker.
-        return loop.Submit(() => loop.Submit(async () => { await Task.Delay(10); return 1; }).Result);
+        // DON'T: loop has one worker, and the outer work blocks it on async work whose continuation needs it.
+        var neverCompletes = loop.Submit(() => loop.Submit(async () => { await Task.Delay(10); return 1; }).Result);
         #endregion
+        return neverCompletes;
     }
 
     public static void Scheduler()
