@@ -1,0 +1,199 @@
+using System.Text;
+using Microsoft.Extensions.Logging;
+
+namespace ThreadLineage.Demo.DocExamples;
+
+/// <summary>The examples of docs/pools.md. Keep each region identical to the code block it names.</summary>
+internal static class PoolExamples
+{
+    public static async Task LifecycleAsync()
+    {
+        #region doc: docs/pools.md › Lifecycle
+        var pool = new ThreadPoolManager("images");           // free-standing: attached to no node
+        pool.Start(maxWorkers: 4);                             // four dedicated threads, images-1 … images-4
+        var size = await pool.Submit(() => 42);
+        await pool.StopAsync();                                // run what is queued, then the workers exit
+        pool.Start(maxWorkers: 2, threadNamePrefix: "thumbs"); // a stopped pool can start again
+        await pool.DisposeAsync();                             // stop for good: Submit now throws ObjectDisposedException
+        #endregion
+        Console.WriteLine($"size {size}; {pool}");
+    }
+
+    public static void WorkerInitialization()
+    {
+        using var pool = new RenderPool();
+        pool.Start(maxWorkers: 2);
+        Console.WriteLine(pool.Submit(() => RenderPool.Buffer.Clear().Append("<p/>").ToString()).Result);
+    }
+
+    #region doc: docs/pools.md › Per-worker initialization
+    internal sealed class RenderPool : ThreadPoolManager
+    {
+        [ThreadStatic]
+        private static StringBuilder? t_buffer;
+
+        public RenderPool()
+            : base("render")
+        {
+        }
+
+        /// <summary>Gets the buffer of the worker running the caller.</summary>
+        public static StringBuilder Buffer => t_buffer ?? throw new InvalidOperationException("Not on a render worker.");
+
+        // Runs on each new worker before it takes work.
+        protected override void OnWorkerStarted() => t_buffer = new StringBuilder(capacity: 4096);
+    }
+    #endregion
+
+    public static void Options(ILoggerFactory loggerFactory)
+    {
+        var render = new ThreadPoolManager("render");
+        #region doc: docs/pools.md › Options
+        render.Start(new ThreadPoolManagerOptions
+        {
+            MaxWorkers = 4,                   // default: Environment.ProcessorCount
+            TaskType = "component-render",    // default: null, any task type
+            IsBackground = false,             // default: false, queued work finishes at process exit
+            ThreadNamePrefix = "render",      // default: the manager id
+            FlowExecutionContext = true,      // default: true, work runs in the submitter's context
+            LogExceptions = true,             // default: true
+            LoggerFactory = loggerFactory,    // default: null, nothing is logged
+        });
+        #endregion
+        render.Submit(() => throw new InvalidOperationException("a component failed"), "component-render")
+            .ContinueWith(static _ => { }, TaskScheduler.Default).Wait(Within.Timeout);
+        render.Stop();
+        Console.WriteLine($"faulted: {render.GetStatistics().Faulted}");
+    }
+
+    public static void TaskTypeProtection()
+    {
+        var requests = new ThreadPoolManager("requests");
+        requests.Start(maxWorkers: 1, taskType: "request-handling");
+        #region doc: docs/pools.md › Task-type protection
+        try
+        {
+            requests.Submit(() => Console.WriteLine("<widget/>"), taskType: "component-render");
+        }
+        catch (UnknownTaskTypeException e)
+        {
+            // Nothing was queued. e.TaskType is "component-render", e.PoolTaskType is "request-handling".
+            Console.WriteLine(e.Message);
+        }
+        #endregion
+        requests.Stop();
+    }
+
+    public static void Cancellation()
+    {
+        var pool = new ThreadPoolManager("thumbnails");
+        pool.Start(maxWorkers: 1);
+        #region doc: docs/pools.md › Cancellation
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        var thumbnail = pool.Submit(
+            () =>
+            {
+                cts.Token.ThrowIfCancellationRequested(); // observing the token while running is up to the work
+                return "thumbnail";
+            },
+            cancellationToken: cts.Token);                // canceled before it starts: it never runs
+        #endregion
+        Console.WriteLine($"{Within.Result(thumbnail, "thumbnail")}: {thumbnail.Status}");
+        pool.Stop();
+    }
+
+    public static void EventLoop()
+    {
+        #region doc: docs/pools.md › Async work and the event loop
+        var loop = new ThreadPoolManager("loop");
+        loop.Start(maxWorkers: 1);                        // one worker: an event loop
+        var reply = loop.Submit(async () =>
+        {
+            var before = Thread.CurrentThread.Name;       // "loop-1"
+            await Task.Delay(10);                         // resumes on loop-1, not on the shared thread pool
+            return $"{before} -> {Thread.CurrentThread.Name}";
+        });
+        Console.WriteLine(reply.Result);                  // sync code may block on it: "loop-1 -> loop-1"
+        loop.Stop();
+        #endregion
+    }
+
+    /// <summary>Compiled, never run: it deadlocks by design (docs/pools.md › Nested waits).</summary>
+    public static Task<int> AsyncSelfDeadlock(ThreadPoolManager loop)
+    {
+        #region doc: docs/pools.md › Nested waits (do not)
+        // DON'T: loop has one worker, and the outer work blocks it on async work whose continuation needs it.
+        var neverCompletes = loop.Submit(() => loop.Submit(async () => { await Task.Delay(10); return 1; }).Result);
+        #endregion
+        return neverCompletes;
+    }
+
+    public static void Scheduler()
+    {
+        var cpu = new ThreadPoolManager("cpu");
+        cpu.Start(maxWorkers: 2, taskType: "batch");
+        var threads = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
+        int Crunch(int i) => threads.AddOrUpdate(Thread.CurrentThread.Name ?? "?", 1, (_, n) => n + 1) + i;
+        #region doc: docs/pools.md › GetScheduler
+        var scheduler = cpu.GetScheduler("batch");        // the task type is checked here, once
+        Parallel.For(0, 100, new ParallelOptions { TaskScheduler = scheduler }, i => Crunch(i));
+        var one = Task.Factory.StartNew(() => Crunch(0), CancellationToken.None, TaskCreationOptions.None, scheduler);
+        #endregion
+        Within.Result(one, "StartNew on the scheduler");
+        cpu.Stop();
+        Console.WriteLine($"ran on: {string.Join(", ", threads.Keys.Order(StringComparer.Ordinal))}; counted as submissions: {cpu.GetStatistics().Completed}");
+    }
+
+    public static void WorkerContext()
+    {
+        var marker = new AsyncLocal<string>();
+        #region doc: docs/pools.md › Context
+        var audit = Lineage.Root.GetOrCreateManager("audit");
+        audit.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, FlowExecutionContext = false });
+        // Work runs in the worker's own context: no AsyncLocals of the submitter, and the lineage of
+        // audit.Owner (here Root), whichever flow submitted it.
+        #endregion
+        marker.Value = "submitter";
+        Console.WriteLine(audit.Submit(() => $"marker: {marker.Value ?? "none"}, lineage: {Lineage.Current}").Result);
+        audit.Stop();
+    }
+
+    public static void NestedWait()
+    {
+        #region doc: docs/pools.md › Nested waits
+        var pool = new ThreadPoolManager("tree");
+        pool.Start(maxWorkers: 1);
+        int Depth(int level) => level == 0 ? 1 : pool.Submit(() => Depth(level - 1)).Result + 1;
+        Console.WriteLine(pool.Submit(() => Depth(3)).Result);   // 4: every level ran on tree-1, inline
+        pool.Stop();
+        #endregion
+    }
+
+    public static void Statistics()
+    {
+        var pool = new ThreadPoolManager("stats");
+        pool.Start(maxWorkers: 2);
+        pool.Submit(() => { }).Wait(Within.Timeout);
+        #region doc: docs/pools.md › Statistics
+        pool.Stop();                                      // wait: true, so the counters are exact
+        var stats = pool.GetStatistics();
+        Console.WriteLine($"{stats.Completed} completed, {stats.Faulted} faulted, {stats.Canceled} canceled, {stats.Rejected} rejected");
+        #endregion
+    }
+
+    public static async Task ShutdownAsync()
+    {
+        var pool = new ThreadPoolManager("shutdown");
+        pool.Start(maxWorkers: 1);
+        using var running = new ManualResetEventSlim();
+        var busy = pool.Submit(() => running.Wait(TimeSpan.FromSeconds(1)));
+        var pending = pool.Submit(() => { });
+        #region doc: docs/pools.md › Shutdown
+        // Queued work gets 10 seconds to run; then what has not started is canceled.
+        // Running work is always waited for, so this can take longer than the grace period.
+        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await pool.StopAsync(grace.Token);
+        #endregion
+        Console.WriteLine($"busy: {busy.Status}, pending: {pending.Status}");
+    }
+}

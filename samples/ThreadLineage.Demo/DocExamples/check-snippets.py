@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Checks that every multi-line C# block of README.md and docs/*.md is, verbatim (indentation aside), a
+`#region doc: <file> › <section>` of samples/ThreadLineage.Demo/DocExamples/*.cs, where the build compiles it
+and `dotnet run --project samples/ThreadLineage.Demo -- --doc-examples` runs it; and that every such region is
+still used by a doc. Leading `using` lines of a doc block are checked against the example file's usings.
+
+Run from anywhere: python3 samples/ThreadLineage.Demo/DocExamples/check-snippets.py (exit code 1 on drift).
+"""
+import glob
+import os
+import re
+import sys
+import textwrap
+
+here = os.path.dirname(os.path.abspath(__file__))
+root = os.path.normpath(os.path.join(here, "..", "..", ".."))
+
+
+def dedent(lines):
+    return textwrap.dedent("\n".join(line.rstrip() for line in lines)).strip("\n")
+
+
+regions = {}  # name -> (code, usings of its file)
+for path in sorted(glob.glob(os.path.join(here, "*.cs"))):
+    lines = open(path, encoding="utf-8").read().splitlines()
+    usings = {line.strip() for line in lines if re.match(r"^using [\w.]+;$", line.strip())}
+    usings.add("using ThreadLineage;")  # the examples live in a namespace under ThreadLineage
+    start = None
+    for i, line in enumerate(lines):
+        match = re.match(r"^\s*#region doc: (.+)$", line)
+        if match:
+            start, name = i + 1, match.group(1).strip()
+        elif start is not None and re.match(r"^\s*#endregion", line):
+            regions[name] = (dedent(lines[start:i]), usings)
+            start = None
+
+problems = []
+used = set()
+for doc in [os.path.join(root, "README.md")] + sorted(glob.glob(os.path.join(root, "docs", "*.md"))):
+    text = open(doc, encoding="utf-8").read()
+    for block in re.findall(r"```csharp\n(.*?)```", text, flags=re.S):
+        lines = block.rstrip("\n").split("\n")
+        usings = []
+        while lines and (re.match(r"^using [\w.]+;$", lines[0].strip()) or not lines[0].strip()):
+            if lines[0].strip():
+                usings.append(lines[0].strip())
+            lines.pop(0)
+        code = dedent(lines)
+        if code.count("\n") == 0:
+            continue  # one-liners need no example file
+        matches = [name for name, (region, _) in regions.items() if region == code]
+        if not matches:
+            first = code.splitlines()[0]
+            problems.append(f"{os.path.relpath(doc, root)}: no DocExamples region matches the block starting '{first}'")
+            continue
+        used.update(matches)
+        for name in matches:
+            missing = [u for u in usings if u not in regions[name][1]]
+            if missing:
+                problems.append(f"{os.path.relpath(doc, root)}: region '{name}' lacks {', '.join(missing)}")
+
+for name in sorted(set(regions) - used):
+    problems.append(f"DocExamples region '{name}' is not used by any doc")
+
+for problem in problems:
+    print(problem)
+print(f"{len(regions)} example regions, {len(used)} used, {len(problems)} problem(s)")
+sys.exit(1 if problems else 0)
