@@ -246,7 +246,8 @@ public partial class ThreadPoolManagerTests
         manager.Start(1, taskType: ProtectedType);
         var ran = false;
 
-        Bounded.Wait(SubmitAny(manager, kind, () => ran = true, taskType: "caf\u00e9"), "admitted work");
+        // An equal but distinct string instance: the comparison is by value (ordinal), not by reference.
+        Bounded.Wait(SubmitAny(manager, kind, () => ran = true, taskType: new string(ProtectedType.ToCharArray())), "admitted work");
 
         Assert.True(ran);
     }
@@ -295,28 +296,23 @@ public partial class ThreadPoolManagerTests
         manager.Start(2, taskType: ProtectedType);
 
         var scheduler = manager.GetScheduler(ProtectedType);
-        var names = Task.Factory.StartNew(
-            async () =>
-        {
-            var first = Thread.CurrentThread;
-            // Tasks started from admitted work inherit the scheduler: part of that work, not checked again.
-            var child = await Task.Factory.StartNew(
-                () => Thread.CurrentThread,
-                CancellationToken.None,
-                TaskCreationOptions.None,
-                TaskScheduler.Current);
-            await Task.Yield();
-            return new[] { first, child, Thread.CurrentThread };
-        },
-            CancellationToken.None,
-            TaskCreationOptions.None,
-            scheduler).Unwrap();
+        var names = Task.Factory.StartNew(ThreadsSeenByTaskOnCurrentScheduler, CancellationToken.None, TaskCreationOptions.None, scheduler).Unwrap();
 
         Assert.All(Bounded.Result(names, "scheduler work"), thread =>
         {
             Assert.StartsWith(manager.Id + "-", thread.Name, StringComparison.Ordinal);
             Assert.False(thread.IsThreadPoolThread);
         });
+    }
+
+    /// <summary>Records the thread it starts on, the thread of a child task it starts, and the thread it resumes on.</summary>
+    private static async Task<Thread[]> ThreadsSeenByTaskOnCurrentScheduler()
+    {
+        var first = Thread.CurrentThread;
+        // Tasks started from admitted work inherit the scheduler: part of that work, not checked again.
+        var child = await Task.Factory.StartNew(() => Thread.CurrentThread, CancellationToken.None, TaskCreationOptions.None, TaskScheduler.Current);
+        await Task.Yield();
+        return [first, child, Thread.CurrentThread];
     }
 
     [Fact]
