@@ -87,4 +87,32 @@ internal static class Bounded
 
         return result;
     }
+
+    /// <summary>Waits until <paramref name="task"/> reaches a final state, whatever it is (never throws its exception).</summary>
+    public static void WaitFinal(Task task, string what)
+    {
+        if (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(Timeout))
+        {
+            throw new TimeoutException($"Timed out after {Timeout.TotalSeconds}s waiting for {what}.");
+        }
+    }
+
+    /// <summary>Polls <paramref name="condition"/> until it holds (a condition, never a duration, decides the outcome).</summary>
+    public static void SpinUntil(Func<bool> condition, string what)
+    {
+        if (!SpinWait.SpinUntil(condition, Timeout))
+        {
+            throw new TimeoutException($"Timed out after {Timeout.TotalSeconds}s waiting for {what}.");
+        }
+    }
+
+    /// <summary>Calls <c>Stop(wait: true, cancelPending)</c> on a dedicated thread and waits for it, bounded.</summary>
+    public static void Stop(ThreadPoolManager manager, bool cancelPending = false) =>
+        OnNewThread(
+            () =>
+            {
+                manager.Stop(wait: true, cancelPending);
+                return true;
+            },
+            $"stopping {manager.Id}");
 }

@@ -1,0 +1,253 @@
+using ThreadLineage.Tests.Support;
+
+namespace ThreadLineage.Tests.Pools;
+
+/// <summary>
+/// The contract of <see cref="ThreadPoolManager"/> (DESIGN.md §2), split by aspect into partial files:
+/// lifecycle, submission, context, shutdown; this file holds the shared helpers, statistics and diagnostics.
+/// </summary>
+/// <remarks>
+/// Isolation: every manager has a unique id, is free-standing unless the lineage matters, and is stopped by
+/// <c>using</c>. Gates are declared after their manager so that they open before it drains. Every wait is
+/// bounded (<see cref="Bounded"/>, <see cref="Gate"/>); nothing asserts on time.
+/// </remarks>
+public partial class ThreadPoolManagerTests
+{
+    private static int s_nextId;
+
+    /// <summary>The four <c>Submit</c> overloads, for theories that hold for each of them.</summary>
+    public enum SubmitKind
+    {
+        Action,
+        Func,
+        AsyncAction,
+        AsyncFunc,
+    }
+
+    public static TheoryData<SubmitKind> AllSubmitKinds => [SubmitKind.Action, SubmitKind.Func, SubmitKind.AsyncAction, SubmitKind.AsyncFunc];
+
+    [Fact]
+    public void GetStatistics_BeforeStart_AllZero()
+    {
+        using var manager = new ThreadPoolManager(NewId("stats-unstarted"));
+
+        Assert.Equal(default, manager.GetStatistics());
+    }
+
+    [Fact]
+    public void GetStatistics_AfterStopWait_OutcomeCountersExact()
+    {
+        using var manager = new ThreadPoolManager(NewId("stats-exact"));
+        ThrowsSync<InvalidOperationException>(() => manager.Submit(() => { }, "stats"));
+        manager.Start(1, taskType: "stats");
+        using var gate = new Gate();
+        var blocker = Block(manager, gate, "stats");
+        using var cancel = new CancellationTokenSource();
+        var tasks = new List<Task> { blocker };
+        for (var i = 0; i < 3; i++)
+        {
+            tasks.Add(manager.Submit(() => { }, "stats"));
+        }
+
+        for (var i = 0; i < 2; i++)
+        {
+            tasks.Add(manager.Submit(Throw(new InvalidOperationException("planned")), "stats"));
+        }
+
+        tasks.Add(manager.Submit(() => { }, "stats", cancel.Token));
+        tasks.Add(manager.Submit(() => 1, "stats", cancel.Token));
+        ThrowsSync<UnknownTaskTypeException>(() => manager.Submit(() => { }, "other"));
+        cancel.Cancel();
+        gate.Open();
+
+        Bounded.Stop(manager);
+        ThrowsSync<InvalidOperationException>(() => manager.Submit(() => { }, "stats"));
+
+        var statistics = manager.GetStatistics();
+        Assert.Equal(4, statistics.Completed);
+        Assert.Equal(2, statistics.Faulted);
+        Assert.Equal(2, statistics.Canceled);
+        Assert.Equal(3, statistics.Rejected);
+        Assert.All(tasks, task => Assert.True(task.IsCompleted));
+    }
+
+    [Fact]
+    public void GetStatistics_AsyncWork_CountedByItsFinalOutcome()
+    {
+        using var manager = new ThreadPoolManager(NewId("stats-async"));
+        manager.Start(2);
+        var ok = manager.Submit(async () => await Task.Yield());
+        var value = manager.Submit(async () =>
+        {
+            await Task.Yield();
+            return 1;
+        });
+        var faulted = manager.Submit(async () =>
+        {
+            await Task.Yield();
+            throw new InvalidOperationException("planned");
+        });
+        Bounded.WaitFinal(Task.WhenAll(ok, value, faulted), "async work");
+
+        Bounded.Stop(manager);
+
+        var statistics = manager.GetStatistics();
+        Assert.Equal(2, statistics.Completed);
+        Assert.Equal(1, statistics.Faulted);
+        Assert.Equal(0, statistics.Canceled);
+    }
+
+    [Fact]
+    public void GetStatistics_AcrossRestart_CountersAreCumulative()
+    {
+        using var manager = new ThreadPoolManager(NewId("stats-restart"));
+        manager.Start(1);
+        Bounded.Wait(manager.Submit(() => { }), "first run's work");
+        Bounded.WaitFinal(manager.Submit(Throw(new InvalidOperationException("planned"))), "first run's fault");
+        Bounded.Stop(manager);
+        ThrowsSync<InvalidOperationException>(() => manager.Submit(() => { }));
+
+        manager.Start(2);
+        Bounded.Wait(Task.WhenAll(manager.Submit(() => { }), manager.Submit(() => 2)), "second run's work");
+        Bounded.Stop(manager);
+        ThrowsSync<InvalidOperationException>(() => manager.Submit(() => { }));
+
+        var statistics = manager.GetStatistics();
+        Assert.Equal(3, statistics.Completed);
+        Assert.Equal(1, statistics.Faulted);
+        Assert.Equal(2, statistics.Rejected);
+    }
+
+    [Fact]
+    public void GetStatistics_RunningThenStopped_WorkersEqualsMaxWorkersThenZero()
+    {
+        using var manager = new ThreadPoolManager(NewId("stats-workers"));
+        manager.Start(3);
+
+        Assert.Equal(3, manager.MaxWorkers);
+        Assert.Equal(3, manager.GetStatistics().Workers);
+
+        Bounded.Stop(manager);
+
+        Assert.Equal(0, manager.GetStatistics().Workers);
+    }
+
+    [Fact]
+    public void GetStatistics_WhileGateBlocksWorker_ShowsBusyWorkersAndQueuedItems()
+    {
+        using var manager = new ThreadPoolManager(NewId("stats-busy"));
+        manager.Start(1);
+        Assert.Equal(0, manager.GetStatistics().BusyWorkers);
+        using var gate = new Gate();
+        var blocker = Block(manager, gate);
+        var queued = new[] { manager.Submit(() => { }), manager.Submit(() => { }), manager.Submit(() => { }) };
+
+        var blocked = manager.GetStatistics();
+        Assert.Equal(1, blocked.Workers);
+        Assert.Equal(1, blocked.BusyWorkers);
+        Assert.Equal(3, blocked.QueuedItems);
+
+        gate.Open();
+        Bounded.Wait(Task.WhenAll([blocker, .. queued]), "the blocker and the queued items");
+        Bounded.Stop(manager);
+
+        var stopped = manager.GetStatistics();
+        Assert.Equal(0, stopped.BusyWorkers);
+        Assert.Equal(0, stopped.QueuedItems);
+        Assert.Equal(4, stopped.Completed);
+    }
+
+    [Fact]
+    public void AllInstances_LiveManager_IsListed()
+    {
+        using var manager = new ThreadPoolManager(NewId("all-instances"));
+
+        Assert.Contains(manager, ThreadPoolManager.AllInstances);
+
+        manager.Start(1);
+        Assert.Contains(manager, ThreadPoolManager.AllInstances);
+    }
+
+    [Fact]
+    public void ToString_RunningThenStopped_ContainsIdWorkerCountStateAndOwner()
+    {
+        var id = NewId("to-string");
+        using var scope = Lineage.BeginScope("to-string-scope");
+        var manager = Lineage.GetOrCreateManager(id);
+        manager.Start(3);
+
+        var running = manager.ToString();
+        Assert.Contains(id, running, StringComparison.Ordinal);
+        Assert.Contains("3", running.Replace(id, string.Empty, StringComparison.Ordinal).Replace(scope.Node.ToString(), string.Empty, StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.Contains("running", running, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains(scope.Node.ToString(), running, StringComparison.Ordinal);
+
+        Bounded.Stop(manager);
+
+        var stopped = manager.ToString();
+        Assert.Contains(id, stopped, StringComparison.Ordinal);
+        Assert.Contains("stop", stopped, StringComparison.OrdinalIgnoreCase);
+        Assert.NotEqual(running, stopped);
+    }
+
+    /// <summary>Asserts that <paramref name="submit"/> throws <typeparamref name="T"/> synchronously, before any task exists.</summary>
+    private static T ThrowsSync<T>(Func<Task> submit)
+        where T : Exception => Assert.Throws<T>(() => { _ = submit(); });
+
+    /// <summary>
+    /// Synchronous work that throws <paramref name="exception"/>. (A bare <c>() => throw e</c> lambda binds to the
+    /// <c>Func&lt;Task&gt;</c> overload, as with <c>Task.Run</c>, which would make it async work.)
+    /// </summary>
+    private static Action Throw(Exception exception) => () => throw exception;
+
+    /// <summary>Returns a manager id no other test uses.</summary>
+    private static string NewId(string name) => $"pool-{name}-{Interlocked.Increment(ref s_nextId)}";
+
+    /// <summary>Submits an item that occupies one worker until <paramref name="gate"/> opens; returns once it runs.</summary>
+    private static Task Block(ThreadPoolManager manager, Gate gate, string? taskType = null)
+    {
+        using var started = new Gate();
+        var task = manager.Submit(
+            () =>
+            {
+                started.Open();
+                gate.Wait("the test to open the gate");
+            },
+            taskType);
+        started.Wait("the blocking item to start");
+        return task;
+    }
+
+    /// <summary>Submits <paramref name="body"/> through the chosen overload; async kinds run it after a real yield.</summary>
+    private static Task SubmitAny(ThreadPoolManager manager, SubmitKind kind, Action body, string? taskType = null, CancellationToken cancellationToken = default) =>
+        kind switch
+        {
+            SubmitKind.Action => manager.Submit(body, taskType, cancellationToken),
+            SubmitKind.Func => manager.Submit(
+                () =>
+                {
+                    body();
+                    return 42;
+                },
+                taskType,
+                cancellationToken),
+            SubmitKind.AsyncAction => manager.Submit(
+                async () =>
+                {
+                    await Task.Yield();
+                    body();
+                },
+                taskType,
+                cancellationToken),
+            SubmitKind.AsyncFunc => manager.Submit(
+                async () =>
+                {
+                    await Task.Yield();
+                    body();
+                    return 42;
+                },
+                taskType,
+                cancellationToken),
+            _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+        };
+}
