@@ -33,7 +33,7 @@ internal sealed partial class WorkerGroup
     private readonly SemaphoreSlim _wake = new(0);
     private readonly object _exitMonitor = new();
     private readonly Lock _threadsLock = new();
-    private readonly List<Thread> _threads = [];
+    private readonly List<WorkerSlot> _workers = [];
     private readonly Lock _idleLock = new();
     private List<TaskCompletionSource>? _idleWaiters;
 
@@ -52,7 +52,23 @@ internal sealed partial class WorkerGroup
 
     public int LiveWorkers => Volatile.Read(ref _liveWorkers);
 
-    public int BusyWorkers => Volatile.Read(ref _awakeWorkers);
+    /// <summary>Gets the number of workers running an item right now (statistics only: it takes a lock).</summary>
+    public int BusyWorkers
+    {
+        get
+        {
+            var busy = 0;
+            lock (_threadsLock)
+            {
+                foreach (var worker in _workers)
+                {
+                    busy += worker.IsRunningItem ? 1 : 0;
+                }
+            }
+
+            return busy;
+        }
+    }
 
     /// <summary>Creates the first <c>MinWorkers</c> workers and waits until each has run <c>OnWorkerStarted</c>.</summary>
     /// <exception cref="AggregateException">An <c>OnWorkerStarted</c> threw; every worker has exited again.</exception>
@@ -65,7 +81,7 @@ internal sealed partial class WorkerGroup
         for (var i = 0; i < count; i++)
         {
             var index = i;
-            SpawnThread(() => WorkerMain(index, initialized, errors));
+            SpawnThread(slot => WorkerMain(slot, index, initialized, errors));
         }
 
         initialized.Wait();
@@ -127,7 +143,7 @@ internal sealed partial class WorkerGroup
         Thread[] threads;
         lock (_threadsLock)
         {
-            threads = [.. _threads];
+            threads = [.. _workers.Select(static w => w.Thread)];
         }
 
         foreach (var thread in threads)
@@ -187,20 +203,22 @@ internal sealed partial class WorkerGroup
 
     private bool IsIdle => _queue.IsEmpty && Volatile.Read(ref _awakeWorkers) == 0;
 
-    private void SpawnThread(Action body)
+    private void SpawnThread(Action<WorkerSlot> body)
     {
-        var thread = new Thread(() => body())
+        var slot = new WorkerSlot();
+        var thread = new Thread(() => body(slot))
         {
             Name = $"{Settings.ThreadNamePrefix}-{Interlocked.Increment(ref _workerNumber)}",
             // Idle workers never keep the process alive; a worker turns foreground while it runs work
             // of a non-background pool (see RunLoop).
             IsBackground = true,
         };
+        slot.Thread = thread;
         lock (_threadsLock)
         {
             // Forget retired workers so a long-lived elastic pool does not accumulate dead threads.
-            _threads.RemoveAll(static t => !t.IsAlive);
-            _threads.Add(thread);
+            _workers.RemoveAll(static w => !w.Thread.IsAlive);
+            _workers.Add(slot);
         }
 
         // UnsafeStart: the worker must not capture (and keep alive) the starter's AsyncLocals.
@@ -217,7 +235,7 @@ internal sealed partial class WorkerGroup
             var seen = Interlocked.CompareExchange(ref _liveWorkers, live + 1, live);
             if (seen == live)
             {
-                SpawnThread(() => WorkerMain(index: -1, initialized: null, errors: null));
+                SpawnThread(slot => WorkerMain(slot, index: -1, initialized: null, errors: null));
                 return true;
             }
 
@@ -227,7 +245,7 @@ internal sealed partial class WorkerGroup
         return false;
     }
 
-    private void WorkerMain(int index, CountdownEvent? initialized, Exception?[]? errors)
+    private void WorkerMain(WorkerSlot slot, int index, CountdownEvent? initialized, Exception?[]? errors)
     {
         t_workerOf = this;
         Lineage.SetWorkerLineage(Manager.Owner);
@@ -254,14 +272,14 @@ internal sealed partial class WorkerGroup
         }
 
         initialized?.Signal();
-        if (RunLoop(workerContext))
+        if (RunLoop(slot, workerContext))
         {
             ExitWorker(workerContext);
         }
     }
 
     /// <summary>Runs work until the run stops (returns <see langword="true"/>) or this worker retires (<see langword="false"/>).</summary>
-    private bool RunLoop(ExecutionContext workerContext)
+    private bool RunLoop(WorkerSlot slot, ExecutionContext workerContext)
     {
         // Idle workers are background threads; a worker of a non-background pool turns foreground while
         // it has work, so running and queued work keeps the process alive but an idle pool does not.
@@ -277,7 +295,10 @@ internal sealed partial class WorkerGroup
                     isForeground = true;
                 }
 
+                // Plain volatile writes on this worker's own slot: statistics only, nothing waits on them.
+                slot.IsRunningItem = true;
                 RunItem(item, workerContext);
+                slot.IsRunningItem = false;
                 if (Volatile.Read(ref _liveWorkers) > _maxWorkers && TryRetire(_maxWorkers) && !RetiredUnlessWorkArrived())
                 {
                     return false;
@@ -618,5 +639,19 @@ internal sealed partial class WorkerGroup
 
         ReleaseIdleWaiters();
         _exited.TrySetResult();
+    }
+
+    /// <summary>One worker thread, and whether it is running an item (for <see cref="BusyWorkers"/>).</summary>
+    private sealed class WorkerSlot
+    {
+        private volatile bool _isRunningItem;
+
+        public Thread Thread { get; set; } = null!;
+
+        public bool IsRunningItem
+        {
+            get => _isRunningItem;
+            set => _isRunningItem = value;
+        }
     }
 }

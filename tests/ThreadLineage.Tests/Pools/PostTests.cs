@@ -37,7 +37,7 @@ public class PostTests
     [Fact]
     public void Post_Fault_IsCountedAndLoggedAndWorkerSurvives()
     {
-        var logs = new RecordingLoggerFactory();
+        var logs = new RecordingLogger();
         using var manager = new ThreadPoolManager("post-fault");
         manager.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, LoggerFactory = logs });
         manager.Post(() => throw new InvalidOperationException("boom"));
