@@ -21,12 +21,16 @@ internal static class DocExampleRunner
         await RunAsync("pools.md › Options", () => PoolExamples.Options(new ConsoleLoggerFactory()));
         await RunAsync("pools.md › Task-type protection", PoolExamples.TaskTypeProtection);
         await RunAsync("pools.md › Cancellation", PoolExamples.Cancellation);
+        await RunAsync("pools.md › Fire and forget: Post", PoolExamples.Post);
         await RunAsync("pools.md › Async work and the event loop", PoolExamples.EventLoop);
         await RunAsync("pools.md › GetScheduler", PoolExamples.Scheduler);
+        await RunAsync("pools.md › Elastic pools", PoolExamples.ElasticPool);
+        await RunAsync("pools.md › Bounded queues", PoolExamples.BoundedQueue);
         await RunAsync("pools.md › Context", PoolExamples.WorkerContext);
         await RunAsync("pools.md › Nested waits", PoolExamples.NestedWait);
         await RunAsync("pools.md › Nested waits (do not)", ShowAsyncSelfDeadlock);
         await RunAsync("pools.md › Statistics", PoolExamples.Statistics);
+        await RunAsync("pools.md › Waiting for idle: WaitForIdleAsync", PoolExamples.WaitForIdleAsync);
         await RunAsync("pools.md › Shutdown", PoolExamples.ShutdownAsync);
     }
 

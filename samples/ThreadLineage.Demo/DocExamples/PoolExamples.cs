@@ -51,13 +51,17 @@ internal static class PoolExamples
         #region doc: docs/pools.md › Options
         render.Start(new ThreadPoolManagerOptions
         {
-            MaxWorkers = 4,                   // default: Environment.ProcessorCount
-            TaskType = "component-render",    // default: null, any task type
-            IsBackground = false,             // default: false, queued work finishes at process exit
-            ThreadNamePrefix = "render",      // default: the manager id
-            FlowExecutionContext = true,      // default: true, work runs in the submitter's context
-            LogExceptions = true,             // default: true
-            LoggerFactory = loggerFactory,    // default: null, nothing is logged
+            MaxWorkers = 4,                          // default: Environment.ProcessorCount
+            MinWorkers = null,                       // default: null, Start creates all MaxWorkers workers
+            IdleTimeout = Timeout.InfiniteTimeSpan,  // default: idle workers never retire
+            QueueCapacity = null,                    // default: null, the queue is unbounded
+            QueueFullMode = QueueFullMode.Wait,      // default: Wait, used only with a QueueCapacity
+            TaskType = "component-render",           // default: null, any task type
+            IsBackground = false,                    // default: false, queued work finishes at process exit
+            ThreadNamePrefix = "render",             // default: the manager id
+            FlowExecutionContext = true,             // default: true, work runs in the submitter's context
+            LogExceptions = true,                    // default: true
+            LoggerFactory = loggerFactory,           // default: null, nothing is logged
         });
         #endregion
         render.Submit(() => throw new InvalidOperationException("a component failed"), "component-render")
@@ -102,6 +106,18 @@ internal static class PoolExamples
         pool.Stop();
     }
 
+    public static void Post()
+    {
+        #region doc: docs/pools.md › Fire and forget: Post
+        var log = new ThreadPoolManager("log");
+        log.Start(maxWorkers: 1);
+        log.Post(() => Console.WriteLine("request served"));                     // fire and forget: no task
+        log.Post(static entry => Console.WriteLine(entry), "request 17 served");  // state instead of a closure
+        log.Stop();                                                               // runs what is queued first
+        #endregion
+        Console.WriteLine($"completed: {log.GetStatistics().Completed}");
+    }
+
     public static void EventLoop()
     {
         #region doc: docs/pools.md › Async work and the event loop
@@ -143,6 +159,102 @@ internal static class PoolExamples
         cpu.Stop();
         Console.WriteLine($"ran on: {string.Join(", ", threads.Keys.Order(StringComparer.Ordinal))}; counted as submissions: {cpu.GetStatistics().Completed}");
     }
+
+    public static void ElasticPool()
+    {
+        #region doc: docs/pools.md › Elastic pools
+        var uploads = new ThreadPoolManager("uploads");
+        uploads.Start(new ThreadPoolManagerOptions
+        {
+            MaxWorkers = 8,                               // at most eight workers at once,
+            MinWorkers = 1,                               // but Start creates one, and one is kept while idle;
+            IdleTimeout = TimeSpan.FromSeconds(30),       // the others retire after 30 seconds without work
+        });
+        uploads.SetMaxWorkers(16);                        // a running pool can be resized
+        #endregion
+        Console.WriteLine($"after Start: {uploads.GetStatistics().Workers} worker(s); {uploads}");
+
+        // Four items that wait for each other can only finish if the pool grows to four workers.
+        using var allRunning = new CountdownEvent(4);
+        var items = Enumerable.Range(0, 4).Select(_ => uploads.Submit(() =>
+        {
+            allRunning.Signal();
+            Within.Wait(allRunning, "four uploads running at once");
+        })).ToArray();
+        Within.WaitAsync(Task.WhenAll(items), "the uploads").GetAwaiter().GetResult();
+        Console.WriteLine($"under load: {uploads.GetStatistics().Workers} workers");
+
+        uploads.SetMaxWorkers(1);                         // shrink: the extra workers retire
+        var deadline = DateTime.UtcNow + Within.Timeout;
+        while (uploads.GetStatistics().Workers > 1 && DateTime.UtcNow < deadline)
+        {
+            Thread.Sleep(10);
+        }
+
+        Console.WriteLine($"after SetMaxWorkers(1): {uploads.GetStatistics().Workers} worker(s); {uploads}");
+        uploads.Stop();
+    }
+
+    public static void BoundedQueue()
+    {
+        var records = Enumerable.Range(1, 1000).ToArray();
+        var stored = 0;
+        var deferred = 0;
+
+        // Storing waits until every record was submitted, so the queue does fill up and refuse some.
+        using var submitted = new ManualResetEventSlim();
+        void Store(int record)
+        {
+            submitted.Wait(Within.Timeout);
+            Interlocked.Increment(ref stored);
+        }
+
+        void Defer(int record) => deferred++;
+
+        #region doc: docs/pools.md › Bounded queues
+        var ingest = new ThreadPoolManager("ingest");
+        ingest.Start(new ThreadPoolManagerOptions
+        {
+            MaxWorkers = 2,
+            QueueCapacity = 100,                          // at most 100 items waiting; running ones do not count
+            QueueFullMode = QueueFullMode.Reject,         // a full queue refuses work instead of blocking
+        });
+        foreach (var record in records)
+        {
+            try
+            {
+                ingest.Submit(() => Store(record));
+            }
+            catch (ThreadPoolFullException)
+            {
+                Defer(record);                            // nothing was queued; Rejected counts it
+            }
+        }
+        #endregion
+        submitted.Set();
+        ingest.Stop();
+        var statistics = ingest.GetStatistics();
+        Console.WriteLine($"stored {stored} (completed {statistics.Completed}), deferred {deferred} (rejected {statistics.Rejected}), total {stored + deferred}");
+    }
+
+    public static async Task WaitForIdleAsync()
+    {
+        var files = Enumerable.Range(1, 20).Select(static i => $"file-{i}.txt").ToArray();
+        var indexer = new ThreadPoolManager("indexer");
+        indexer.Start(maxWorkers: 2);
+        #region doc: docs/pools.md › Waiting for idle: WaitForIdleAsync
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        foreach (var file in files)
+        {
+            indexer.Post(f => Index(f), file);
+        }
+        await indexer.WaitForIdleAsync(timeout.Token);    // the queue is empty and no worker runs work
+        Console.WriteLine($"{indexer.GetStatistics().Completed} files indexed");
+        #endregion
+        await indexer.StopAsync();
+    }
+
+    private static void Index(string file) => Thread.Sleep(file.Length);
 
     public static void WorkerContext()
     {

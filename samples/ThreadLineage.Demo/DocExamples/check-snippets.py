@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Checks that every multi-line C# block of README.md and docs/*.md is, verbatim (indentation aside), a
 `#region doc: <file> › <section>` of samples/ThreadLineage.Demo/DocExamples/*.cs, where the build compiles it
-and `dotnet run --project samples/ThreadLineage.Demo -- --doc-examples` runs it; and that every such region is
-still used by a doc. Leading `using` lines of a doc block are checked against the example file's usings.
+and `dotnet run --project samples/ThreadLineage.Demo -- --doc-examples` runs it, or of tests/**/*.cs, where
+`dotnet test` compiles and runs it (for examples that need a test-only package, such as the OpenTelemetry
+exporter); and that every such region is still used by a doc. Leading `using` lines of a doc block are checked
+against the usings of the file that holds the region.
 
 Run from anywhere: python3 samples/ThreadLineage.Demo/DocExamples/check-snippets.py (exit code 1 on drift).
 """
@@ -20,21 +22,30 @@ def dedent(lines):
     return textwrap.dedent("\n".join(line.rstrip() for line in lines)).strip("\n")
 
 
-regions = {}  # name -> (code, usings of its file)
-for path in sorted(glob.glob(os.path.join(here, "*.cs"))):
+regions = {}  # name -> (code, usings of its file, where it is)
+problems = []
+example_files = sorted(glob.glob(os.path.join(here, "*.cs")))
+test_files = sorted(
+    path
+    for path in glob.glob(os.path.join(root, "tests", "**", "*.cs"), recursive=True)
+    if not {"bin", "obj"} & set(os.path.relpath(path, root).split(os.sep))  # build output, not sources
+)
+for path in example_files + test_files:
     lines = open(path, encoding="utf-8").read().splitlines()
     usings = {line.strip() for line in lines if re.match(r"^using [\w.]+;$", line.strip())}
-    usings.add("using ThreadLineage;")  # the examples live in a namespace under ThreadLineage
+    usings.add("using ThreadLineage;")  # the examples and the tests live in namespaces under ThreadLineage
     start = None
     for i, line in enumerate(lines):
         match = re.match(r"^\s*#region doc: (.+)$", line)
         if match:
             start, name = i + 1, match.group(1).strip()
         elif start is not None and re.match(r"^\s*#endregion", line):
-            regions[name] = (dedent(lines[start:i]), usings)
+            where = f"{os.path.relpath(path, root)}:{start}"
+            if name in regions:
+                problems.append(f"{where}: region '{name}' is also defined at {regions[name][2]}")
+            regions[name] = (dedent(lines[start:i]), usings, where)
             start = None
 
-problems = []
 used = set()
 for doc in [os.path.join(root, "README.md")] + sorted(glob.glob(os.path.join(root, "docs", "*.md"))):
     text = open(doc, encoding="utf-8").read()
@@ -48,10 +59,10 @@ for doc in [os.path.join(root, "README.md")] + sorted(glob.glob(os.path.join(roo
         code = dedent(lines)
         if code.count("\n") == 0:
             continue  # one-liners need no example file
-        matches = [name for name, (region, _) in regions.items() if region == code]
+        matches = [name for name, (region, _, _) in regions.items() if region == code]
         if not matches:
             first = code.splitlines()[0]
-            problems.append(f"{os.path.relpath(doc, root)}: no DocExamples region matches the block starting '{first}'")
+            problems.append(f"{os.path.relpath(doc, root)}: no #region doc: in DocExamples/ or tests/ matches the block starting '{first}'")
             continue
         used.update(matches)
         for name in matches:
@@ -60,7 +71,7 @@ for doc in [os.path.join(root, "README.md")] + sorted(glob.glob(os.path.join(roo
                 problems.append(f"{os.path.relpath(doc, root)}: region '{name}' lacks {', '.join(missing)}")
 
 for name in sorted(set(regions) - used):
-    problems.append(f"DocExamples region '{name}' is not used by any doc")
+    problems.append(f"{regions[name][2]}: region '{name}' is not used by any doc")
 
 for problem in problems:
     print(problem)

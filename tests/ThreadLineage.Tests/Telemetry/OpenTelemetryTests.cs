@@ -12,10 +12,12 @@ public class OpenTelemetryTests
     {
         var exported = new List<Metric>();
         // docs/telemetry.md, "OpenTelemetry": the whole setup is one AddMeter call.
+        #region doc: docs/telemetry.md › OpenTelemetry
         using var meterProvider = Sdk.CreateMeterProviderBuilder()
             .AddMeter("ThreadLineage")
             .AddInMemoryExporter(exported)
             .Build();
+        #endregion
 
         var id = $"otel-{Guid.NewGuid():N}";
         using (var manager = new ThreadPoolManager(id))
