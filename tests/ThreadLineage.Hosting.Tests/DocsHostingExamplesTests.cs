@@ -19,8 +19,15 @@ public class DocsHostingExamplesTests
     [Fact]
     public async Task RegisterInCode_SubmitsOnThePool()
     {
-        var args = s_noArguments;
+        var (html, render) = await Bounded.ResultAsync(ExampleAsync(s_noArguments), "the example");
 
+        Assert.Equal("<p>hello</p>", html);
+        Assert.Equal(4, render.MaxWorkers);
+        Assert.False(render.IsRunning);
+    }
+
+    private static async Task<(string Html, ThreadPoolManager Render)> ExampleAsync(string[] args)
+    {
         var builder = Host.CreateApplicationBuilder(args);
         builder.Services.AddThreadPoolManager("render", options =>
         {
@@ -34,9 +41,7 @@ public class DocsHostingExamplesTests
         var html = await render.Submit(() => "<p>hello</p>", "component-render");
 
         await host.StopAsync();
-
-        Assert.Equal("<p>hello</p>", html);
-        Assert.Equal(4, render.MaxWorkers);
+        return (html, render);
     }
 
     [Fact]

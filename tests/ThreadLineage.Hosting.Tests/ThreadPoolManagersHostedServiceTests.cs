@@ -33,7 +33,7 @@ public class ThreadPoolManagersHostedServiceTests
         gate.SetResult();
         await Bounded.WaitAsync(stop, "the host to stop");
         Assert.Equal(TaskStatus.RanToCompletion, running.Status);
-        Assert.Equal(42, await queued);
+        Assert.Equal(42, await Bounded.ResultAsync(queued, "the queued work"));
         Assert.False(manager.IsRunning);
     }
 
@@ -60,7 +60,8 @@ public class ThreadPoolManagersHostedServiceTests
         // An already-canceled token stands for a shutdown timeout that has elapsed: no clock in the test.
         await Bounded.WaitAsync(host.StopAsync(new CancellationToken(canceled: true)), "the host to stop");
 
-        Assert.Equal(TaskStatus.Canceled, (await Task.WhenAny(queued)).Status);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Bounded.WaitAsync(queued, "the queued work to end canceled"));
+        Assert.True(queued.IsCanceled);
         Assert.False(running.IsCompleted);
         Assert.False(manager.IsRunning);
         gate.SetResult();
