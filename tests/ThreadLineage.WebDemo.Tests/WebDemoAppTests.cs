@@ -1,0 +1,147 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using ThreadLineage.WebDemo.Tests.Support;
+
+namespace ThreadLineage.WebDemo.Tests;
+
+public class WebDemoAppTests
+{
+    [Fact]
+    public async Task Pages_ConcurrentRequests_EachRequestSeesOnlyItsOwnPool()
+    {
+        await using var server = await WebDemoServer.StartAsync();
+        const int Requests = 12;
+        const int Components = 5;
+
+        var responses = await Bounded.ResultAsync(
+            Task.WhenAll(Enumerable.Range(0, Requests).Select(i => GetJsonAsync(server.Client, $"/pages/p{i}?components={Components}"))),
+            "the concurrent page requests");
+
+        var requestPools = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var page in responses)
+        {
+            var requestPool = page.GetProperty("requestPool").GetString()!;
+            Assert.True(requestPools.Add(requestPool), $"Two requests shared the request pool of {requestPool}.");
+            // The pool is attached inside the request's own scope.
+            Assert.Contains("'request ", requestPool, StringComparison.Ordinal);
+
+            var components = page.GetProperty("components").EnumerateArray().ToList();
+            Assert.Equal(Components, components.Count);
+            var dataThreadPrefix = components[0].GetProperty("dataLoadedOn").GetString()!.Split('-')[..2];
+            foreach (var component in components)
+            {
+                // Rendered on the shared pool, yet resolving this request's pool and no other's.
+                Assert.StartsWith(WebDemoApp.RenderPool + "-", component.GetProperty("renderedOn").GetString(), StringComparison.Ordinal);
+                Assert.Equal(requestPool, component.GetProperty("requestPoolSeen").GetString());
+                Assert.Equal(dataThreadPrefix, component.GetProperty("dataLoadedOn").GetString()!.Split('-')[..2]);
+            }
+        }
+
+        await server.StopAsync();
+        AssertNothingRunning();
+    }
+
+    [Fact]
+    public async Task Lineage_Json_ShowsRenderPoolStatisticsAndTheRequestsOwnNode()
+    {
+        await using var server = await WebDemoServer.StartAsync();
+        await GetJsonAsync(server.Client, "/pages/home?components=3");
+
+        var lineage = await GetJsonAsync(server.Client, "/lineage");
+
+        var root = lineage.GetProperty("tree");
+        Assert.Equal("root", root.GetProperty("name").GetString());
+        var render = Assert.Single(root.GetProperty("managers").EnumerateArray(), m => m.GetProperty("id").GetString() == WebDemoApp.RenderPool);
+        Assert.True(render.GetProperty("isRunning").GetBoolean());
+        Assert.Equal(WebDemoApp.RenderTaskType, render.GetProperty("taskType").GetString());
+        Assert.True(render.GetProperty("statistics").GetProperty("completed").GetInt64() >= 3);
+        // The live tree includes the scope of the /lineage request itself.
+        Assert.Contains(root.GetProperty("children").EnumerateArray(), child => child.GetProperty("name").GetString()!.StartsWith("request ", StringComparison.Ordinal));
+        Assert.Contains(lineage.GetProperty("pools").EnumerateArray(), pool => pool.GetProperty("id").GetString() == WebDemoApp.RenderPool);
+
+        await server.StopAsync();
+        AssertNothingRunning();
+    }
+
+    [Fact]
+    public async Task Lineage_AcceptTextPlain_ReturnsTheDescribedTree()
+    {
+        await using var server = await WebDemoServer.StartAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/lineage");
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/plain"));
+
+        using var response = await Bounded.ResultAsync(server.Client.SendAsync(request), "GET /lineage as text");
+        var text = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
+        Assert.StartsWith("- root", text, StringComparison.Ordinal);
+        Assert.Contains($"* {WebDemoApp.RenderPool}: running", text, StringComparison.Ordinal);
+        Assert.Contains("'request ", text, StringComparison.Ordinal);
+
+        await server.StopAsync();
+        AssertNothingRunning();
+    }
+
+    [Fact]
+    public async Task Protection_WorkWithoutTaskType_IsRefused()
+    {
+        await using var server = await WebDemoServer.StartAsync();
+
+        var refusal = await GetJsonAsync(server.Client, "/protection");
+
+        Assert.True(refusal.GetProperty("refused").GetBoolean());
+        Assert.Equal(WebDemoApp.RenderTaskType, refusal.GetProperty("poolTaskType").GetString());
+        Assert.Contains($"'{WebDemoApp.RenderPool}'", refusal.GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        await server.StopAsync();
+        AssertNothingRunning();
+    }
+
+    [Fact]
+    public async Task Create_RenderPool_IsTheHostingPackagesKeyedManagerOnRoot()
+    {
+        await using var server = await WebDemoServer.StartAsync();
+
+        var render = server.Services.GetRequiredKeyedService<ThreadPoolManager>(WebDemoApp.RenderPool);
+
+        Assert.Same(Lineage.Root, render.Owner);
+        Assert.True(render.IsRunning);
+        Assert.Equal(WebDemoApp.RenderTaskType, render.TaskType);
+        // appsettings.json (ThreadPools:render:MaxWorkers) overrides the size set in code.
+        Assert.Equal(4, render.MaxWorkers);
+
+        await server.StopAsync();
+        Assert.False(render.IsRunning);
+        AssertNothingRunning();
+    }
+
+    [Fact]
+    public void Create_NoArguments_ServesOnLoopbackOnly()
+    {
+        var app = WebDemoApp.Create([]);
+
+        var urls = app.Configuration["urls"];
+
+        Assert.NotNull(urls);
+        Assert.All(urls.Split(';'), url => Assert.True(IPAddress.IsLoopback(IPAddress.Parse(new Uri(url).Host)), $"{url} is not a loopback address."));
+    }
+
+    private static async Task<JsonElement> GetJsonAsync(HttpClient client, string path)
+    {
+        using var response = await client.GetAsync(path);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"GET {path} answered {(int)response.StatusCode}: {body}");
+        return JsonDocument.Parse(body).RootElement.Clone();
+    }
+
+    private static void AssertNothingRunning()
+    {
+        // This assembly's tests run one at a time and only the web demo creates managers here: after its shutdown,
+        // neither the render pool nor any request's pool may still run.
+        var running = ThreadPoolManager.AllInstances.Where(static m => m.IsRunning).Select(static m => m.ToString()).ToList();
+        Assert.True(running.Count == 0, "Still running after shutdown: " + string.Join("; ", running));
+    }
+}
