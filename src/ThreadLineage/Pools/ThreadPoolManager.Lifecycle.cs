@@ -156,10 +156,12 @@ public partial class ThreadPoolManager
     /// <param name="maxWorkers">The new maximum; at least 1. <c>MinWorkers</c> is lowered to it if it was higher.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxWorkers"/> is less than 1.</exception>
     /// <exception cref="InvalidOperationException">The manager is not running.</exception>
+    /// <exception cref="ObjectDisposedException">The manager has been disposed.</exception>
     /// <remarks>Growing adds workers as queued work needs them; shrinking retires workers as they finish their current item.</remarks>
     public void SetMaxWorkers(int maxWorkers)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxWorkers, 1);
+        ThrowIfDisposed();
         var run = _run ?? throw new InvalidOperationException(
             $"Thread pool manager '{Id}' is not running, so it cannot be resized. Call Start() first, or pass the size to Start().");
         run.Resize(maxWorkers);

@@ -203,7 +203,7 @@ public partial class ThreadPoolManager
                     var inCaller = CreateItem(run, work, taskType, create, cancellationToken);
                     if (!inCaller.IsCompleted)
                     {
-                        Scheduler.RunInCaller(inCaller);
+                        run.RunInCaller(static state => state.Scheduler.RunInCaller(state.Task), (Scheduler, Task: (Task)inCaller));
                     }
 
                     Scheduler.AccountIfFinal(inCaller);
@@ -240,7 +240,9 @@ public partial class ThreadPoolManager
             switch (ReserveRoom(run, CancellationToken.None))
             {
                 case WorkerGroup.Room.RunInCaller:
-                    RunPostedInCaller(work, state, invoker, taskType);
+                    run.RunInCaller(
+                        static posted => posted.Manager.RunPostedInCaller(posted.Work, posted.State, posted.Invoker, posted.TaskType),
+                        (Manager: this, Work: work, State: state, Invoker: invoker, TaskType: taskType));
                     break;
                 default:
                     run.EnqueuePosted(work, state, invoker, taskType);
@@ -283,7 +285,7 @@ public partial class ThreadPoolManager
         {
             Interlocked.Increment(ref _rejected);
             throw new ThreadPoolFullException(
-                $"Thread pool manager '{Id}' refused the work: its queue is full ({run.Settings.QueueCapacity} items). " +
+                $"Thread pool manager '{Id}' refused the work: its queue is full ({run.Settings.QueueCapacity} {(run.Settings.QueueCapacity == 1 ? "item" : "items")}). " +
                 "Retry later, raise QueueCapacity, or use QueueFullMode.Wait or RunInCaller.");
         }
 

@@ -7,7 +7,7 @@ namespace ThreadLineage;
 /// <param name="Completed">Submitted work that ran to completion, over the manager's life (across restarts).</param>
 /// <param name="Faulted">Submitted work that threw, over the manager's life.</param>
 /// <param name="Canceled">Submitted work that ended canceled, over the manager's life.</param>
-/// <param name="Rejected">Submissions refused (manager not running, wrong task type), over the manager's life.</param>
+/// <param name="Rejected">Submissions refused (manager not running or disposed, wrong task type, full queue with <see cref="QueueFullMode.Reject"/>), over the manager's life.</param>
 /// <remarks>
 /// The cumulative counters are updated just after a work item's task reaches its final state, so a caller
 /// that observed the task may briefly see the previous figure; after <see cref="ThreadPoolManager.Stop(bool, bool)"/>

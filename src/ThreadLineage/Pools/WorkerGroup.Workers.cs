@@ -251,6 +251,8 @@ internal sealed partial class WorkerGroup
         Lineage.SetWorkerLineage(Manager.Owner);
         var workerContext = ExecutionContext.Capture()!;
         t_workerContext = workerContext;
+        // Interlocked: the first worker publishes the pool's own context; all workers' are alike.
+        Interlocked.CompareExchange(ref _baseContext, workerContext, null);
         Interlocked.Increment(ref _awakeWorkers);
         try
         {
@@ -264,10 +266,30 @@ internal sealed partial class WorkerGroup
                 errors[index] = exception;
             }
 
-            PoolLog.WorkerStartFailed(Settings.Logger, Manager.Id, exception);
             initialized?.Signal();
             Interlocked.Decrement(ref _awakeWorkers);
-            ExitWorker(workerContext);
+            if (errors is not null)
+            {
+                PoolLog.WorkerStartFailed(Settings.Logger, Manager.Id, exception);
+                ExitWorker(workerContext);
+                return;
+            }
+
+            PoolLog.OnDemandWorkerStartFailed(Settings.Logger, Manager.Id, exception);
+            // Interlocked: a worker created on demand leaves. If peers retired meanwhile and we were the
+            // last, the running pool must not be left without a worker: bring up a replacement.
+            if (Interlocked.Decrement(ref _liveWorkers) == 0)
+            {
+                if (IsStopRequested || !TrySpawnWorker())
+                {
+                    // Stopping (or cannot grow): this departure is the last one, so it closes the run.
+                    Interlocked.Increment(ref _liveWorkers);
+                    ExitWorker(workerContext);
+                    return;
+                }
+            }
+
+            PulseExit();
             return;
         }
 
@@ -415,7 +437,12 @@ internal sealed partial class WorkerGroup
             return true;
         }
 
-        Interlocked.Decrement(ref _awakeWorkers);
+        // Interlocked: leaving may make the pool idle, exactly as parking does.
+        if (Interlocked.Decrement(ref _awakeWorkers) == 0 && _queue.IsEmpty)
+        {
+            ReleaseIdleWaiters();
+        }
+
         return false;
     }
 

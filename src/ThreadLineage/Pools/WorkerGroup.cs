@@ -37,6 +37,9 @@ internal sealed partial class WorkerGroup
     private int _gate;
     private volatile bool _cancelPending;
 
+    // A worker's own context (lineage: the manager's owner), for work run in a caller when flow is off.
+    private ExecutionContext? _baseContext;
+
     public WorkerGroup(ThreadPoolManager manager, PoolSettings settings)
     {
         Manager = manager;
@@ -126,6 +129,36 @@ internal sealed partial class WorkerGroup
                 {
                     return Room.Canceled;
                 }
+        }
+    }
+
+    /// <summary>
+    /// Runs work on the calling thread the way a worker would (a full queue that runs work in the caller):
+    /// the thread's own node is suspended, the work runs in the pool's own context when flow is off, and the
+    /// caller's context comes back afterwards, so nothing the work sets or attaches reaches the caller.
+    /// </summary>
+    public void RunInCaller<TState>(Action<TState> body, TState state)
+    {
+        var callerContext = ExecutionContext.Capture();
+        var owned = Lineage.SuspendOwnership();
+        try
+        {
+            if (!Settings.FlowExecutionContext && _baseContext is { } poolContext)
+            {
+                ExecutionContext.Restore(poolContext);
+            }
+
+            body(state);
+        }
+        finally
+        {
+            // Restore first (it may raise a context-change notification), then give back the caller's node.
+            if (callerContext is not null)
+            {
+                ExecutionContext.Restore(callerContext);
+            }
+
+            Lineage.ResumeOwnership(owned);
         }
     }
 
