@@ -5,6 +5,7 @@ namespace ThreadLineage.WebDemo;
 /// Managers a request attaches belong to its scope: no other request resolves them (isolation), the flows the request
 /// starts (including its work on the shared render pool) do, and disposing the scope when the request ends stops them.
 /// </remarks>
+#region doc: docs/hosting.md › ASP.NET Core: one lineage scope per request
 internal sealed class LineageScopeMiddleware(RequestDelegate next)
 {
     public async Task InvokeAsync(HttpContext context)
@@ -13,3 +14,4 @@ internal sealed class LineageScopeMiddleware(RequestDelegate next)
         await next(context);
     }
 }
+#endregion

@@ -9,7 +9,8 @@ using ThreadLineage.Hosting.Tests.Support;
 namespace ThreadLineage.Hosting.Tests;
 
 /// <summary>
-/// The examples of docs/hosting.md, as written there (keep them in sync). They use the documented names ("render",
+/// The examples of docs/hosting.md: each <c>#region doc:</c> is, word for word, a code block of that page
+/// (samples/ThreadLineage.Demo/DocExamples/check-snippets.py checks it). They use the documented names ("render",
 /// "io") on the process-wide Lineage.Root: the tests of one class run one at a time, and each stops its host.
 /// </summary>
 public class DocsHostingExamplesTests
@@ -28,6 +29,7 @@ public class DocsHostingExamplesTests
 
     private static async Task<(string Html, ThreadPoolManager Render)> ExampleAsync(string[] args)
     {
+        #region doc: docs/hosting.md › Register a pool in code
         var builder = Host.CreateApplicationBuilder(args);
         builder.Services.AddThreadPoolManager("render", options =>
         {
@@ -41,6 +43,7 @@ public class DocsHostingExamplesTests
         var html = await render.Submit(() => "<p>hello</p>", "component-render");
 
         await host.StopAsync();
+        #endregion
         return (html, render);
     }
 
@@ -73,9 +76,11 @@ public class DocsHostingExamplesTests
         var builder = TestHosts.CreateBuilder();
         builder.Configuration.AddInMemoryCollection([new("ThreadPools:render:MaxWorkers", "3")]);
 
+        #region doc: docs/hosting.md › Register a pool from configuration
         builder.Services
             .AddThreadPoolManager("render", options => options.TaskType = "component-render")
             .AddThreadPoolManager("render", builder.Configuration.GetSection("ThreadPools:render"));
+        #endregion
 
         using var host = builder.Build();
         await host.StartBoundedAsync();
@@ -108,8 +113,10 @@ public class DocsHostingExamplesTests
         var builder = TestHosts.CreateBuilder();
         builder.Services.AddThreadPoolManager("render", options => options.MaxWorkers = 32);
 
+        #region doc: docs/hosting.md › Validation
         builder.Services.AddOptions<ThreadPoolManagerOptions>("render")
             .Validate(options => options.MaxWorkers <= 16, "MaxWorkers must be at most 16.");
+        #endregion
 
         using var host = builder.Build();
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(Bounded.Token()));

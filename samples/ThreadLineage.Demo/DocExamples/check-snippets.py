@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Checks that every multi-line C# block of README.md and docs/*.md is, verbatim (indentation aside), a
-`#region doc: <file> › <section>` of samples/ThreadLineage.Demo/DocExamples/*.cs, where the build compiles it
-and `dotnet run --project samples/ThreadLineage.Demo -- --doc-examples` runs it, or of tests/**/*.cs, where
-`dotnet test` compiles and runs it (for examples that need a test-only package, such as the OpenTelemetry
-exporter); and that every such region is still used by a doc. Leading `using` lines of a doc block are checked
-against the usings of the file that holds the region.
+`#region doc: <file> › <section>` of a source file under samples/ or tests/, and that every such region is still
+used by a doc. The regions live in samples/ThreadLineage.Demo/DocExamples/*.cs, where the build compiles them and
+`dotnet run --project samples/ThreadLineage.Demo -- --doc-examples` runs them; in tests/**/*.cs, where `dotnet test`
+compiles and runs them (for examples that need a test-only package, such as the OpenTelemetry exporter, or a host);
+or in another sample's own code (the web demo's middleware), which the build compiles and that sample's tests run.
+Leading `using` lines of a doc block are checked against the usings of the file that holds the region.
 
 Run from anywhere: python3 samples/ThreadLineage.Demo/DocExamples/check-snippets.py (exit code 1 on drift).
 """
@@ -24,13 +25,13 @@ def dedent(lines):
 
 regions = {}  # name -> (code, usings of its file, where it is)
 problems = []
-example_files = sorted(glob.glob(os.path.join(here, "*.cs")))
-test_files = sorted(
+source_files = sorted(
     path
-    for path in glob.glob(os.path.join(root, "tests", "**", "*.cs"), recursive=True)
+    for folder in ("samples", "tests")
+    for path in glob.glob(os.path.join(root, folder, "**", "*.cs"), recursive=True)
     if not {"bin", "obj"} & set(os.path.relpath(path, root).split(os.sep))  # build output, not sources
 )
-for path in example_files + test_files:
+for path in source_files:
     lines = open(path, encoding="utf-8").read().splitlines()
     usings = {line.strip() for line in lines if re.match(r"^using [\w.]+;$", line.strip())}
     usings.add("using ThreadLineage;")  # the examples and the tests live in namespaces under ThreadLineage
@@ -62,7 +63,7 @@ for doc in [os.path.join(root, "README.md")] + sorted(glob.glob(os.path.join(roo
         matches = [name for name, (region, _, _) in regions.items() if region == code]
         if not matches:
             first = code.splitlines()[0]
-            problems.append(f"{os.path.relpath(doc, root)}: no #region doc: in DocExamples/ or tests/ matches the block starting '{first}'")
+            problems.append(f"{os.path.relpath(doc, root)}: no #region doc: in samples/ or tests/ matches the block starting '{first}'")
             continue
         used.update(matches)
         for name in matches:

@@ -2,9 +2,10 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace ThreadLineage.Hosting.Tests.DocsExamples;
 
-// docs/hosting.md, "Use a pool".
+#region doc: docs/hosting.md › Use a pool
 public sealed class ReportRenderer([FromKeyedServices("render")] ThreadPoolManager render)
 {
     public Task<string> RenderAsync(string title) =>
         render.Submit(() => $"<h1>{title}</h1>", "component-render");
 }
+#endregion
