@@ -83,6 +83,26 @@ public class LineageNodeTests
     }
 
     [Fact]
+    public void Managers_EnumerationInterleavedWithAttach_DoesNotThrowAndSeesSnapshot()
+    {
+        // The interleaving a reader on one thread and an attach on another can produce, made deterministic.
+        using var scope = Lineage.BeginScope(nameof(Managers_EnumerationInterleavedWithAttach_DoesNotThrowAndSeesSnapshot));
+        var node = scope.Node;
+        node.GetOrCreateManager(TestIds.New("a"));
+        node.GetOrCreateManager(TestIds.New("b"));
+
+        var managers = node.Managers;
+        using var enumerator = managers.GetEnumerator();
+        Assert.True(enumerator.MoveNext());
+        node.GetOrCreateManager(TestIds.New("c"));
+
+        Assert.True(enumerator.MoveNext());
+        Assert.False(enumerator.MoveNext());
+        Assert.Equal(2, managers.Count);
+        Assert.Equal(3, node.Managers.Count);
+    }
+
+    [Fact]
     public void Managers_OfNodeWithoutManagers_IsEmpty()
     {
         using var scope = Lineage.BeginScope(nameof(Managers_OfNodeWithoutManagers_IsEmpty));

@@ -781,11 +781,11 @@ public class LineageTests
     // ---- Invariant 4: no identity reuse ---------------------------------------------------------------------
 
     [Fact]
-    public void TryGetManager_OnLaterShortLivedThreads_NeverSeesDeadThreadsManagerUnlessDescendant()
+    public void Lookups_OnLaterShortLivedThreads_NeverFindDeadThreadsManagerUnlessDescendant()
     {
-        using var scope = Lineage.BeginScope(nameof(TryGetManager_OnLaterShortLivedThreads_NeverSeesDeadThreadsManagerUnlessDescendant));
+        using var scope = Lineage.BeginScope(nameof(Lookups_OnLaterShortLivedThreads_NeverFindDeadThreadsManagerUnlessDescendant));
         var id = TestIds.New("io");
-        var (firstThreadId, descendantSaw) = AttachOnShortLivedThreadWithDescendant(id);
+        var (firstThreadId, first, descendantSaw) = AttachOnShortLivedThreadWithDescendant(id);
         Assert.True(descendantSaw, "a descendant of the thread that attached must see its manager");
 
         var seenThreadIds = new HashSet<int> { firstThreadId };
@@ -799,8 +799,8 @@ public class LineageTests
                 FullGc.Collect();
             }
 
-            var (threadId, saw) = LookUpOnShortLivedThread(id);
-            if (saw)
+            var (threadId, saw, own) = LookUpAndAttachOnShortLivedThread(id);
+            if (saw || ReferenceEquals(own, first) || ReferenceEquals(own.Owner, first.Owner) || !ReferenceEquals(own.Owner!.Parent, scope.Node))
             {
                 leaks.Add($"thread #{i} (managed id {threadId}{(seenThreadIds.Contains(threadId) ? ", reused" : string.Empty)})");
             }
@@ -808,7 +808,7 @@ public class LineageTests
             seenThreadIds.Add(threadId);
         }
 
-        Assert.True(leaks.Count == 0, $"Threads that are not descendants saw the dead thread's manager: {string.Join(", ", leaks)}.");
+        Assert.True(leaks.Count == 0, $"Threads that are not descendants inherited the dead thread's manager or node: {string.Join(", ", leaks)}.");
     }
 
     // ---- Invariant 5: no leaks --------------------------------------------------------------------------------
@@ -925,7 +925,9 @@ public class LineageTests
 
                                 break;
                             case 4:
-                                Assert.Same(shared.GetOrCreateManager(id), shared.GetOrCreateManager(id));
+                                // Half the time a new id, so the shared node keeps growing while others read it.
+                                var sharedId = random.Next(2) == 0 ? id : $"{id}-{seed}-{i}";
+                                Assert.Same(shared.GetOrCreateManager(sharedId), shared.GetOrCreateManager(sharedId));
                                 break;
                             case 5:
                                 shared.TryGetManager(id, out _);
@@ -1086,20 +1088,22 @@ public class LineageTests
     private static T BlockOn<T>(Task<T> task) => task.Result;
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static (int ThreadId, bool DescendantSaw) AttachOnShortLivedThreadWithDescendant(string id) =>
+    private static (int ThreadId, ThreadPoolManager Manager, bool DescendantSaw) AttachOnShortLivedThreadWithDescendant(string id) =>
         Bounded.OnNewThread(
             () =>
             {
                 var manager = Lineage.GetOrCreateManager(id);
                 var descendantSaw = Bounded.OnNewThread(() => Lineage.TryGetManager(id, out var seen) && ReferenceEquals(seen, manager), "descendant");
-                return (Environment.CurrentManagedThreadId, descendantSaw);
+                return (Environment.CurrentManagedThreadId, manager, descendantSaw);
             },
             "attaching-thread");
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static (int ThreadId, bool Saw) LookUpOnShortLivedThread(string id) =>
+    private static (int ThreadId, bool Saw, ThreadPoolManager Own) LookUpAndAttachOnShortLivedThread(string id) =>
         // A child of the test's flow (an ancestor of the dead thread's node), joined so its id can be recycled.
-        Bounded.OnNewThread(() => (Environment.CurrentManagedThreadId, Lineage.TryGetManager(id, out _)), "short-lived");
+        Bounded.OnNewThread(
+            () => (Environment.CurrentManagedThreadId, Lineage.TryGetManager(id, out _), Lineage.GetOrCreateManager(id)),
+            "short-lived");
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static (WeakReference Node, WeakReference Manager) AttachInEndedFlow(string id, bool start) =>
