@@ -87,6 +87,36 @@ public class LineageScopeTests
     }
 
     [Fact]
+    public void GetOrCreateManager_AfterCallingAsyncMethodThatYieldedInsideItsOwnScope_StillAttachesToCallersScopeNode()
+    {
+        // The caller never leaves its thread: an async method it calls begins a scope of its own and yields
+        // (a real await). The caller still owns its scope's node, so a child flow it started inside the scope
+        // sees what the caller attaches afterwards (DESIGN.md: "Give a thread its own node before it starts
+        // children with Lineage.BeginScope()").
+        using var outer = Lineage.BeginScope(nameof(GetOrCreateManager_AfterCallingAsyncMethodThatYieldedInsideItsOwnScope_StillAttachesToCallersScopeNode));
+        using var scope = Lineage.BeginScope("caller");
+        var id = TestIds.New("io");
+        using var attached = new ManualResetEventSlim();
+        var child = TestThreads.StartChild(() =>
+        {
+            Bounded.Wait(attached, "the caller's attach");
+            return Lineage.TryGetManager(id, out var seen) ? seen : null;
+        });
+        var resume = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var callee = CalleeWithOwnScopeAsync(resume.Task);
+        var currentAfterCall = Lineage.Current;
+        var manager = Lineage.GetOrCreateManager(id);
+        attached.Set();
+        resume.SetResult();
+        Bounded.Wait(callee, "the async callee");
+
+        Assert.Same(scope.Node, currentAfterCall);
+        Assert.Same(scope.Node, manager.Owner);
+        Assert.Same(manager, Bounded.Result(child, "child started inside the scope"));
+    }
+
+    [Fact]
     public void GetOrCreateManager_InsideScope_AttachesToTheScopeNodeItself()
     {
         using var outer = Lineage.BeginScope(nameof(GetOrCreateManager_InsideScope_AttachesToTheScopeNodeItself));
@@ -363,6 +393,12 @@ public class LineageScopeTests
         first.Dispose();
 
         Assert.True(manager.IsRunning, "a second DisposeAsync stopped the scope's managers again");
+    }
+
+    private static async Task CalleeWithOwnScopeAsync(Task resume)
+    {
+        using var scope = Lineage.BeginScope("callee");
+        await resume;
     }
 
     private static bool IsSelfOrDescendant(LineageNode node, LineageNode ancestor)
