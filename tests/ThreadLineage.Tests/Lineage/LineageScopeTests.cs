@@ -224,9 +224,26 @@ public class LineageScopeTests
     }
 
     [Fact]
-    public void Dispose_ManagerAttachedInsideScopeAfterAwait_IsStopped()
+    public async Task Dispose_ManagerAttachedByScopesOwnFlowAfterRealAwait_IsStopped()
     {
-        using var outer = Lineage.BeginScope(nameof(Dispose_ManagerAttachedInsideScopeAfterAwait_IsStopped));
+        // After a real await the flow gets a new child node for what it attaches (ownership is per thread), but
+        // that node is below the scope's: the scope still owns everything attached inside it.
+        using var outer = Lineage.BeginScope(nameof(Dispose_ManagerAttachedByScopesOwnFlowAfterRealAwait_IsStopped));
+        var scope = Lineage.BeginScope("job");
+        await Task.Delay(1);
+        using var manager = Lineage.GetOrCreateManager(TestIds.New("io"));
+        manager.Start(1);
+
+        scope.Dispose();
+
+        Assert.True(IsSelfOrDescendant(manager.Owner!, scope.Node), "the manager was not attached inside the scope");
+        Assert.False(manager.IsRunning);
+    }
+
+    [Fact]
+    public void Dispose_ManagerAttachedInsideScopeByTaskAfterAwait_IsStopped()
+    {
+        using var outer = Lineage.BeginScope(nameof(Dispose_ManagerAttachedInsideScopeByTaskAfterAwait_IsStopped));
         var scope = Lineage.BeginScope("job");
         var manager = Bounded.Result(
             Task.Run(async () =>
@@ -361,6 +378,28 @@ public class LineageScopeTests
         Assert.Equal(TaskStatus.RanToCompletion, queued.Status);
         Assert.Equal(0, own.GetStatistics().Workers);
         Assert.Equal(0, child.GetStatistics().Workers);
+    }
+
+    [Fact]
+    public async Task DisposeAsync_WhileScopeManagerIsBusy_ReturnsBeforeItDrains()
+    {
+        using var outer = Lineage.BeginScope(nameof(DisposeAsync_WhileScopeManagerIsBusy_ReturnsBeforeItDrains));
+        var scope = Lineage.BeginScope("job");
+        await using var manager = Lineage.GetOrCreateManager(TestIds.New("io"));
+        manager.Start(1);
+        using var gate = new ManualResetEventSlim();
+        // Bounded: were DisposeAsync to block until the drain, the item gives up after the timeout and the
+        // assertion below fails instead of the test hanging.
+        var busy = manager.Submit(() => Bounded.Wait(gate, "the test to release the busy item"));
+
+        var disposing = scope.DisposeAsync().AsTask();
+        var completedWhileBusy = disposing.IsCompleted;
+        gate.Set();
+        await Bounded.WaitAsync(disposing, "DisposeAsync");
+
+        Assert.False(completedWhileBusy, "DisposeAsync blocked (or finished) before the scope's busy manager drained");
+        Assert.False(manager.IsRunning);
+        Assert.Equal(TaskStatus.RanToCompletion, busy.Status);
     }
 
     [Fact]

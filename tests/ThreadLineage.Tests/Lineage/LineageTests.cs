@@ -216,9 +216,9 @@ public class LineageTests
     }
 
     [Fact]
-    public void NullId_InEveryCall_MeansDefaultId()
+    public void CreateManager_NullId_AttachesUnderDefaultIdThatNullLookupsResolve()
     {
-        using var scope = Lineage.BeginScope(nameof(NullId_InEveryCall_MeansDefaultId));
+        using var scope = Lineage.BeginScope(nameof(CreateManager_NullId_AttachesUnderDefaultIdThatNullLookupsResolve));
 
         // CreateManager first: it lands on this scope's node whatever the root holds, so the lookups below
         // resolve it (the nearest) even if something attached a "default" manager to the root.
@@ -238,9 +238,9 @@ public class LineageTests
     }
 
     [Fact]
-    public void Ids_DifferingInCaseOrOnlyCanonicallyEqual_AreDistinct()
+    public void GetOrCreateManager_IdsDifferingInCaseOrNormalization_AreDistinct()
     {
-        using var scope = Lineage.BeginScope(nameof(Ids_DifferingInCaseOrOnlyCanonicallyEqual_AreDistinct));
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_IdsDifferingInCaseOrNormalization_AreDistinct));
         var lower = TestIds.New("io");
         var upper = lower.ToUpperInvariant();
         var suffix = Guid.NewGuid().ToString("N");
@@ -781,9 +781,9 @@ public class LineageTests
     // ---- Invariant 4: no identity reuse ---------------------------------------------------------------------
 
     [Fact]
-    public void Lookups_OnLaterShortLivedThreads_NeverFindDeadThreadsManagerUnlessDescendant()
+    public void GetOrCreateManager_OnLaterShortLivedThreads_NeverInheritsDeadThreadsManagerUnlessDescendant()
     {
-        using var scope = Lineage.BeginScope(nameof(Lookups_OnLaterShortLivedThreads_NeverFindDeadThreadsManagerUnlessDescendant));
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_OnLaterShortLivedThreads_NeverInheritsDeadThreadsManagerUnlessDescendant));
         var id = TestIds.New("io");
         var (firstThreadId, first, descendantSaw) = AttachOnShortLivedThreadWithDescendant(id);
         Assert.True(descendantSaw, "a descendant of the thread that attached must see its manager");
@@ -814,9 +814,9 @@ public class LineageTests
     // ---- Invariant 5: no leaks --------------------------------------------------------------------------------
 
     [Fact]
-    public void NodeAndNotStartedManager_OfEndedFlow_AreCollected()
+    public void GetOrCreateManager_FlowEnded_NodeAndNotStartedManagerAreCollected()
     {
-        using var scope = Lineage.BeginScope(nameof(NodeAndNotStartedManager_OfEndedFlow_AreCollected));
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_FlowEnded_NodeAndNotStartedManagerAreCollected));
         var (node, manager) = AttachInEndedFlow(TestIds.New("io"), start: false);
 
         FullGc.Collect();
@@ -827,9 +827,9 @@ public class LineageTests
     }
 
     [Fact]
-    public void NodeAndStoppedManager_OfEndedFlow_AreCollected()
+    public void GetOrCreateManager_FlowEndedAndManagerStopped_NodeAndManagerAreCollected()
     {
-        using var scope = Lineage.BeginScope(nameof(NodeAndStoppedManager_OfEndedFlow_AreCollected));
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_FlowEndedAndManagerStopped_NodeAndManagerAreCollected));
         var (node, manager) = AttachInEndedFlow(TestIds.New("io"), start: true);
 
         FullGc.Collect();
@@ -839,9 +839,9 @@ public class LineageTests
     }
 
     [Fact]
-    public void Node_WithRunningManager_StaysAliveUntilTheManagerStops()
+    public void GetOrCreateManager_FlowEndedWhileManagerRuns_NodeStaysAliveUntilManagerStops()
     {
-        using var scope = Lineage.BeginScope(nameof(Node_WithRunningManager_StaysAliveUntilTheManagerStops));
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_FlowEndedWhileManagerRuns_NodeStaysAliveUntilManagerStops));
         var (node, manager, worker) = StartInEndedFlow(TestIds.New("io"));
 
         FullGc.Collect();
@@ -884,11 +884,11 @@ public class LineageTests
     // ---- Invariant 6: thread safety -------------------------------------------------------------------------
 
     [Fact]
-    public void LineageCalls_RacingFromManyThreads_ThrowNothingAndStayConsistent()
+    public void AllCalls_RacingFromManyThreads_ThrowNothingAndStayConsistent()
     {
         const int Threads = 8;
         const int Operations = 1_500;
-        using var scope = Lineage.BeginScope(nameof(LineageCalls_RacingFromManyThreads_ThrowNothingAndStayConsistent));
+        using var scope = Lineage.BeginScope(nameof(AllCalls_RacingFromManyThreads_ThrowNothingAndStayConsistent));
         var shared = scope.Node;
         var ids = Enumerable.Range(0, 6).Select(i => TestIds.New($"race{i}")).ToArray();
         using var start = new Barrier(Threads);
@@ -983,9 +983,9 @@ public class LineageTests
     // ---- Lookups and Current ------------------------------------------------------------------------------
 
     [Fact]
-    public void Lookups_FoundOrNot_NeverChangeCurrent()
+    public void Current_AfterLookupsFoundOrNot_IsUnchanged()
     {
-        using var scope = Lineage.BeginScope(nameof(Lookups_FoundOrNot_NeverChangeCurrent));
+        using var scope = Lineage.BeginScope(nameof(Current_AfterLookupsFoundOrNot_IsUnchanged));
         var known = TestIds.New("known");
         var missing = TestIds.New("missing");
         Lineage.GetOrCreateManager(known);
