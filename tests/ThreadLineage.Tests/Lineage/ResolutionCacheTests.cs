@@ -1,7 +1,7 @@
 using ThreadLineage.Tests.Support;
 
-// Namespace ThreadLineage.Tests (not .Lineage) so that 'Lineage' names the library's type.
-namespace ThreadLineage.Tests;
+// Not ThreadLineage.Tests.Lineage: a namespace of that name would hide the Lineage type in every test file.
+namespace ThreadLineage.Tests.LineageModel;
 
 /// <summary>The per-node cache of inherited resolutions never hides a manager attached later.</summary>
 public class ResolutionCacheTests

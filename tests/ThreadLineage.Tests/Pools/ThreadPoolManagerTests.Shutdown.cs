@@ -235,14 +235,14 @@ public partial class ThreadPoolManagerTests
             return value * 2;
         });
         started.Wait("the async work to start");
-        Bounded.SpinUntil(() => manager.GetStatistics().BusyWorkers == 0, "the async work to suspend");
+        Bounded.Until(() => manager.GetStatistics().BusyWorkers == 0, "the async work to suspend");
 
         Bounded.Stop(manager, cancelPending);
 
         Assert.False(task.IsCompleted);
         outside.SetResult(21);
         Assert.Equal(42, Bounded.Result(task, "the async work resumed after the stop"));
-        Bounded.SpinUntil(() => manager.GetStatistics().Completed == 1, "the resumed work to be counted");
+        Bounded.Until(() => manager.GetStatistics().Completed == 1, "the resumed work to be counted");
     }
 
     [Fact]
@@ -366,7 +366,7 @@ public partial class ThreadPoolManagerTests
         Bounded.Stop(manager);
         var tasks = accepted.ToArray();
         Bounded.WaitFinal(Task.WhenAll(tasks.Select(entry => entry.Task)), $"every accepted task (seed {Seed})");
-        Bounded.SpinUntil(
+        Bounded.Until(
             () =>
             {
                 var statistics = manager.GetStatistics();
@@ -388,7 +388,7 @@ public partial class ThreadPoolManagerTests
         Task.Factory.StartNew(
             () =>
             {
-                Bounded.SpinUntil(() => !manager.IsRunning, "the stop to begin");
+                Bounded.Until(() => !manager.IsRunning, "the stop to begin");
                 gate.Open();
             },
             CancellationToken.None,

@@ -334,7 +334,7 @@ public partial class ThreadPoolManagerTests
         });
         started.Wait("the async work to start");
         // Started and no worker busy: the work is suspended in its await.
-        Bounded.SpinUntil(() => manager.GetStatistics().BusyWorkers == 0, "the async work to suspend");
+        Bounded.Until(() => manager.GetStatistics().BusyWorkers == 0, "the async work to suspend");
 
         Assert.False(task.IsCompleted);
         outside.SetResult(5);
@@ -396,7 +396,7 @@ public partial class ThreadPoolManagerTests
             return (First: first, Resumed: Thread.CurrentThread);
         });
         started.Wait("the async work to start");
-        Bounded.SpinUntil(() => manager.GetStatistics().BusyWorkers == 0, "the async work to suspend");
+        Bounded.Until(() => manager.GetStatistics().BusyWorkers == 0, "the async work to suspend");
         outside.SetResult();
         var seen = Bounded.Result(task, "the async work");
 

@@ -45,6 +45,31 @@ internal static class Bounded
         }
     }
 
+    public static void Wait(CountdownEvent countdown, string what)
+    {
+        if (!countdown.Wait(Timeout))
+        {
+            throw new TimeoutException($"Timed out after {Timeout.TotalSeconds}s waiting for {what} ({countdown.CurrentCount} signals missing).");
+        }
+    }
+
+    public static void SignalAndWait(Barrier barrier, string what)
+    {
+        if (!barrier.SignalAndWait(Timeout))
+        {
+            throw new TimeoutException($"Timed out after {Timeout.TotalSeconds}s waiting at barrier {what}.");
+        }
+    }
+
+    /// <summary>Waits (spinning, then yielding) until <paramref name="condition"/> holds. A condition wait, not a delay.</summary>
+    public static void Until(Func<bool> condition, string what)
+    {
+        if (!SpinWait.SpinUntil(condition, Timeout))
+        {
+            throw new TimeoutException($"Timed out after {Timeout.TotalSeconds}s waiting until {what}.");
+        }
+    }
+
     public static void Join(Thread thread, string what)
     {
         if (!thread.Join(Timeout))
@@ -62,6 +87,7 @@ internal static class Bounded
         Task.Factory.StartNew(body, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
     /// <summary>Runs <paramref name="body"/> on a new dedicated thread and returns what it returned (or rethrows).</summary>
+    /// <remarks>The thread is started with <see cref="Thread.Start()"/>, so it is a child flow of the caller. The thread has exited when this returns.</remarks>
     public static T OnNewThread<T>(Func<T> body, string name = "test-thread")
     {
         T result = default!;
@@ -97,15 +123,6 @@ internal static class Bounded
         }
     }
 
-    /// <summary>Polls <paramref name="condition"/> until it holds (a condition, never a duration, decides the outcome).</summary>
-    public static void SpinUntil(Func<bool> condition, string what)
-    {
-        if (!SpinWait.SpinUntil(condition, Timeout))
-        {
-            throw new TimeoutException($"Timed out after {Timeout.TotalSeconds}s waiting for {what}.");
-        }
-    }
-
     /// <summary>Calls <c>Stop(wait: true, cancelPending)</c> on a dedicated thread and waits for it, bounded.</summary>
     public static void Stop(ThreadPoolManager manager, bool cancelPending = false) =>
         OnNewThread(
@@ -115,4 +132,14 @@ internal static class Bounded
                 return true;
             },
             $"stopping {manager.Id}");
+
+    /// <summary>Runs <paramref name="body"/> on a new dedicated thread, a child flow of the caller; the thread has exited when this returns.</summary>
+    public static void OnNewThread(Action body, string name = "test-thread") =>
+        OnNewThread<object?>(
+            () =>
+            {
+                body();
+                return null;
+            },
+            name);
 }

@@ -1,0 +1,454 @@
+using ThreadLineage.Tests.Support;
+
+// Not ThreadLineage.Tests.Lineage: a namespace of that name would hide the Lineage type in every test file.
+namespace ThreadLineage.Tests.LineageModel;
+
+/// <summary>
+/// <see cref="Lineage.BeginScope(string?)"/> and <see cref="LineageScope"/> (DESIGN.md section 1, "Scopes").
+/// Each test runs inside an outer scope of its own, so what it attaches never reaches the shared root.
+/// </summary>
+public class LineageScopeTests
+{
+    [Fact]
+    public void BeginScope_WithName_CreatesNamedChildOfCurrentAndMakesItCurrent()
+    {
+        using var outer = Lineage.BeginScope(nameof(BeginScope_WithName_CreatesNamedChildOfCurrentAndMakesItCurrent));
+        var name = TestIds.New("request");
+
+        using var scope = Lineage.BeginScope(name);
+
+        Assert.Equal(name, scope.Node.Name);
+        Assert.Same(outer.Node, scope.Node.Parent);
+        Assert.Same(scope.Node, Lineage.Current);
+        Assert.Empty(scope.Node.Managers);
+        Assert.Contains(scope.Node, outer.Node.Children);
+    }
+
+    [Fact]
+    public void BeginScope_WithoutName_CreatesUnnamedNode()
+    {
+        using var outer = Lineage.BeginScope(nameof(BeginScope_WithoutName_CreatesUnnamedNode));
+
+        using var scope = Lineage.BeginScope();
+
+        Assert.Null(scope.Node.Name);
+        Assert.Same(outer.Node, scope.Node.Parent);
+    }
+
+    [Fact]
+    public void BeginScope_InInheritedFlow_CreatesChildOfInheritedNode()
+    {
+        using var outer = Lineage.BeginScope(nameof(BeginScope_InInheritedFlow_CreatesChildOfInheritedNode));
+
+        var (parent, current) = Bounded.OnNewThread(() =>
+        {
+            using var scope = Lineage.BeginScope("inner");
+            return (scope.Node.Parent, Lineage.Current);
+        });
+
+        Assert.Same(outer.Node, parent);
+        Assert.Same(outer.Node, current.Parent);
+    }
+
+    [Fact]
+    public void BeginScope_FlowsStartedInside_InheritTheScopeNode()
+    {
+        using var outer = Lineage.BeginScope(nameof(BeginScope_FlowsStartedInside_InheritTheScopeNode));
+        var id = TestIds.New("io");
+        using var scope = Lineage.BeginScope("job");
+        var attached = Lineage.GetOrCreateManager(id);
+
+        var (current, seen) = Bounded.OnNewThread(() => (Lineage.Current, Lineage.GetManager(id)));
+        var seenByTask = Bounded.Result(Task.Run(() => Lineage.GetManager(id)), "Task.Run child");
+
+        Assert.Same(scope.Node, current);
+        Assert.Same(attached, seen);
+        Assert.Same(attached, seenByTask);
+    }
+
+    [Fact]
+    public void BeginScope_ChildStartedBeforeLaterAttach_SeesManagersAttachedToScopeNodeLater()
+    {
+        using var outer = Lineage.BeginScope(nameof(BeginScope_ChildStartedBeforeLaterAttach_SeesManagersAttachedToScopeNodeLater));
+        var id = TestIds.New("io");
+        using var scope = Lineage.BeginScope("job");
+        using var attached = new ManualResetEventSlim();
+        var child = TestThreads.StartChild(() =>
+        {
+            Bounded.Wait(attached, "the scope's attach");
+            return Lineage.GetManager(id);
+        });
+
+        var manager = Lineage.GetOrCreateManager(id);
+        attached.Set();
+
+        Assert.Same(manager, Bounded.Result(child, "child"));
+    }
+
+    [Fact]
+    public void GetOrCreateManager_AfterCallingAsyncMethodThatYieldedInsideItsOwnScope_StillAttachesToCallersScopeNode()
+    {
+        // The caller never leaves its thread: an async method it calls begins a scope of its own and yields
+        // (a real await). The caller still owns its scope's node, so a child flow it started inside the scope
+        // sees what the caller attaches afterwards (DESIGN.md: "Give a thread its own node before it starts
+        // children with Lineage.BeginScope()").
+        using var outer = Lineage.BeginScope(nameof(GetOrCreateManager_AfterCallingAsyncMethodThatYieldedInsideItsOwnScope_StillAttachesToCallersScopeNode));
+        using var scope = Lineage.BeginScope("caller");
+        var id = TestIds.New("io");
+        using var attached = new ManualResetEventSlim();
+        var child = TestThreads.StartChild(() =>
+        {
+            Bounded.Wait(attached, "the caller's attach");
+            return Lineage.TryGetManager(id, out var seen) ? seen : null;
+        });
+        var resume = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var callee = CalleeWithOwnScopeAsync(resume.Task);
+        var currentAfterCall = Lineage.Current;
+        var manager = Lineage.GetOrCreateManager(id);
+        attached.Set();
+        resume.SetResult();
+        Bounded.Wait(callee, "the async callee");
+
+        Assert.Same(scope.Node, currentAfterCall);
+        Assert.Same(scope.Node, manager.Owner);
+        Assert.Same(manager, Bounded.Result(child, "child started inside the scope"));
+    }
+
+    [Fact]
+    public void GetOrCreateManager_InsideScope_AttachesToTheScopeNodeItself()
+    {
+        using var outer = Lineage.BeginScope(nameof(GetOrCreateManager_InsideScope_AttachesToTheScopeNodeItself));
+        using var scope = Lineage.BeginScope("job");
+
+        var first = Lineage.GetOrCreateManager(TestIds.New("a"));
+        var second = Lineage.CreateManager(TestIds.New("b"));
+
+        Assert.Same(scope.Node, first.Owner);
+        Assert.Same(scope.Node, second.Owner);
+        Assert.Same(scope.Node, Lineage.Current);
+        Assert.Empty(scope.Node.Children);
+    }
+
+    [Fact]
+    public void BeginScope_Nested_InnerNodeIsChildOfOuterNode()
+    {
+        using var outer = Lineage.BeginScope(nameof(BeginScope_Nested_InnerNodeIsChildOfOuterNode));
+        var id = TestIds.New("io");
+        var outerManager = Lineage.GetOrCreateManager(id);
+
+        using var inner = Lineage.BeginScope("inner");
+
+        Assert.Same(outer.Node, inner.Node.Parent);
+        Assert.Same(outerManager, Lineage.GetManager(id));
+        Assert.False(inner.Node.TryGetManager(id, out _));
+    }
+
+    [Fact]
+    public void Dispose_NestedScopes_RestoresEachPreviousCurrent()
+    {
+        var original = Lineage.Current;
+        var outer = Lineage.BeginScope(nameof(Dispose_NestedScopes_RestoresEachPreviousCurrent));
+        var inner = Lineage.BeginScope("inner");
+
+        inner.Dispose();
+        var afterInner = Lineage.Current;
+        outer.Dispose();
+
+        Assert.Same(outer.Node, afterInner);
+        Assert.Same(original, Lineage.Current);
+    }
+
+    [Fact]
+    public void Dispose_InFlowThatOwnedItsNodeBefore_FlowStillAttachesToThatNode()
+    {
+        using var outer = Lineage.BeginScope(nameof(Dispose_InFlowThatOwnedItsNodeBefore_FlowStillAttachesToThatNode));
+
+        var (ownNode, afterScope, later) = Bounded.OnNewThread(() =>
+        {
+            Lineage.GetOrCreateManager(TestIds.New("first"));
+            var ownNode = Lineage.Current;
+            using (Lineage.BeginScope("inner"))
+            {
+                Lineage.GetOrCreateManager(TestIds.New("inside"));
+            }
+
+            return (ownNode, Lineage.Current, Lineage.GetOrCreateManager(TestIds.New("later")));
+        });
+
+        Assert.Same(ownNode, afterScope);
+        Assert.Same(ownNode, later.Owner);
+    }
+
+    [Fact]
+    public void Dispose_ManagerAttachedToScopeNode_IsStopped()
+    {
+        using var outer = Lineage.BeginScope(nameof(Dispose_ManagerAttachedToScopeNode_IsStopped));
+        var scope = Lineage.BeginScope("job");
+        using var manager = Lineage.GetOrCreateManager(TestIds.New("io"));
+        manager.Start(1);
+        using var notStarted = Lineage.GetOrCreateManager(TestIds.New("idle"));
+
+        scope.Dispose();
+
+        Assert.False(manager.IsRunning);
+        Assert.False(notStarted.IsRunning);
+    }
+
+    [Fact]
+    public void Dispose_ManagerAttachedBelowScopeByChildThread_IsStopped()
+    {
+        using var outer = Lineage.BeginScope(nameof(Dispose_ManagerAttachedBelowScopeByChildThread_IsStopped));
+        var scope = Lineage.BeginScope("job");
+        var (child, grandchild) = Bounded.OnNewThread(() =>
+        {
+            var child = Lineage.GetOrCreateManager(TestIds.New("child"));
+            child.Start(1);
+            var grandchild = Bounded.OnNewThread(() =>
+            {
+                var manager = Lineage.CreateManager(TestIds.New("grandchild"));
+                manager.Start(1);
+                return manager;
+            });
+            return (child, grandchild);
+        });
+        using var childGuard = child;
+        using var grandchildGuard = grandchild;
+
+        scope.Dispose();
+
+        Assert.False(child.IsRunning, "a manager attached by a child flow of the scope was not stopped");
+        Assert.False(grandchild.IsRunning, "a manager attached by a grandchild flow of the scope was not stopped");
+        Assert.Same(scope.Node, child.Owner!.Parent);
+    }
+
+    [Fact]
+    public async Task Dispose_ManagerAttachedByScopesOwnFlowAfterRealAwait_IsStopped()
+    {
+        // After a real await the flow gets a new child node for what it attaches (ownership is per thread), but
+        // that node is below the scope's: the scope still owns everything attached inside it.
+        using var outer = Lineage.BeginScope(nameof(Dispose_ManagerAttachedByScopesOwnFlowAfterRealAwait_IsStopped));
+        var scope = Lineage.BeginScope("job");
+        await Task.Delay(1);
+        using var manager = Lineage.GetOrCreateManager(TestIds.New("io"));
+        manager.Start(1);
+
+        scope.Dispose();
+
+        Assert.True(IsSelfOrDescendant(manager.Owner!, scope.Node), "the manager was not attached inside the scope");
+        Assert.False(manager.IsRunning);
+    }
+
+    [Fact]
+    public void Dispose_ManagerAttachedInsideScopeByTaskAfterAwait_IsStopped()
+    {
+        using var outer = Lineage.BeginScope(nameof(Dispose_ManagerAttachedInsideScopeByTaskAfterAwait_IsStopped));
+        var scope = Lineage.BeginScope("job");
+        var manager = Bounded.Result(
+            Task.Run(async () =>
+            {
+                await Task.Yield();
+                var manager = Lineage.GetOrCreateManager(TestIds.New("io"));
+                manager.Start(1);
+                return manager;
+            }),
+            "async flow inside the scope");
+        using var guard = manager;
+
+        scope.Dispose();
+
+        Assert.False(manager.IsRunning);
+        Assert.True(IsSelfOrDescendant(manager.Owner!, scope.Node), "the manager was not attached inside the scope");
+    }
+
+    [Fact]
+    public void Dispose_ManagersAttachedBeforeScopeOrToRoot_AreNotStopped()
+    {
+        using var outer = Lineage.BeginScope(nameof(Dispose_ManagersAttachedBeforeScopeOrToRoot_AreNotStopped));
+        using var before = Lineage.GetOrCreateManager(TestIds.New("before"));
+        before.Start(1);
+        var scope = Lineage.BeginScope("job");
+        using var root = Lineage.Root.GetOrCreateManager(TestIds.New("root-from-scope"));
+        root.Start(1);
+        using var inside = Lineage.GetOrCreateManager(TestIds.New("inside"));
+        inside.Start(1);
+
+        scope.Dispose();
+
+        Assert.False(inside.IsRunning);
+        Assert.True(before.IsRunning, "a manager attached before the scope began was stopped");
+        Assert.True(root.IsRunning, "a manager attached to the root from inside the scope was stopped");
+        Assert.Same(Lineage.Root, root.Owner);
+    }
+
+    [Fact]
+    public void Dispose_QueuedWorkOfScopeManager_HasRunWhenDisposeReturns()
+    {
+        using var outer = Lineage.BeginScope(nameof(Dispose_QueuedWorkOfScopeManager_HasRunWhenDisposeReturns));
+        var scope = Lineage.BeginScope("job");
+        using var manager = Lineage.GetOrCreateManager(TestIds.New("io"));
+        manager.Start(1);
+        var disposer = Thread.CurrentThread;
+        using var disposeReturned = new ManualResetEventSlim();
+
+        // The first item holds the only worker until the stop has begun and the disposing thread is blocked in
+        // Dispose (or Dispose has returned without waiting), so the queued item cannot finish before that.
+        var blocker = manager.Submit(() =>
+        {
+            Bounded.Until(() => !manager.IsRunning, "the scope's stop to begin");
+            Bounded.Until(
+                () => disposeReturned.IsSet || (disposer.ThreadState & ThreadState.WaitSleepJoin) != 0,
+                "the disposing thread to block in Dispose");
+        });
+        var queued = manager.Submit(() => { });
+
+        scope.Dispose();
+        var queuedRanBeforeDisposeReturned = queued.IsCompleted;
+        disposeReturned.Set();
+
+        Assert.True(queuedRanBeforeDisposeReturned, "Dispose returned before the scope's managers drained their queues");
+        Assert.Equal(TaskStatus.RanToCompletion, queued.Status);
+        Assert.Equal(TaskStatus.RanToCompletion, blocker.Status);
+    }
+
+    [Fact]
+    public void Dispose_SecondTime_DoesNothing()
+    {
+        using var outer = Lineage.BeginScope(nameof(Dispose_SecondTime_DoesNothing));
+        var first = Lineage.BeginScope("first");
+        using var manager = Lineage.GetOrCreateManager(TestIds.New("io"));
+        manager.Start(1);
+        first.Dispose();
+        manager.Start(1); // restarted after the scope ended
+        using var second = Lineage.BeginScope("second");
+
+        first.Dispose();
+
+        Assert.Same(second.Node, Lineage.Current);
+        Assert.True(manager.IsRunning, "a second Dispose stopped the scope's managers again");
+    }
+
+    [Fact]
+    public async Task DisposeAsync_RestoresPreviousCurrent()
+    {
+        using var outer = Lineage.BeginScope(nameof(DisposeAsync_RestoresPreviousCurrent));
+        var scope = Lineage.BeginScope("job");
+
+        await scope.DisposeAsync();
+
+        Assert.Same(outer.Node, Lineage.Current);
+    }
+
+    [Fact]
+    public async Task DisposeAsync_AwaitUsingBlock_RestoresPreviousCurrentAfterBlock()
+    {
+        using var outer = Lineage.BeginScope(nameof(DisposeAsync_AwaitUsingBlock_RestoresPreviousCurrentAfterBlock));
+        LineageNode inside;
+
+        await using (Lineage.BeginScope("job"))
+        {
+            inside = Lineage.Current;
+        }
+
+        Assert.NotSame(outer.Node, inside);
+        Assert.Same(outer.Node, Lineage.Current);
+    }
+
+    [Fact]
+    public async Task DisposeAsync_ManagersAttachedInsideScope_AreStopped()
+    {
+        using var outer = Lineage.BeginScope(nameof(DisposeAsync_ManagersAttachedInsideScope_AreStopped));
+        var scope = Lineage.BeginScope("job");
+        await using var own = Lineage.GetOrCreateManager(TestIds.New("own"));
+        own.Start(1);
+        var child = Bounded.OnNewThread(() =>
+        {
+            var manager = Lineage.GetOrCreateManager(TestIds.New("child"));
+            manager.Start(1);
+            return manager;
+        });
+        await using var childGuard = child;
+        var queued = own.Submit(() => { });
+
+        await scope.DisposeAsync();
+
+        Assert.False(own.IsRunning);
+        Assert.False(child.IsRunning);
+        Assert.Equal(TaskStatus.RanToCompletion, queued.Status);
+        Assert.Equal(0, own.GetStatistics().Workers);
+        Assert.Equal(0, child.GetStatistics().Workers);
+    }
+
+    [Fact]
+    public async Task DisposeAsync_WhileScopeManagerIsBusy_ReturnsBeforeItDrains()
+    {
+        using var outer = Lineage.BeginScope(nameof(DisposeAsync_WhileScopeManagerIsBusy_ReturnsBeforeItDrains));
+        var scope = Lineage.BeginScope("job");
+        await using var manager = Lineage.GetOrCreateManager(TestIds.New("io"));
+        manager.Start(1);
+        using var gate = new ManualResetEventSlim();
+        // Bounded: were DisposeAsync to block until the drain, the item gives up after the timeout and the
+        // assertion below fails instead of the test hanging.
+        var busy = manager.Submit(() => Bounded.Wait(gate, "the test to release the busy item"));
+
+        var disposing = scope.DisposeAsync().AsTask();
+        var completedWhileBusy = disposing.IsCompleted;
+        gate.Set();
+        await Bounded.WaitAsync(disposing, "DisposeAsync");
+
+        Assert.False(completedWhileBusy, "DisposeAsync blocked (or finished) before the scope's busy manager drained");
+        Assert.False(manager.IsRunning);
+        Assert.Equal(TaskStatus.RanToCompletion, busy.Status);
+    }
+
+    [Fact]
+    public async Task DisposeAsync_ManagersAttachedBeforeScopeOrToRoot_AreNotStopped()
+    {
+        using var outer = Lineage.BeginScope(nameof(DisposeAsync_ManagersAttachedBeforeScopeOrToRoot_AreNotStopped));
+        await using var before = Lineage.GetOrCreateManager(TestIds.New("before"));
+        before.Start(1);
+        var scope = Lineage.BeginScope("job");
+        await using var root = Lineage.Root.GetOrCreateManager(TestIds.New("root-from-scope"));
+        root.Start(1);
+
+        await scope.DisposeAsync();
+
+        Assert.True(before.IsRunning);
+        Assert.True(root.IsRunning);
+    }
+
+    [Fact]
+    public async Task DisposeAsync_SecondTime_DoesNothing()
+    {
+        using var outer = Lineage.BeginScope(nameof(DisposeAsync_SecondTime_DoesNothing));
+        var first = Lineage.BeginScope("first");
+        await using var manager = Lineage.GetOrCreateManager(TestIds.New("io"));
+        manager.Start(1);
+        await first.DisposeAsync();
+        manager.Start(1);
+
+        await first.DisposeAsync();
+        first.Dispose();
+
+        Assert.True(manager.IsRunning, "a second DisposeAsync stopped the scope's managers again");
+    }
+
+    private static async Task CalleeWithOwnScopeAsync(Task resume)
+    {
+        using var scope = Lineage.BeginScope("callee");
+        await resume;
+    }
+
+    private static bool IsSelfOrDescendant(LineageNode node, LineageNode ancestor)
+    {
+        for (LineageNode? walk = node; walk is not null; walk = walk.Parent)
+        {
+            if (ReferenceEquals(walk, ancestor))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

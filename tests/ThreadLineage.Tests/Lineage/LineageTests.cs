@@ -1,0 +1,1180 @@
+using System.Runtime.CompilerServices;
+using ThreadLineage.Tests.Support;
+
+// Not ThreadLineage.Tests.Lineage: a namespace of that name would hide the Lineage type in every test file.
+namespace ThreadLineage.Tests.LineageModel;
+
+/// <summary>
+/// The resolution rules and the six invariants of DESIGN.md section 1. Every test isolates its flow in a
+/// <see cref="Lineage.BeginScope(string?)"/> or on fresh threads, and uses unique ids (the root is shared).
+/// </summary>
+/// <remarks>
+/// In the GC-sensitive group (run alone) because the leak tests measure the whole managed heap and the identity
+/// test wants dead threads' ids to be reused.
+/// </remarks>
+[Collection(GcSensitiveTestGroup.Name)]
+public class LineageTests
+{
+    // ---- Resolution: GetOrCreateManager --------------------------------------------------------------------
+
+    [Fact]
+    public void GetOrCreateManager_NoManagerInLineage_CreatesNotStartedManagerOnOwnNode()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_NoManagerInLineage_CreatesNotStartedManagerOnOwnNode));
+        var id = TestIds.New("io");
+
+        var manager = Lineage.GetOrCreateManager(id);
+
+        Assert.Equal(id, manager.Id);
+        Assert.False(manager.IsRunning);
+        Assert.Same(scope.Node, manager.Owner);
+        Assert.Same(manager, scope.Node.Managers[id]);
+        Assert.Same(scope.Node, Lineage.Current);
+    }
+
+    [Fact]
+    public void GetOrCreateManager_InInheritedFlow_AttachesToNewOwnNodeThatIsDirectChildOfPreviousCurrent()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_InInheritedFlow_AttachesToNewOwnNodeThatIsDirectChildOfPreviousCurrent));
+        var id = TestIds.New("io");
+
+        var (before, after, manager) = Bounded.OnNewThread(() =>
+        {
+            var before = Lineage.Current;
+            var manager = Lineage.GetOrCreateManager(id);
+            return (before, Lineage.Current, manager);
+        });
+
+        Assert.Same(scope.Node, before);
+        Assert.NotSame(before, after);
+        Assert.Same(before, after.Parent);
+        Assert.Same(after, manager.Owner);
+        Assert.False(scope.Node.TryGetManager(id, out _));
+    }
+
+    [Fact]
+    public void GetOrCreateManager_LaterAttachesInSameFlow_ReuseTheFlowsOwnNode()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_LaterAttachesInSameFlow_ReuseTheFlowsOwnNode));
+
+        var (first, second, third) = Bounded.OnNewThread(() =>
+        {
+            var first = Lineage.GetOrCreateManager(TestIds.New("a"));
+            var second = Lineage.GetOrCreateManager(TestIds.New("b"));
+            var third = Lineage.CreateManager(TestIds.New("c"));
+            return (first, second, third);
+        });
+
+        Assert.Same(scope.Node, first.Owner!.Parent);
+        Assert.Same(first.Owner, second.Owner);
+        Assert.Same(first.Owner, third.Owner);
+        Assert.Equal(3, first.Owner.Managers.Count);
+    }
+
+    [Fact]
+    public void GetOrCreateManager_AncestorHasId_ReturnsAncestorsManagerWithoutCreatingANode()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_AncestorHasId_ReturnsAncestorsManagerWithoutCreatingANode));
+        var id = TestIds.New("io");
+        var attached = Lineage.GetOrCreateManager(id);
+
+        var (resolved, current) = Bounded.OnNewThread(() => (Lineage.GetOrCreateManager(id), Lineage.Current));
+
+        Assert.Same(attached, resolved);
+        Assert.Same(scope.Node, current);
+        Assert.Empty(scope.Node.Children);
+    }
+
+    [Fact]
+    public void GetOrCreateManager_CalledTwice_ReturnsSameManager()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_CalledTwice_ReturnsSameManager));
+        var id = TestIds.New("io");
+
+        Assert.Same(Lineage.GetOrCreateManager(id), Lineage.GetOrCreateManager(id));
+    }
+
+    // ---- Resolution: CreateManager --------------------------------------------------------------------------
+
+    [Fact]
+    public void CreateManager_AncestorHasId_CreatesNewOnOwnNodeThatShadowsForFlowAndDescendantsOnly()
+    {
+        using var scope = Lineage.BeginScope(nameof(CreateManager_AncestorHasId_CreatesNewOnOwnNodeThatShadowsForFlowAndDescendantsOnly));
+        var id = TestIds.New("io");
+        var ancestors = Lineage.GetOrCreateManager(id);
+
+        var (created, seenByFlow, seenByDescendant, seenBySibling, flowNode) = Bounded.OnNewThread(() =>
+        {
+            var sibling = TestThreads.StartChild(() => Lineage.GetManager(id), "sibling-started-before");
+            var created = Lineage.CreateManager(id);
+            var seenByDescendant = Bounded.OnNewThread(() => Lineage.GetManager(id), "descendant");
+            return (created, Lineage.GetManager(id), seenByDescendant, Bounded.Result(sibling, "sibling"), Lineage.Current);
+        });
+
+        Assert.NotSame(ancestors, created);
+        Assert.False(created.IsRunning);
+        Assert.Same(flowNode, created.Owner);
+        Assert.Same(scope.Node, flowNode.Parent);
+        Assert.Same(created, seenByFlow);
+        Assert.Same(created, seenByDescendant);
+        Assert.Same(ancestors, seenBySibling);
+        Assert.Same(ancestors, Lineage.GetManager(id));
+        Assert.Same(ancestors, scope.Node.Managers[id]);
+    }
+
+    [Fact]
+    public void CreateManager_OwnNodeHasId_ReplacesItThereWithoutStoppingTheReplacedManager()
+    {
+        using var scope = Lineage.BeginScope(nameof(CreateManager_OwnNodeHasId_ReplacesItThereWithoutStoppingTheReplacedManager));
+        var id = TestIds.New("io");
+        using var replaced = Lineage.CreateManager(id);
+        replaced.Start(1);
+
+        var replacement = Lineage.CreateManager(id);
+
+        Assert.NotSame(replaced, replacement);
+        Assert.Same(scope.Node, replacement.Owner);
+        Assert.Same(scope.Node, Lineage.Current);
+        Assert.Same(replacement, scope.Node.Managers[id]);
+        Assert.Single(scope.Node.Managers);
+        Assert.Same(replacement, Lineage.GetManager(id));
+        Assert.Same(replacement, Lineage.GetOrCreateManager(id));
+        Assert.True(replaced.IsRunning, "CreateManager must not stop the manager it replaces.");
+        Assert.Equal(42, Bounded.Result(replaced.Submit(() => 42), "work on the replaced manager"));
+    }
+
+    // ---- Resolution: GetManager / TryGetManager -------------------------------------------------------------
+
+    [Fact]
+    public void GetManager_NoManagerInLineage_ThrowsManagerNotFoundNamingIdAndNode()
+    {
+        var nodeName = TestIds.New("lookup-scope");
+        using var scope = Lineage.BeginScope(nodeName);
+        var id = TestIds.New("missing");
+
+        var exception = Assert.Throws<ManagerNotFoundException>(() => Lineage.GetManager(id));
+
+        Assert.Equal(id, exception.Id);
+        Assert.Contains(id, exception.Message, StringComparison.Ordinal);
+        Assert.Contains(nodeName, exception.Message, StringComparison.Ordinal);
+        Assert.IsAssignableFrom<InvalidOperationException>(exception);
+    }
+
+    [Fact]
+    public void GetManager_NoManagerInLineage_NeverCreates()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetManager_NoManagerInLineage_NeverCreates));
+        var id = TestIds.New("missing");
+
+        var (before, after, foundAfterwards) = Bounded.OnNewThread(() =>
+        {
+            var before = Lineage.Current;
+            Assert.Throws<ManagerNotFoundException>(() => Lineage.GetManager(id));
+            Assert.Throws<ManagerNotFoundException>(() => Lineage.GetManager(id));
+            return (before, Lineage.Current, Lineage.TryGetManager(id, out _));
+        });
+
+        Assert.Same(before, after);
+        Assert.False(foundAfterwards);
+        Assert.Empty(scope.Node.Managers);
+        Assert.Empty(scope.Node.Children);
+        Assert.False(Lineage.Root.TryGetManager(id, out _));
+    }
+
+    [Fact]
+    public void GetManager_AncestorHasId_ReturnsIt()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetManager_AncestorHasId_ReturnsIt));
+        var id = TestIds.New("io");
+        var attached = Lineage.GetOrCreateManager(id);
+
+        Assert.Same(attached, Bounded.OnNewThread(() => Lineage.GetManager(id)));
+    }
+
+    [Fact]
+    public void TryGetManager_NoManagerInLineage_ReturnsFalseAndNull()
+    {
+        using var scope = Lineage.BeginScope(nameof(TryGetManager_NoManagerInLineage_ReturnsFalseAndNull));
+
+        Assert.False(Lineage.TryGetManager(TestIds.New("missing"), out var manager));
+        Assert.Null(manager);
+        Assert.Empty(scope.Node.Managers);
+    }
+
+    [Fact]
+    public void TryGetManager_AncestorHasId_ReturnsTrueAndIt()
+    {
+        using var scope = Lineage.BeginScope(nameof(TryGetManager_AncestorHasId_ReturnsTrueAndIt));
+        var id = TestIds.New("io");
+        var attached = Lineage.GetOrCreateManager(id);
+
+        var (found, manager) = Bounded.OnNewThread(() => (Lineage.TryGetManager(id, out var manager), manager));
+
+        Assert.True(found);
+        Assert.Same(attached, manager);
+    }
+
+    [Fact]
+    public void CreateManager_NullId_AttachesUnderDefaultIdThatNullLookupsResolve()
+    {
+        using var scope = Lineage.BeginScope(nameof(CreateManager_NullId_AttachesUnderDefaultIdThatNullLookupsResolve));
+
+        // CreateManager first: it lands on this scope's node whatever the root holds, so the lookups below
+        // resolve it (the nearest) even if something attached a "default" manager to the root.
+        var created = Lineage.CreateManager(null);
+
+        Assert.Equal("default", ThreadPoolManager.DefaultId);
+        Assert.Equal(ThreadPoolManager.DefaultId, created.Id);
+        Assert.Same(created, scope.Node.Managers[ThreadPoolManager.DefaultId]);
+        Assert.Same(created, Lineage.GetManager(null));
+        Assert.Same(created, Lineage.GetManager());
+        Assert.Same(created, Lineage.GetManager(ThreadPoolManager.DefaultId));
+        Assert.Same(created, Lineage.GetOrCreateManager(null));
+        Assert.Same(created, Lineage.GetOrCreateManager());
+        Assert.True(Lineage.TryGetManager(null, out var found));
+        Assert.Same(created, found);
+        Assert.Same(created, Bounded.OnNewThread(() => Lineage.GetManager(null)));
+    }
+
+    [Fact]
+    public void GetOrCreateManager_IdsDifferingInCaseOrNormalization_AreDistinct()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_IdsDifferingInCaseOrNormalization_AreDistinct));
+        var lower = TestIds.New("io");
+        var upper = lower.ToUpperInvariant();
+        var suffix = Guid.NewGuid().ToString("N");
+        var composed = $"caf\u00e9-{suffix}";
+        var decomposed = $"cafe\u0301-{suffix}";
+
+        var lowerManager = Lineage.GetOrCreateManager(lower);
+        var composedManager = Lineage.GetOrCreateManager(composed);
+
+        Assert.False(Lineage.TryGetManager(upper, out _));
+        Assert.Throws<ManagerNotFoundException>(() => Lineage.GetManager(decomposed));
+        Assert.NotSame(lowerManager, Lineage.GetOrCreateManager(upper));
+        Assert.NotSame(composedManager, Lineage.GetOrCreateManager(decomposed));
+        Assert.Equal(4, scope.Node.Managers.Count);
+    }
+
+    // ---- Invariant 1: inheritance --------------------------------------------------------------------------
+
+    [Fact]
+    public void GetManager_InThreadStartedAfterParentAttached_ReturnsParentsManager()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetManager_InThreadStartedAfterParentAttached_ReturnsParentsManager));
+        var id = TestIds.New("io");
+
+        var (attached, seen) = Bounded.OnNewThread(
+            () =>
+            {
+                var attached = Lineage.GetOrCreateManager(id);
+                return (attached, Bounded.OnNewThread(() => Lineage.GetManager(id), "child"));
+            },
+            "parent");
+
+        Assert.Same(attached, seen);
+    }
+
+    [Fact]
+    public void GetManager_InTaskRunStartedAfterParentAttached_ReturnsParentsManager()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetManager_InTaskRunStartedAfterParentAttached_ReturnsParentsManager));
+        var id = TestIds.New("io");
+
+        var (attached, seen) = Bounded.OnNewThread(() =>
+        {
+            var attached = Lineage.GetOrCreateManager(id);
+            return (attached, Bounded.Result(Task.Run(() => Lineage.GetManager(id)), "Task.Run child"));
+        });
+
+        Assert.Same(attached, seen);
+    }
+
+    [Fact]
+    public void GetManager_InQueueUserWorkItemStartedAfterParentAttached_ReturnsParentsManager()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetManager_InQueueUserWorkItemStartedAfterParentAttached_ReturnsParentsManager));
+        var id = TestIds.New("io");
+
+        var (attached, seen) = Bounded.OnNewThread(() =>
+        {
+            var attached = Lineage.GetOrCreateManager(id);
+            var seen = new TaskCompletionSource<ThreadPoolManager>(TaskCreationOptions.RunContinuationsAsynchronously);
+            ThreadPool.QueueUserWorkItem(_ =>
+            {
+                try
+                {
+                    seen.SetResult(Lineage.GetManager(id));
+                }
+                catch (Exception e)
+                {
+                    seen.SetException(e);
+                }
+            });
+            return (attached, Bounded.Result(seen.Task, "QueueUserWorkItem child"));
+        });
+
+        Assert.Same(attached, seen);
+    }
+
+    [Fact]
+    public void GetManager_InTimerCallbackStartedAfterParentAttached_ReturnsParentsManager()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetManager_InTimerCallbackStartedAfterParentAttached_ReturnsParentsManager));
+        var id = TestIds.New("io");
+
+        var (attached, seen) = Bounded.OnNewThread(() =>
+        {
+            var attached = Lineage.GetOrCreateManager(id);
+            var seen = new TaskCompletionSource<ThreadPoolManager>(TaskCreationOptions.RunContinuationsAsynchronously);
+            using var timer = new Timer(
+                _ =>
+                {
+                    try
+                    {
+                        seen.TrySetResult(Lineage.GetManager(id));
+                    }
+                    catch (Exception e)
+                    {
+                        seen.TrySetException(e);
+                    }
+                },
+                null,
+                dueTime: 0,
+                period: Timeout.Infinite);
+            return (attached, Bounded.Result(seen.Task, "timer callback"));
+        });
+
+        Assert.Same(attached, seen);
+    }
+
+    [Fact]
+    public async Task GetManager_AfterAwaitResumingOnAnotherThread_ReturnsManagerAttachedBefore()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetManager_AfterAwaitResumingOnAnotherThread_ReturnsManagerAttachedBefore));
+        var id = TestIds.New("io");
+
+        var (attached, seen) = await Bounded.ResultAsync(
+            Task.Run(async () =>
+            {
+                var attached = Lineage.GetOrCreateManager(id);
+                await Task.Yield();
+                await Task.Delay(1).ConfigureAwait(false);
+                return (attached, Lineage.GetManager(id));
+            }),
+            "async flow");
+
+        Assert.Same(attached, seen);
+    }
+
+    [Fact]
+    public async Task GetManager_InThreadPoolManagerWorkSubmittedAfterAttach_ReturnsSubmittersManager()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetManager_InThreadPoolManagerWorkSubmittedAfterAttach_ReturnsSubmittersManager));
+        var id = TestIds.New("io");
+        await using var pool = new ThreadPoolManager(TestIds.New("pool"));
+        pool.Start(1);
+        var attached = Lineage.GetOrCreateManager(id);
+
+        var seenBySyncWork = await Bounded.ResultAsync(pool.Submit(() => Lineage.GetManager(id)), "sync pool work");
+        var seenByAsyncWork = await Bounded.ResultAsync(
+            pool.Submit(async () =>
+            {
+                await Task.Yield();
+                return Lineage.GetManager(id);
+            }),
+            "async pool work");
+
+        Assert.Same(attached, seenBySyncWork);
+        Assert.Same(attached, seenByAsyncWork);
+    }
+
+    [Fact]
+    public void GetManager_ChildStartedAfterParentHadOwnNode_SeesManagersParentAttachesLater()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetManager_ChildStartedAfterParentHadOwnNode_SeesManagersParentAttachesLater));
+        var firstId = TestIds.New("first");
+        var laterId = TestIds.New("later");
+
+        var (parentNode, later, seen) = Bounded.OnNewThread(() =>
+        {
+            Lineage.GetOrCreateManager(firstId); // the parent's own node exists from here on
+            using var attached = new ManualResetEventSlim();
+            var child = TestThreads.StartChild(() =>
+            {
+                Bounded.Wait(attached, "the parent's later attach");
+                return Lineage.GetManager(laterId);
+            });
+            var later = Lineage.GetOrCreateManager(laterId);
+            attached.Set();
+            return (Lineage.Current, later, Bounded.Result(child, "child"));
+        });
+
+        Assert.Same(parentNode, later.Owner);
+        Assert.Same(later, seen);
+    }
+
+    [Fact]
+    public void TryGetManager_ChildStartedBeforeParentHadOwnNode_KeepsInheritedNodeAndDoesNotSeeLaterManager()
+    {
+        using var scope = Lineage.BeginScope(nameof(TryGetManager_ChildStartedBeforeParentHadOwnNode_KeepsInheritedNodeAndDoesNotSeeLaterManager));
+        var id = TestIds.New("io");
+
+        var (attached, childSaw, childCurrent) = Bounded.OnNewThread(() =>
+        {
+            using var attached = new ManualResetEventSlim();
+            var child = TestThreads.StartChild(() =>
+            {
+                Bounded.Wait(attached, "the parent's attach");
+                return (Lineage.TryGetManager(id, out _), Lineage.Current);
+            });
+            var manager = Lineage.GetOrCreateManager(id);
+            attached.Set();
+            var (saw, current) = Bounded.Result(child, "child");
+            return (manager, saw, current);
+        });
+
+        Assert.False(childSaw);
+        Assert.Same(scope.Node, childCurrent);
+        Assert.Same(scope.Node, attached.Owner!.Parent);
+    }
+
+    // ---- Invariant 2: isolation ----------------------------------------------------------------------------
+
+    [Fact]
+    public void TryGetManager_InParentFlow_DoesNotSeeManagerAttachedByLiveChildThread()
+    {
+        using var scope = Lineage.BeginScope(nameof(TryGetManager_InParentFlow_DoesNotSeeManagerAttachedByLiveChildThread));
+        var id = TestIds.New("io");
+        using var attached = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var child = TestThreads.StartChild(() =>
+        {
+            var manager = Lineage.GetOrCreateManager(id);
+            attached.Set();
+            Bounded.Wait(release, "the parent's checks");
+            return manager;
+        });
+
+        try
+        {
+            Bounded.Wait(attached, "the child's attach");
+            Assert.False(Lineage.TryGetManager(id, out _));
+            Assert.Throws<ManagerNotFoundException>(() => Lineage.GetManager(id));
+            Assert.False(scope.Node.TryGetManager(id, out _));
+        }
+        finally
+        {
+            release.Set();
+        }
+
+        var childManager = Bounded.Result(child, "child");
+        Assert.NotSame(scope.Node, childManager.Owner);
+        Assert.False(Lineage.TryGetManager(id, out _));
+        Assert.NotSame(childManager, Lineage.GetOrCreateManager(id));
+    }
+
+    [Fact]
+    public void TryGetManager_InSiblingFlow_DoesNotSeeSiblingsManager()
+    {
+        using var scope = Lineage.BeginScope(nameof(TryGetManager_InSiblingFlow_DoesNotSeeSiblingsManager));
+        var id = TestIds.New("io");
+        using var attached = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var first = TestThreads.StartChild(() =>
+        {
+            var manager = Lineage.GetOrCreateManager(id);
+            attached.Set();
+            Bounded.Wait(release, "the sibling's checks");
+            return manager;
+        });
+
+        (bool Saw, ThreadPoolManager Own) sibling;
+        try
+        {
+            Bounded.Wait(attached, "the first child's attach");
+            sibling = Bounded.OnNewThread(() => (Lineage.TryGetManager(id, out _), Lineage.GetOrCreateManager(id)), "sibling");
+        }
+        finally
+        {
+            release.Set();
+        }
+
+        var firstManager = Bounded.Result(first, "first child");
+        Assert.False(sibling.Saw);
+        Assert.NotSame(firstManager, sibling.Own);
+        Assert.NotSame(firstManager.Owner, sibling.Own.Owner);
+    }
+
+    [Fact]
+    public void TryGetManager_OnUnrelatedThread_DoesNotSeeManagerAndSeesRoot()
+    {
+        using var scope = Lineage.BeginScope(nameof(TryGetManager_OnUnrelatedThread_DoesNotSeeManagerAndSeesRoot));
+        var id = TestIds.New("io");
+        Lineage.GetOrCreateManager(id);
+
+        var (saw, current) = Bounded.Result(
+            TestThreads.StartUnrelated(() => (Lineage.TryGetManager(id, out _), Lineage.Current)),
+            "unrelated thread");
+
+        Assert.False(saw);
+        Assert.Same(Lineage.Root, current);
+    }
+
+    [Fact]
+    public void GetOrCreateManager_InChildTheRuntimeRunsLaterOnParentsThread_CreatesOwnNodeInvisibleToParentAndSibling()
+    {
+        // A plain one-thread TaskScheduler, which knows nothing of ThreadLineage: the child runs on the very thread
+        // the parent used, after the parent's code returned. Only the AsyncLocal context-change notification can
+        // tell that thread it now runs another flow.
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_InChildTheRuntimeRunsLaterOnParentsThread_CreatesOwnNodeInvisibleToParentAndSibling));
+        using var scheduler = new SingleThreadScheduler("lineage-same-thread");
+        var parentId = TestIds.New("parent");
+        var childId = TestIds.New("child");
+
+        var outcome = Bounded.Result(
+            scheduler.RunAsync(async () =>
+            {
+                Lineage.GetOrCreateManager(parentId);
+                var parentNode = Lineage.Current;
+                var parentThread = Environment.CurrentManagedThreadId;
+                var child = scheduler.Run(() => (Manager: Lineage.GetOrCreateManager(childId), Node: Lineage.Current, Thread: Environment.CurrentManagedThreadId));
+                var sibling = scheduler.Run(() => Lineage.TryGetManager(childId, out _));
+                var childOutcome = await child;
+                var siblingSaw = await sibling;
+                return (parentNode, parentThread, childOutcome, siblingSaw, ParentSaw: Lineage.TryGetManager(childId, out _));
+            }),
+            "parent flow on the one-thread scheduler");
+
+        Assert.Equal(outcome.parentThread, outcome.childOutcome.Thread);
+        Assert.NotSame(outcome.parentNode, outcome.childOutcome.Node);
+        Assert.Same(outcome.parentNode, outcome.childOutcome.Node.Parent);
+        Assert.Same(outcome.childOutcome.Node, outcome.childOutcome.Manager.Owner);
+        Assert.False(outcome.parentNode.TryGetManager(childId, out _));
+        Assert.False(outcome.siblingSaw);
+        Assert.False(outcome.ParentSaw);
+    }
+
+    [Fact]
+    public void GetOrCreateManager_InChildRunLaterOnParentsPoolWorker_CreatesOwnNodeInvisibleToParentAndSibling()
+    {
+        // One worker: the parent item attaches and submits a child; the child runs on the same worker after the
+        // parent's synchronous part ended, then a sibling, then the parent resumes there too.
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_InChildRunLaterOnParentsPoolWorker_CreatesOwnNodeInvisibleToParentAndSibling));
+        using var pool = new ThreadPoolManager(TestIds.New("one-worker"));
+        pool.Start(1);
+        var parentId = TestIds.New("parent");
+        var childId = TestIds.New("child");
+
+        var outcome = Bounded.Result(
+            pool.Submit(async () =>
+            {
+                Lineage.GetOrCreateManager(parentId);
+                var parentNode = Lineage.Current;
+                var parentThread = Environment.CurrentManagedThreadId;
+                var child = pool.Submit(() => (Manager: Lineage.GetOrCreateManager(childId), Node: Lineage.Current, Thread: Environment.CurrentManagedThreadId));
+                var sibling = pool.Submit(() => Lineage.TryGetManager(childId, out _));
+                var childOutcome = await child;
+                var siblingSaw = await sibling;
+                return (parentNode, parentThread, childOutcome, siblingSaw, ParentSaw: Lineage.TryGetManager(childId, out _));
+            }),
+            "parent work on the one-worker pool");
+
+        Assert.Equal(outcome.parentThread, outcome.childOutcome.Thread);
+        Assert.NotSame(outcome.parentNode, outcome.childOutcome.Node);
+        Assert.Same(outcome.parentNode, outcome.childOutcome.Node.Parent);
+        Assert.Same(outcome.childOutcome.Node, outcome.childOutcome.Manager.Owner);
+        Assert.False(outcome.parentNode.TryGetManager(childId, out _));
+        Assert.False(outcome.siblingSaw);
+        Assert.False(outcome.ParentSaw);
+    }
+
+    [Fact]
+    public void GetOrCreateManager_InWorkRunInlineByWaitingPoolWorker_DoesNotAttachToWaitersNode()
+    {
+        // The parent item blocks on a child queued behind it on the same one-worker pool: the pool runs the
+        // child inline on the waiting worker. The child is still a flow of its own.
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_InWorkRunInlineByWaitingPoolWorker_DoesNotAttachToWaitersNode));
+        using var pool = new ThreadPoolManager(TestIds.New("inline"));
+        pool.Start(1);
+        var parentId = TestIds.New("parent");
+        var childId = TestIds.New("child");
+        var laterId = TestIds.New("later");
+
+        var outcome = Bounded.Result(
+            pool.Submit(() =>
+            {
+                Lineage.GetOrCreateManager(parentId);
+                var parentNode = Lineage.Current;
+                var parentThread = Environment.CurrentManagedThreadId;
+                var child = pool.Submit(() => (Manager: Lineage.GetOrCreateManager(childId), Node: Lineage.Current, Thread: Environment.CurrentManagedThreadId));
+                var childOutcome = BlockOn(child);
+                var parentSaw = Lineage.TryGetManager(childId, out _);
+                var later = Lineage.GetOrCreateManager(laterId);
+                return (parentNode, parentThread, childOutcome, parentSaw, later, CurrentAfter: Lineage.Current);
+            }),
+            "parent work that waits inline");
+
+        Assert.Equal(outcome.parentThread, outcome.childOutcome.Thread);
+        Assert.NotSame(outcome.parentNode, outcome.childOutcome.Node);
+        Assert.Same(outcome.parentNode, outcome.childOutcome.Node.Parent);
+        Assert.Same(outcome.childOutcome.Node, outcome.childOutcome.Manager.Owner);
+        Assert.False(outcome.parentNode.TryGetManager(childId, out _));
+        Assert.False(outcome.parentSaw);
+
+        // The waiting parent did not switch flows: it still owns its node.
+        Assert.Same(outcome.parentNode, outcome.CurrentAfter);
+        Assert.Same(outcome.parentNode, outcome.later.Owner);
+    }
+
+    [Fact]
+    public void GetOrCreateManager_AfterRealAwaitResumingOnSameThread_CreatesChildOfOwnNode()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_AfterRealAwaitResumingOnSameThread_CreatesChildOfOwnNode));
+        using var scheduler = new SingleThreadScheduler("lineage-async-same-thread");
+        var beforeId = TestIds.New("before");
+        var afterId = TestIds.New("after");
+
+        var outcome = Bounded.Result(
+            scheduler.RunAsync(async () =>
+            {
+                var beforeManager = Lineage.GetOrCreateManager(beforeId);
+                var before = Lineage.Current;
+                await Task.Yield();
+                var resolved = Lineage.GetManager(beforeId);
+                var currentAfterLookup = Lineage.Current;
+                var afterManager = Lineage.GetOrCreateManager(afterId);
+                return (beforeManager, before, resolved, currentAfterLookup, afterManager, After: Lineage.Current);
+            }),
+            "async flow on the one-thread scheduler");
+
+        Assert.Same(outcome.beforeManager, outcome.resolved);
+        Assert.Same(outcome.before, outcome.currentAfterLookup);
+        Assert.NotSame(outcome.before, outcome.After);
+        Assert.Same(outcome.before, outcome.After.Parent);
+        Assert.Same(outcome.After, outcome.afterManager.Owner);
+        Assert.False(outcome.before.TryGetManager(afterId, out _));
+    }
+
+    [Fact]
+    public async Task GetOrCreateManager_AfterAwaitTaskYield_CreatesChildOfOwnNode()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_AfterAwaitTaskYield_CreatesChildOfOwnNode));
+        var beforeId = TestIds.New("before");
+        var afterId = TestIds.New("after");
+
+        var (before, after, afterManager) = await Bounded.ResultAsync(
+            Task.Run(async () =>
+            {
+                Lineage.GetOrCreateManager(beforeId);
+                var before = Lineage.Current;
+                await Task.Yield();
+                var afterManager = Lineage.GetOrCreateManager(afterId);
+                return (before, Lineage.Current, afterManager);
+            }),
+            "async flow");
+
+        Assert.NotSame(before, after);
+        Assert.Same(before, after.Parent);
+        Assert.Same(after, afterManager.Owner);
+        Assert.False(before.TryGetManager(afterId, out _));
+    }
+
+    [Fact]
+    public void GetOrCreateManager_AfterAwaitInOneWorkerPool_CreatesChildOfOwnNode()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_AfterAwaitInOneWorkerPool_CreatesChildOfOwnNode));
+        using var pool = new ThreadPoolManager(TestIds.New("loop"));
+        pool.Start(1);
+        var beforeId = TestIds.New("before");
+        var afterId = TestIds.New("after");
+
+        var (before, after, afterManager) = Bounded.Result(
+            pool.Submit(async () =>
+            {
+                Lineage.GetOrCreateManager(beforeId);
+                var before = Lineage.Current;
+                await Task.Yield();
+                var afterManager = Lineage.GetOrCreateManager(afterId);
+                return (before, Lineage.Current, afterManager);
+            }),
+            "async pool work");
+
+        Assert.NotSame(before, after);
+        Assert.Same(before, after.Parent);
+        Assert.Same(after, afterManager.Owner);
+    }
+
+    [Fact]
+    public void GetOrCreateManager_AfterAwaitOfCompletedTask_KeepsAttachingToOwnNode()
+    {
+        // No real context switch: the method never left the thread, so it still owns its node.
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_AfterAwaitOfCompletedTask_KeepsAttachingToOwnNode));
+        using var scheduler = new SingleThreadScheduler("lineage-completed-await");
+
+        var (before, after) = Bounded.Result(
+            scheduler.RunAsync(async () =>
+            {
+                var before = Lineage.GetOrCreateManager(TestIds.New("before"));
+                await Task.CompletedTask;
+                return (before, Lineage.GetOrCreateManager(TestIds.New("after")));
+            }),
+            "async flow");
+
+        Assert.Same(before.Owner, after.Owner);
+    }
+
+    [Fact]
+    public void GetOrCreateManager_InSuccessiveItemsOfPoolWithoutFlowedContext_SeeOwnerAndStayIsolated()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_InSuccessiveItemsOfPoolWithoutFlowedContext_SeeOwnerAndStayIsolated));
+        var pool = Lineage.CreateManager(TestIds.New("unflowed"));
+        pool.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, FlowExecutionContext = false });
+        var id = TestIds.New("io");
+
+        (LineageNode Current, bool Saw, ThreadPoolManager Manager) Item() =>
+            (Lineage.Current, Lineage.TryGetManager(id, out _), Lineage.GetOrCreateManager(id));
+
+        var first = Bounded.Result(pool.Submit(Item), "first item");
+        var second = Bounded.Result(TestThreads.StartUnrelated(() => Bounded.Result(pool.Submit(Item), "second item")), "unrelated submitter");
+
+        Assert.Same(scope.Node, first.Current);
+        Assert.Same(scope.Node, second.Current);
+        Assert.False(first.Saw);
+        Assert.False(second.Saw);
+        Assert.NotSame(first.Manager, second.Manager);
+        Assert.Same(scope.Node, first.Manager.Owner!.Parent);
+        Assert.Same(scope.Node, second.Manager.Owner!.Parent);
+    }
+
+    // ---- Invariant 3: the walk passes nodes holding other ids --------------------------------------------------
+
+    [Fact]
+    public void GetManager_NearerNodesHoldOnlyOtherIds_WalksPastThemToAncestor()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetManager_NearerNodesHoldOnlyOtherIds_WalksPastThemToAncestor));
+        var id = TestIds.New("io");
+        var ancestors = Lineage.GetOrCreateManager(id);
+
+        var (strict, tried, found, getOrCreated, nearest) = Bounded.OnNewThread(() =>
+        {
+            Lineage.GetOrCreateManager(TestIds.New("other"));
+            return Bounded.OnNewThread(() =>
+            {
+                Lineage.CreateManager(TestIds.New("another"));
+                var strict = Lineage.GetManager(id);
+                var tried = Lineage.TryGetManager(id, out var found);
+                return (strict, tried, found, Lineage.GetOrCreateManager(id), Lineage.Current);
+            });
+        });
+
+        Assert.Same(ancestors, strict);
+        Assert.True(tried);
+        Assert.Same(ancestors, found);
+        Assert.Same(ancestors, getOrCreated);
+        Assert.Single(nearest.Managers);
+        Assert.Single(nearest.Parent!.Managers);
+        Assert.Same(scope.Node, nearest.Parent.Parent);
+    }
+
+    // ---- Invariant 4: no identity reuse ---------------------------------------------------------------------
+
+    [Fact]
+    public void GetOrCreateManager_OnLaterShortLivedThreads_NeverInheritsDeadThreadsManagerUnlessDescendant()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_OnLaterShortLivedThreads_NeverInheritsDeadThreadsManagerUnlessDescendant));
+        var id = TestIds.New("io");
+        var (firstThreadId, first, descendantSaw) = AttachOnShortLivedThreadWithDescendant(id);
+        Assert.True(descendantSaw, "a descendant of the thread that attached must see its manager");
+
+        var seenThreadIds = new HashSet<int> { firstThreadId };
+        var leaks = new List<string>();
+        for (var i = 1; i < 200; i++)
+        {
+            if (i % 10 == 0)
+            {
+                // Dead threads' managed ids are recycled once their Thread objects are finalized: let that happen,
+                // so later threads do reuse ids of dead ones (the seed's failure mode).
+                FullGc.Collect();
+            }
+
+            var (threadId, saw, own) = LookUpAndAttachOnShortLivedThread(id);
+            if (saw || ReferenceEquals(own, first) || ReferenceEquals(own.Owner, first.Owner) || !ReferenceEquals(own.Owner!.Parent, scope.Node))
+            {
+                leaks.Add($"thread #{i} (managed id {threadId}{(seenThreadIds.Contains(threadId) ? ", reused" : string.Empty)})");
+            }
+
+            seenThreadIds.Add(threadId);
+        }
+
+        Assert.True(leaks.Count == 0, $"Threads that are not descendants inherited the dead thread's manager or node: {string.Join(", ", leaks)}.");
+    }
+
+    // ---- Invariant 5: no leaks --------------------------------------------------------------------------------
+
+    [Fact]
+    public void GetOrCreateManager_FlowEnded_NodeAndNotStartedManagerAreCollected()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_FlowEnded_NodeAndNotStartedManagerAreCollected));
+        var (node, manager) = AttachInEndedFlow(TestIds.New("io"), start: false);
+
+        FullGc.Collect();
+
+        Assert.False(node.IsAlive, "the node of a flow that ended is still alive");
+        Assert.False(manager.IsAlive, "a manager that never ran, attached by a flow that ended, is still alive");
+        Assert.Empty(scope.Node.Children);
+    }
+
+    [Fact]
+    public void GetOrCreateManager_FlowEndedAndManagerStopped_NodeAndManagerAreCollected()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_FlowEndedAndManagerStopped_NodeAndManagerAreCollected));
+        var (node, manager) = AttachInEndedFlow(TestIds.New("io"), start: true);
+
+        FullGc.Collect();
+
+        Assert.False(node.IsAlive, "the node of a flow that ended is still alive after its manager stopped");
+        Assert.False(manager.IsAlive, "a stopped manager attached by a flow that ended is still alive");
+    }
+
+    [Fact]
+    public void GetOrCreateManager_FlowEndedWhileManagerRuns_NodeStaysAliveUntilManagerStops()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_FlowEndedWhileManagerRuns_NodeStaysAliveUntilManagerStops));
+        var (node, manager, worker) = StartInEndedFlow(TestIds.New("io"));
+
+        FullGc.Collect();
+        Assert.True(node.IsAlive, "a running manager's node was collected");
+        Assert.True(manager.IsAlive, "a running manager was collected");
+        // Counted in a helper: a snapshot list held in this frame would keep the node alive (debug code keeps temporaries).
+        Assert.Equal(1, LiveChildCount(scope.Node));
+
+        StopAndJoin(manager, worker);
+        FullGc.Collect();
+
+        Assert.False(node.IsAlive, "the node is still alive after its manager stopped");
+        Assert.False(manager.IsAlive, "the manager is still alive after it stopped");
+        Assert.Empty(scope.Node.Children);
+    }
+
+    [Fact]
+    public void GetOrCreateManager_In100kShortLivedFlows_LeavesMemoryFlat()
+    {
+        const int Flows = 100_000;
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_In100kShortLivedFlows_LeavesMemoryFlat));
+        var id = TestIds.New("io");
+
+        // Warm up (JIT, thread-pool threads, the weak lists' first growth) before the baseline.
+        AttachInShortLivedFlows(2_000, id);
+        FullGc.Collect();
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+
+        AttachInShortLivedFlows(Flows, id);
+        FullGc.Collect();
+        var after = GC.GetTotalMemory(forceFullCollection: true);
+
+        // A retained node with its manager costs several hundred bytes: 100k of them would add tens of MB.
+        // The bound leaves room for the weak lists' dead entries (pruned lazily) and unrelated noise.
+        const long Bound = 12L * 1024 * 1024;
+        Assert.True(after - before < Bound, $"Managed heap grew by {(after - before) / 1024} KiB over {Flows} flows (bound {Bound / 1024} KiB).");
+        Assert.Empty(scope.Node.Children);
+    }
+
+    // ---- Invariant 6: thread safety -------------------------------------------------------------------------
+
+    [Fact]
+    public void AllCalls_RacingFromManyThreads_ThrowNothingAndStayConsistent()
+    {
+        const int Threads = 8;
+        const int Operations = 1_500;
+        using var scope = Lineage.BeginScope(nameof(AllCalls_RacingFromManyThreads_ThrowNothingAndStayConsistent));
+        var shared = scope.Node;
+        var ids = Enumerable.Range(0, 6).Select(i => TestIds.New($"race{i}")).ToArray();
+        using var start = new Barrier(Threads);
+
+        var racers = Enumerable.Range(0, Threads)
+            .Select(seed => TestThreads.StartChild(
+                () =>
+                {
+                    var random = new Random(seed);
+                    Bounded.SignalAndWait(start, "racers' start");
+                    for (var i = 0; i < Operations; i++)
+                    {
+                        var id = ids[random.Next(ids.Length)];
+                        switch (random.Next(11))
+                        {
+                            case 0:
+                                Lineage.GetOrCreateManager(id);
+                                break;
+                            case 1:
+                                Lineage.CreateManager(id);
+                                break;
+                            case 2:
+                                Lineage.TryGetManager(id, out _);
+                                break;
+                            case 3:
+                                try
+                                {
+                                    Lineage.GetManager(id);
+                                }
+                                catch (ManagerNotFoundException)
+                                {
+                                    // Expected while no flow above this one attached the id.
+                                }
+
+                                break;
+                            case 4:
+                                // Half the time a new id, so the shared node keeps growing while others read it.
+                                var sharedId = random.Next(2) == 0 ? id : $"{id}-{seed}-{i}";
+                                Assert.Same(shared.GetOrCreateManager(sharedId), shared.GetOrCreateManager(sharedId));
+                                break;
+                            case 5:
+                                shared.TryGetManager(id, out _);
+                                break;
+                            case 6:
+                                foreach (var (key, manager) in shared.Managers)
+                                {
+                                    Assert.Equal(key, manager.Id);
+                                }
+
+                                break;
+                            case 7:
+                                _ = shared.Children.Count;
+                                break;
+                            case 8:
+                                using (Lineage.BeginScope())
+                                {
+                                    Lineage.GetOrCreateManager(id);
+                                }
+
+                                break;
+                            case 9:
+                                Bounded.OnNewThread(() => Lineage.GetOrCreateManager(id), "nested-racer");
+                                break;
+                            default:
+                                if (random.Next(20) == 0)
+                                {
+                                    _ = Lineage.Describe();
+                                }
+
+                                break;
+                        }
+                    }
+
+                    return seed;
+                },
+                $"racer-{seed}"))
+            .ToArray();
+
+        foreach (var racer in racers)
+        {
+            Bounded.Result(racer, "a racer");
+        }
+
+        foreach (var (id, manager) in shared.Managers)
+        {
+            Assert.Same(manager, shared.GetOrCreateManager(id));
+            Assert.Same(manager, Lineage.GetManager(id));
+            Assert.Same(shared, manager.Owner);
+        }
+    }
+
+    // ---- Lookups and Current ------------------------------------------------------------------------------
+
+    [Fact]
+    public void Current_AfterLookupsFoundOrNot_IsUnchanged()
+    {
+        using var scope = Lineage.BeginScope(nameof(Current_AfterLookupsFoundOrNot_IsUnchanged));
+        var known = TestIds.New("known");
+        var missing = TestIds.New("missing");
+        Lineage.GetOrCreateManager(known);
+
+        var currents = Bounded.OnNewThread(() =>
+        {
+            var seen = new List<LineageNode> { Lineage.Current };
+            Lineage.GetManager(known);
+            seen.Add(Lineage.Current);
+            Lineage.TryGetManager(known, out _);
+            seen.Add(Lineage.Current);
+            Lineage.TryGetManager(missing, out _);
+            seen.Add(Lineage.Current);
+            Assert.Throws<ManagerNotFoundException>(() => Lineage.GetManager(missing));
+            seen.Add(Lineage.Current);
+            Lineage.GetOrCreateManager(known); // found: a lookup too
+            seen.Add(Lineage.Current);
+            Lineage.Current.TryGetManager(missing, out _);
+            Lineage.Root.TryGetManager(missing, out _);
+            seen.Add(Lineage.Current);
+            return seen;
+        });
+
+        Assert.All(currents, current => Assert.Same(scope.Node, current));
+        Assert.Empty(scope.Node.Children);
+    }
+
+    [Fact]
+    public void Current_OnThreadWithNothingSet_IsRoot()
+    {
+        var current = Bounded.Result(TestThreads.StartUnrelated(() => Lineage.Current), "unrelated thread");
+
+        Assert.Same(Lineage.Root, current);
+        Assert.Null(Lineage.Root.Parent);
+    }
+
+    // ---- Diagnostics --------------------------------------------------------------------------------------
+
+    [Fact]
+    public void Describe_NestedNodesWithManagers_RendersIndentedTreeWithNamesAndIds()
+    {
+        var outerName = TestIds.New("describe-outer");
+        var innerName = TestIds.New("describe-inner");
+        var outerId = TestIds.New("outer-io");
+        var innerId = TestIds.New("inner-io");
+        using var outer = Lineage.BeginScope(outerName);
+        Lineage.GetOrCreateManager(outerId);
+        using var inner = Lineage.BeginScope(innerName);
+        Lineage.GetOrCreateManager(innerId);
+
+        var lines = Lineage.Describe().Split('\n');
+        var outerLine = IndexOfLineContaining(lines, outerName);
+        var innerLine = IndexOfLineContaining(lines, innerName);
+        var outerIdLine = IndexOfLineContaining(lines, outerId);
+        var innerIdLine = IndexOfLineContaining(lines, innerId);
+
+        Assert.True(outerLine < innerLine, "the inner scope's node is listed before its parent");
+        Assert.True(Indentation(lines[innerLine]) > Indentation(lines[outerLine]), "a child node is not indented deeper than its parent");
+        Assert.True(outerIdLine > outerLine, "a manager is listed before its node");
+        Assert.True(innerIdLine > innerLine, "a manager is listed before its node");
+        Assert.True(Indentation(lines[innerIdLine]) > Indentation(lines[outerIdLine]), "managers are not indented with their nodes");
+    }
+
+    [Fact]
+    public void Describe_ManagerStartedThenStopped_RendersItsState()
+    {
+        using var scope = Lineage.BeginScope(nameof(Describe_ManagerStartedThenStopped_RendersItsState));
+        var id = TestIds.New("stateful");
+        using var manager = Lineage.GetOrCreateManager(id);
+
+        var notStarted = LineContaining(Lineage.Describe(), id);
+        manager.Start(1);
+        var running = LineContaining(Lineage.Describe(), id);
+        manager.Stop();
+        var stopped = LineContaining(Lineage.Describe(), id);
+
+        Assert.NotEqual(notStarted, running);
+        Assert.NotEqual(running, stopped);
+    }
+
+    [Fact]
+    public void AllInstances_LiveAttachedAndFreeStandingManagers_AreListed()
+    {
+        using var scope = Lineage.BeginScope(nameof(AllInstances_LiveAttachedAndFreeStandingManagers_AreListed));
+        var attached = Lineage.GetOrCreateManager(TestIds.New("attached"));
+        using var freeStanding = new ThreadPoolManager(TestIds.New("free"));
+        using var running = Lineage.CreateManager(TestIds.New("running"));
+        running.Start(1);
+
+        var all = ThreadPoolManager.AllInstances;
+
+        Assert.Contains(attached, all);
+        Assert.Contains(freeStanding, all);
+        Assert.Contains(running, all);
+        Assert.Null(freeStanding.Owner);
+    }
+
+    // ---- Helpers (not inlined, so that the JIT keeps no reference to what they allocate) ---------------------
+
+    private static T BlockOn<T>(Task<T> task) => task.Result;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static (int ThreadId, ThreadPoolManager Manager, bool DescendantSaw) AttachOnShortLivedThreadWithDescendant(string id) =>
+        Bounded.OnNewThread(
+            () =>
+            {
+                var manager = Lineage.GetOrCreateManager(id);
+                var descendantSaw = Bounded.OnNewThread(() => Lineage.TryGetManager(id, out var seen) && ReferenceEquals(seen, manager), "descendant");
+                return (Environment.CurrentManagedThreadId, manager, descendantSaw);
+            },
+            "attaching-thread");
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static (int ThreadId, bool Saw, ThreadPoolManager Own) LookUpAndAttachOnShortLivedThread(string id) =>
+        // A child of the test's flow (an ancestor of the dead thread's node), joined so its id can be recycled.
+        Bounded.OnNewThread(
+            () => (Environment.CurrentManagedThreadId, Lineage.TryGetManager(id, out _), Lineage.GetOrCreateManager(id)),
+            "short-lived");
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static (WeakReference Node, WeakReference Manager) AttachInEndedFlow(string id, bool start) =>
+        Bounded.OnNewThread(() =>
+        {
+            var manager = Lineage.GetOrCreateManager(id);
+            if (start)
+            {
+                manager.Start(1);
+                var worker = Bounded.Result(manager.Submit(() => Thread.CurrentThread), "worker thread");
+                manager.Stop();
+                // Stop returns once the pool has drained; the worker thread itself may still be finishing.
+                Bounded.Join(worker, "the stopped pool's worker");
+            }
+
+            return (new WeakReference(Lineage.Current), new WeakReference(manager));
+        });
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static (WeakReference Node, WeakReference Manager, WeakReference Worker) StartInEndedFlow(string id) =>
+        Bounded.OnNewThread(() =>
+        {
+            var manager = Lineage.GetOrCreateManager(id);
+            manager.Start(1);
+            var worker = Bounded.Result(manager.Submit(() => Thread.CurrentThread), "worker thread");
+            return (new WeakReference(Lineage.Current), new WeakReference(manager), new WeakReference(worker));
+        });
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int LiveChildCount(LineageNode node) => node.Children.Count;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void StopAndJoin(WeakReference manager, WeakReference worker)
+    {
+        ((ThreadPoolManager)manager.Target!).Stop();
+        if (worker.Target is Thread thread)
+        {
+            Bounded.Join(thread, "the stopped pool's worker");
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void AttachInShortLivedFlows(int count, string id)
+    {
+        const int Batch = 1_000;
+        var flows = new Task[Batch];
+        for (var done = 0; done < count; done += Batch)
+        {
+            for (var i = 0; i < Batch; i++)
+            {
+                // Each Task.Run is a flow of its own that inherits the scope's node and attaches to a new node.
+                flows[i] = Task.Run(() => { Lineage.GetOrCreateManager(id); });
+            }
+
+            Bounded.Wait(Task.WhenAll(flows), "a batch of short-lived flows");
+        }
+
+        Array.Clear(flows);
+    }
+
+    private static int IndexOfLineContaining(string[] lines, string text)
+    {
+        var index = Array.FindIndex(lines, line => line.Contains(text, StringComparison.Ordinal));
+        Assert.True(index >= 0, $"Describe() does not mention '{text}'.");
+        return index;
+    }
+
+    private static string LineContaining(string description, string text)
+    {
+        var lines = description.Split('\n');
+        return lines[IndexOfLineContaining(lines, text)];
+    }
+
+    private static int Indentation(string line) => line.Length - line.TrimStart().Length;
+}

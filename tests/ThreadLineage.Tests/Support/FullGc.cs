@@ -1,0 +1,13 @@
+namespace ThreadLineage.Tests.Support;
+
+/// <summary>Full, blocking garbage collections for leak tests.</summary>
+internal static class FullGc
+{
+    public static void Collect()
+    {
+        // Twice around the finalizers: objects that finalizers released become garbage for the second pass.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+    }
+}
