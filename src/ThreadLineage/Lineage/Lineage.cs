@@ -29,10 +29,11 @@ public static class Lineage
     // The node the flow sees; null means Root. Carried by ExecutionContext to every flow this one starts.
     private static readonly AsyncLocal<LineageNode?> s_current = new(OnCurrentChanged);
 
-    // The node the flow running on this thread created itself. A context switch clears it, so a child
-    // flow that the runtime later runs on this very thread never mistakes its parent's node for its own.
+    // The nodes flows on this thread created, newest first; the flow owns Current when it is the newest.
+    // A switch to another flow clears it, so a child flow that the runtime later runs on this very thread
+    // never mistakes its parent's node for its own (see OnCurrentChanged).
     [ThreadStatic]
-    private static LineageNode? t_ownedNode;
+    private static OwnedNode? t_owned;
 
     /// <summary>Gets the root of the lineage tree, one per process. Managers attached to it are visible to every flow.</summary>
     public static LineageNode Root => s_root;
@@ -93,10 +94,9 @@ public static class Lineage
     public static LineageScope BeginScope(string? name = null)
     {
         var previous = s_current.Value;
-        var previousOwned = t_ownedNode;
         var node = new LineageNode(previous ?? s_root, name);
         MakeOwn(node);
-        return new LineageScope(node, previous, previousOwned);
+        return new LineageScope(node, previous);
     }
 
     /// <summary>Renders the live lineage tree, with each node's managers and their state, as indented text.</summary>
@@ -130,29 +130,30 @@ public static class Lineage
     internal static ThreadPoolManager? Resolve(LineageNode node, string id) =>
         node.TryGetManager(id, out var own) ? own : node.Parent is null ? null : node.ResolveInherited(id);
 
-    /// <summary>Restores the state a scope replaced; called once, by the scope.</summary>
-    internal static void EndScope(LineageScope scope, LineageNode? previous, LineageNode? previousOwned)
+    /// <summary>Restores the current node a scope replaced; called once, by the scope, in the disposing flow.</summary>
+    internal static void EndScope(LineageScope scope, LineageNode? previous)
     {
         s_current.Value = previous;
-        // The flow still owns what it owned before the scope only if it has not switched since the
-        // scope began on this thread (otherwise t_ownedNode no longer points at the scope's node).
-        t_ownedNode = ReferenceEquals(t_ownedNode, scope.Node) ? previousOwned : null;
+        // The flow owns again what it owned before the scope only if nothing switched it since the scope
+        // began on this thread (otherwise the scope's node is no longer the newest owned one).
+        var owned = t_owned;
+        t_owned = owned is not null && ReferenceEquals(owned.Node, scope.Node) ? owned.Below : null;
     }
 
     /// <summary>
-    /// Makes the current thread forget which node it owns, returning what it owned. Pools call this
-    /// around each work item they run, so that work run inline on a thread never owns the node of the
-    /// flow that waits on that thread.
+    /// Makes the current thread forget which nodes it owns, returning them. Pools call this around each
+    /// work item they run, so that work run inline on a thread never owns the node of the flow that waits
+    /// on that thread.
     /// </summary>
-    internal static LineageNode? SuspendOwnership()
+    internal static object? SuspendOwnership()
     {
-        var owned = t_ownedNode;
-        t_ownedNode = null;
+        var owned = t_owned;
+        t_owned = null;
         return owned;
     }
 
     /// <summary>Gives back what <see cref="SuspendOwnership"/> took, after the inline work finished.</summary>
-    internal static void ResumeOwnership(LineageNode? owned) => t_ownedNode = owned;
+    internal static void ResumeOwnership(object? owned) => t_owned = (OwnedNode?)owned;
 
     /// <summary>Sets the lineage a pool worker's own context sees (its manager's owner), without owning it.</summary>
     internal static void SetWorkerLineage(LineageNode? owner) =>
@@ -161,7 +162,7 @@ public static class Lineage
     private static LineageNode OwnNode()
     {
         var current = s_current.Value;
-        if (current is not null && ReferenceEquals(current, t_ownedNode))
+        if (current is not null && ReferenceEquals(current, t_owned?.Node))
         {
             return current;
         }
@@ -176,16 +177,51 @@ public static class Lineage
         // Assigning raises OnCurrentChanged with ThreadContextChanged == false, which keeps ownership;
         // only then record the node as owned, so the pair is consistent when this method returns.
         s_current.Value = node;
-        t_ownedNode = node;
+        t_owned = new OwnedNode(node, t_owned);
     }
 
     private static void OnCurrentChanged(AsyncLocalValueChangedArgs<LineageNode?> args)
     {
-        // The thread switched execution contexts: it now runs another flow, or resumed this one after
-        // something else ran. Either way it owns nothing until it attaches again.
-        if (args.ThreadContextChanged)
+        var owned = t_owned;
+        if (!args.ThreadContextChanged || owned is null)
         {
-            t_ownedNode = null;
+            // An assignment by the flow itself, or a thread that owns nothing (every pool thread between items).
+            return;
+        }
+
+        // The thread switched execution contexts. Going back up the tree (the new node is an ancestor of the
+        // old one) is a callee returning or yielding to its caller on this thread, as when an async method that
+        // began its own scope awaits: the caller keeps what it owned. Anything else (a move down or across the
+        // tree, or to the root, as when a thread runs another flow's work) is another flow: it owns nothing.
+        var now = args.CurrentValue;
+        if (now is not null && args.PreviousValue is { } previous && IsAncestorOrSelf(now, previous))
+        {
+            while (owned is not null && !ReferenceEquals(owned.Node, now))
+            {
+                owned = owned.Below;
+            }
+
+            t_owned = owned;
+        }
+        else
+        {
+            t_owned = null;
         }
     }
+
+    private static bool IsAncestorOrSelf(LineageNode ancestor, LineageNode node)
+    {
+        for (LineageNode? walk = node; walk is not null; walk = walk.Parent)
+        {
+            if (ReferenceEquals(walk, ancestor))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>One node a flow on this thread created, above the ones created before it (an immutable stack).</summary>
+    private sealed record OwnedNode(LineageNode Node, OwnedNode? Below);
 }

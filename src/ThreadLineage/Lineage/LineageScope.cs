@@ -14,14 +14,12 @@ namespace ThreadLineage;
 public sealed class LineageScope : IDisposable, IAsyncDisposable
 {
     private readonly LineageNode? _previous;
-    private readonly LineageNode? _previousOwned;
     private int _disposed;
 
-    internal LineageScope(LineageNode node, LineageNode? previous, LineageNode? previousOwned)
+    internal LineageScope(LineageNode node, LineageNode? previous)
     {
         Node = node;
         _previous = previous;
-        _previousOwned = previousOwned;
     }
 
     /// <summary>Gets the node this scope created.</summary>
@@ -50,11 +48,15 @@ public sealed class LineageScope : IDisposable, IAsyncDisposable
 
     /// <summary>Restores the previous current node and stops every manager attached inside the scope without blocking.</summary>
     /// <returns>A task that completes when every such manager has drained and its workers have exited.</returns>
-    public async ValueTask DisposeAsync()
+    /// <remarks>
+    /// Not an <see langword="async"/> method on purpose: the current node is restored synchronously, in the caller's own
+    /// context. Inside an async method the assignment would be undone when the method returned.
+    /// </remarks>
+    public ValueTask DisposeAsync()
     {
         if (!TryEnd())
         {
-            return;
+            return default;
         }
 
         var managers = SubtreeManagers();
@@ -64,7 +66,7 @@ public sealed class LineageScope : IDisposable, IAsyncDisposable
             stops[i] = managers[i].StopAsync();
         }
 
-        await Task.WhenAll(stops).ConfigureAwait(false);
+        return new ValueTask(Task.WhenAll(stops));
     }
 
     private bool TryEnd()
@@ -75,7 +77,7 @@ public sealed class LineageScope : IDisposable, IAsyncDisposable
             return false;
         }
 
-        Lineage.EndScope(this, _previous, _previousOwned);
+        Lineage.EndScope(this, _previous);
         return true;
     }
 

@@ -184,20 +184,27 @@ internal sealed partial class WorkerGroup
         Debug.Assert(t_workerOf == this, "only this run's own workers may run its work inline");
         // The waiting item's context must come back intact, and a task that captured no context runs in the
         // worker's own context, not in the waiter's.
+        // Ownership is suspended around the context switches too: switching back to the waiter's context
+        // must not make the waiter forget the node it owns.
+        var owned = Lineage.SuspendOwnership();
         var waiterContext = ExecutionContext.Capture();
-        if (waiterContext is null)
-        {
-            return Execute(task);
-        }
-
-        ExecutionContext.Restore(t_workerContext!);
         try
         {
+            if (waiterContext is not null)
+            {
+                ExecutionContext.Restore(t_workerContext!);
+            }
+
             return Execute(task);
         }
         finally
         {
-            ExecutionContext.Restore(waiterContext);
+            if (waiterContext is not null)
+            {
+                ExecutionContext.Restore(waiterContext);
+            }
+
+            Lineage.ResumeOwnership(owned);
         }
     }
 
