@@ -14,6 +14,9 @@ switch (args.FirstOrDefault())
     case "alloc":
         AllocationProbe.Run(args[1..]);
         break;
+    case "profile":
+        ProfileProbe.Run(args[1..]);
+        break;
     default:
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         break;
