@@ -46,8 +46,13 @@ internal static class ProfileProbe
                 submitOne();
             }
 
+            // How far the workers lag when the producer is done: a long backlog means items survive GCs.
+            var backlog = manager.GetStatistics().QueuedItems;
+            var produced = batch.Elapsed;
             countdown.Wait();
-            Console.WriteLine($"{Batch / batch.Elapsed.TotalSeconds:N0} items/s ({batch.Elapsed.TotalNanoseconds / Batch:0} ns/item)");
+            Console.WriteLine(
+                $"{Batch / batch.Elapsed.TotalSeconds:N0} items/s ({batch.Elapsed.TotalNanoseconds / Batch:0} ns/item; " +
+                $"producing took {produced.TotalNanoseconds / Batch:0} ns/item; manager backlog then: {backlog:N0})");
         }
 
         FlowValue.Apply(false);
