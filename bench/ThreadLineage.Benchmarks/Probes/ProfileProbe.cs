@@ -1,0 +1,60 @@
+using System.Diagnostics;
+using System.Globalization;
+using ThreadLineage.Benchmarks.Competitors;
+using ThreadLineage.Benchmarks.Support;
+
+namespace ThreadLineage.Benchmarks.Probes;
+
+/// <summary>
+/// <c>-- profile &lt;submit|post|taskrun|channel&gt; [seconds] [asynclocal]</c>: a steady loop of the throughput
+/// workload (batches of a million no-op items, 2 workers, 1 producer) for a profiler to attach to, e.g.
+/// <c>DOTNET_PerfMapEnabled=1 perf record -g</c>. Prints items/s per batch.
+/// </summary>
+internal static class ProfileProbe
+{
+    private const int Batch = 1_000_000;
+
+    public static void Run(string[] args)
+    {
+        var target = args.Length > 0 ? args[0] : "submit";
+        var seconds = args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 10;
+        var asyncLocal = args.Length > 2 && args[2] == "asynclocal";
+
+        using var countdown = new Countdown();
+        using var manager = new ThreadPoolManager("profile");
+        manager.Start(2);
+        using var channelPool = new ChannelPool(2);
+        var signal = countdown.SignalAction;
+        Action submitOne = target switch
+        {
+            "submit" => () => _ = manager.Submit(signal),
+            "post" => () => manager.Post(signal),
+            "taskrun" => () => _ = Task.Run(signal),
+            "channel" => () => _ = channelPool.Submit(signal),
+            _ => throw new ArgumentException($"Unknown profile target '{target}': use submit, post, taskrun or channel."),
+        };
+
+        Console.WriteLine($"profiling {target} for {seconds} s (pid {Environment.ProcessId}), AsyncLocal set: {asyncLocal}");
+        FlowValue.Apply(asyncLocal);
+        var total = Stopwatch.StartNew();
+        while (total.Elapsed.TotalSeconds < seconds)
+        {
+            var batch = Stopwatch.StartNew();
+            countdown.Reset(Batch);
+            for (var i = 0; i < Batch; i++)
+            {
+                submitOne();
+            }
+
+            // How far the workers lag when the producer is done: a long backlog means items survive GCs.
+            var backlog = manager.GetStatistics().QueuedItems;
+            var produced = batch.Elapsed;
+            countdown.Wait();
+            Console.WriteLine(
+                $"{Batch / batch.Elapsed.TotalSeconds:N0} items/s ({batch.Elapsed.TotalNanoseconds / Batch:0} ns/item; " +
+                $"producing took {produced.TotalNanoseconds / Batch:0} ns/item; manager backlog then: {backlog:N0})");
+        }
+
+        FlowValue.Apply(false);
+    }
+}

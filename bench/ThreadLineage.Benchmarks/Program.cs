@@ -1,0 +1,23 @@
+using BenchmarkDotNet.Running;
+using ThreadLineage.Benchmarks.Probes;
+
+// Probe modes measure what BenchmarkDotNet cannot (percentiles, idle CPU, whole-process allocation);
+// anything else goes to BenchmarkDotNet (--filter, --job, --list ...).
+switch (args.FirstOrDefault())
+{
+    case "latency":
+        LatencyProbe.Run(args[1..]);
+        break;
+    case "idle-cpu":
+        IdleCpuProbe.Run();
+        break;
+    case "alloc":
+        AllocationProbe.Run(args[1..]);
+        break;
+    case "profile":
+        ProfileProbe.Run(args[1..]);
+        break;
+    default:
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        break;
+}
