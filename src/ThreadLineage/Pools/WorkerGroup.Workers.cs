@@ -40,6 +40,9 @@ internal sealed partial class WorkerGroup
     private volatile int _maxWorkers;
     private volatile int _minWorkers;
     private int _parked;
+
+    // Idle workers spinning for new work (at most one). Producers wake a parked worker only when it is 0.
+    private int _searching;
     private int _liveWorkers;
     private int _awakeWorkers;
     private int _workerNumber;
@@ -314,10 +317,22 @@ internal sealed partial class WorkerGroup
         // it has work, so running and queued work keeps the process alive but an idle pool does not.
         var toggleBackground = !Settings.IsBackground;
         var isForeground = false;
+        var searching = false;
         while (true)
         {
             if (TryDequeue(out var item))
             {
+                if (searching)
+                {
+                    // Interlocked: we stop searching. If more work waits, hand the search on to a parked
+                    // worker so that a burst is shared; otherwise nobody needs waking.
+                    searching = false;
+                    if (Interlocked.Decrement(ref _searching) == 0 && !_queue.IsEmpty)
+                    {
+                        WakeOrSpawn();
+                    }
+                }
+
                 if (toggleBackground && !isForeground)
                 {
                     Thread.CurrentThread.IsBackground = false;
@@ -339,14 +354,34 @@ internal sealed partial class WorkerGroup
             if (IsStopRequested)
             {
                 // The queue was empty after the stop: leave. The last worker out drains any straggler.
+                if (searching)
+                {
+                    Interlocked.Decrement(ref _searching);
+                }
+
                 Interlocked.Decrement(ref _awakeWorkers);
                 return true;
             }
 
-            if (SpinForWork())
+            // One idle worker at a time searches (spins) for new work; while it does, producers wake nobody.
+            // Compare-exchange: become the searcher only if there is none.
+            if (!searching && Interlocked.CompareExchange(ref _searching, 1, 0) == 0)
             {
-                // Work arrived within a few microseconds: parking and waking would have cost far more.
-                continue;
+                searching = true;
+            }
+
+            if (searching)
+            {
+                if (SpinForWork())
+                {
+                    // Work arrived within a few microseconds: parking and waking would have cost far more.
+                    continue;
+                }
+
+                // Interlocked: stop searching before parking; Park re-checks the queue after announcing, so an
+                // item enqueued by a producer that saw us searching (and woke nobody) is not missed.
+                searching = false;
+                Interlocked.Decrement(ref _searching);
             }
 
             if (isForeground)
@@ -563,6 +598,13 @@ internal sealed partial class WorkerGroup
 
     private void WakeOrSpawn()
     {
+        // A searching worker will find the item within microseconds: waking another would cost a system
+        // call per item. (The searcher re-checks the queue after it stops searching and before it parks.)
+        if (Volatile.Read(ref _searching) > 0)
+        {
+            return;
+        }
+
         if (Volatile.Read(ref _parked) > 0 && TryClaimParked())
         {
             _wake.Release();
