@@ -140,7 +140,7 @@ public partial class ThreadPoolManager
         switch (task.Status)
         {
             case TaskStatus.RanToCompletion:
-                Interlocked.Increment(ref _completed);
+                CountCompleted();
                 PoolMetrics.RecordOutcome(this, taskType, "ok");
                 break;
             case TaskStatus.Canceled:
@@ -160,12 +160,31 @@ public partial class ThreadPoolManager
         PoolMetrics.RecordRunTime(this, startedAt);
         if (exception is null)
         {
-            Interlocked.Increment(ref _completed);
+            CountCompleted();
             PoolMetrics.RecordOutcome(this, taskType, "ok");
         }
         else
         {
             RecordFault(exception, taskType);
+        }
+    }
+
+    /// <summary>Adds the completed items a leaving worker counted on its own slot.</summary>
+    internal void FoldCompleted(long completed)
+    {
+        if (completed != 0)
+        {
+            Interlocked.Add(ref _completed, completed);
+        }
+    }
+
+    private void CountCompleted()
+    {
+        // On a worker: its own slot (no shared cache line). Elsewhere (inline in a caller, a continuation
+        // on the shared pool): the manager's counter.
+        if (!WorkerGroup.TryCountCompletedOnWorker(this))
+        {
+            Interlocked.Increment(ref _completed);
         }
     }
 

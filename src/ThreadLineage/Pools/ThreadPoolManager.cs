@@ -76,7 +76,7 @@ public partial class ThreadPoolManager : IDisposable, IAsyncDisposable
             Workers: run?.LiveWorkers ?? 0,
             BusyWorkers: run?.BusyWorkers ?? 0,
             QueuedItems: run?.QueuedItems ?? 0,
-            Completed: Interlocked.Read(ref _completed),
+            Completed: Interlocked.Read(ref _completed) + (run?.UnfoldedCompleted ?? 0),
             Faulted: Interlocked.Read(ref _faulted),
             Canceled: Interlocked.Read(ref _canceled),
             Rejected: Interlocked.Read(ref _rejected));

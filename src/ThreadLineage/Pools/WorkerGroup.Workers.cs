@@ -26,6 +26,10 @@ internal sealed partial class WorkerGroup
     [ThreadStatic]
     private static WorkerGroup? t_workerOf;
 
+    // The current thread's worker slot, if it is a worker: where it counts completed items without contention.
+    [ThreadStatic]
+    private static WorkerSlot? t_slot;
+
     // The worker's own context (lineage: the manager's owner), for work run inline while the worker waits.
     [ThreadStatic]
     private static ExecutionContext? t_workerContext;
@@ -215,7 +219,7 @@ internal sealed partial class WorkerGroup
 
     private void SpawnThread(Action<WorkerSlot> body)
     {
-        var slot = new WorkerSlot();
+        var slot = new WorkerSlot(Manager);
         var thread = new Thread(() => body(slot))
         {
             Name = $"{Settings.ThreadNamePrefix}-{Interlocked.Increment(ref _workerNumber)}",
@@ -255,9 +259,44 @@ internal sealed partial class WorkerGroup
         return false;
     }
 
+    /// <summary>
+    /// Counts a completed item of <paramref name="manager"/> on the current worker's own slot (a plain write to a
+    /// line no other thread writes) instead of a counter all workers share; <see langword="false"/> off the workers.
+    /// </summary>
+    public static bool TryCountCompletedOnWorker(ThreadPoolManager manager)
+    {
+        var slot = t_slot;
+        if (slot is null || !ReferenceEquals(slot.Manager, manager))
+        {
+            return false;
+        }
+
+        slot.CountCompleted();
+        return true;
+    }
+
+    /// <summary>Gets the completed items counted on the slots of live workers and not yet folded into the manager.</summary>
+    public long UnfoldedCompleted
+    {
+        get
+        {
+            long completed = 0;
+            lock (_threadsLock)
+            {
+                foreach (var worker in _workers)
+                {
+                    completed += worker.Completed;
+                }
+            }
+
+            return completed;
+        }
+    }
+
     private void WorkerMain(WorkerSlot slot, int index, CountdownEvent? initialized, Exception?[]? errors)
     {
         t_workerOf = this;
+        t_slot = slot;
         Lineage.SetWorkerLineage(Manager.Owner);
         var workerContext = ExecutionContext.Capture()!;
         t_workerContext = workerContext;
@@ -304,7 +343,11 @@ internal sealed partial class WorkerGroup
         }
 
         initialized?.Signal();
-        if (RunLoop(slot, workerContext))
+        var stopped = RunLoop(slot, workerContext);
+        // Before the run can close (and Stop return), so that statistics are exact once it has.
+        Manager.FoldCompleted(slot.TakeCompleted());
+        t_slot = null;
+        if (stopped)
         {
             ExitWorker(workerContext);
         }
@@ -694,7 +737,7 @@ internal sealed partial class WorkerGroup
 
         // Interlocked: from here on every enqueue is refused. Keep draining until the enqueuers already
         // inside the gate are gone (one may be waiting for room in a full bounded queue).
-        Interlocked.Or(ref _gate, ClosedFlag);
+        Interlocked.Or(ref _gate.Value, ClosedFlag);
         var spinner = new SpinWait();
         while (true)
         {
@@ -705,7 +748,7 @@ internal sealed partial class WorkerGroup
                 continue;
             }
 
-            if ((Volatile.Read(ref _gate) & EnqueuersMask) == 0 && _queue.IsEmpty)
+            if ((Volatile.Read(ref _gate.Value) & EnqueuersMask) == 0 && _queue.IsEmpty)
             {
                 break;
             }
@@ -717,12 +760,29 @@ internal sealed partial class WorkerGroup
         _exited.TrySetResult();
     }
 
-    /// <summary>One worker thread, and whether it is running an item (for <see cref="BusyWorkers"/>).</summary>
-    private sealed class WorkerSlot
+    /// <summary>One worker thread: whether it is running an item (for <see cref="BusyWorkers"/>) and its completed count.</summary>
+    private sealed class WorkerSlot(ThreadPoolManager manager)
     {
         private volatile bool _isRunningItem;
 
+        // Written only by the worker itself; read by statistics.
+        private long _completed;
+
+        public ThreadPoolManager Manager { get; } = manager;
+
         public Thread Thread { get; set; } = null!;
+
+        public long Completed => Volatile.Read(ref _completed);
+
+        public void CountCompleted() => Volatile.Write(ref _completed, _completed + 1);
+
+        /// <summary>Returns the count and resets it; called by the worker itself as it leaves.</summary>
+        public long TakeCompleted()
+        {
+            var completed = _completed;
+            Volatile.Write(ref _completed, 0);
+            return completed;
+        }
 
         public bool IsRunningItem
         {

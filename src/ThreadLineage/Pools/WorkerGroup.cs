@@ -34,7 +34,12 @@ internal sealed partial class WorkerGroup
     private readonly SemaphoreSlim? _slots;
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private int _gate;
+    // Updated by every submission (twice): on a cache line of its own, away from the fields workers write.
+    private PaddedInt32 _gate;
+
+    // Mirrors the gate's StopRequested flag for readers, so spinning workers do not read the gate's line
+    // while producers update it on every submission.
+    private volatile bool _stopRequested;
     private volatile bool _cancelPending;
 
     // A worker's own context (lineage: the manager's owner), for work run in a caller when flow is off.
@@ -81,23 +86,23 @@ internal sealed partial class WorkerGroup
 
     public int QueuedItems => _queue.Count;
 
-    public bool IsStopRequested => (Volatile.Read(ref _gate) & StopRequestedFlag) != 0;
+    public bool IsStopRequested => _stopRequested;
 
     /// <summary>Enters the gate for a submission; fails once a stop has been requested.</summary>
     public bool TryEnterSubmission()
     {
         // Interlocked: the increment publishes us to a closing worker, which drains until the count drops.
-        if ((Interlocked.Increment(ref _gate) & (StopRequestedFlag | ClosedFlag)) == 0)
+        if ((Interlocked.Increment(ref _gate.Value) & (StopRequestedFlag | ClosedFlag)) == 0)
         {
             return true;
         }
 
-        Interlocked.Decrement(ref _gate);
+        Interlocked.Decrement(ref _gate.Value);
         return false;
     }
 
     /// <summary>Leaves the gate after the submission was enqueued (or refused).</summary>
-    public void ExitSubmission() => Interlocked.Decrement(ref _gate);
+    public void ExitSubmission() => Interlocked.Decrement(ref _gate.Value);
 
     /// <summary>Reserves room for one admitted submission in a bounded queue, as <see cref="QueueFullMode"/> says.</summary>
     public Room ReserveRoom(CancellationToken cancellationToken)
@@ -168,14 +173,14 @@ internal sealed partial class WorkerGroup
     /// <summary>Enqueues an admitted submission; the caller holds the gate and the reserved room.</summary>
     public void EnqueueAdmitted(Task item)
     {
-        Debug.Assert((Volatile.Read(ref _gate) & EnqueuersMask) > 0, "the submitter must hold the gate");
+        Debug.Assert((Volatile.Read(ref _gate.Value) & EnqueuersMask) > 0, "the submitter must hold the gate");
         Enqueue(WorkItem.ForTask(item, holdsSlot: _slots is not null, PoolMetrics.QueueWaitTimestamp()));
     }
 
     /// <summary>Enqueues an admitted posted item; the caller holds the gate and the reserved room.</summary>
     public void EnqueuePosted(Delegate work, object? state, PostedInvoker? invoker, string? taskType)
     {
-        Debug.Assert((Volatile.Read(ref _gate) & EnqueuersMask) > 0, "the poster must hold the gate");
+        Debug.Assert((Volatile.Read(ref _gate.Value) & EnqueuersMask) > 0, "the poster must hold the gate");
         var context = Settings.FlowExecutionContext ? ExecutionContext.Capture() : null;
         Enqueue(WorkItem.ForPosted(work, state, invoker, context, taskType, holdsSlot: _slots is not null, PoolMetrics.QueueWaitTimestamp()));
     }
@@ -184,15 +189,15 @@ internal sealed partial class WorkerGroup
     public bool TryEnqueueInternal(Task task)
     {
         // Continuations of admitted work are still accepted while the run drains; only Closed refuses.
-        if ((Interlocked.Increment(ref _gate) & ClosedFlag) != 0)
+        if ((Interlocked.Increment(ref _gate.Value) & ClosedFlag) != 0)
         {
-            Interlocked.Decrement(ref _gate);
+            Interlocked.Decrement(ref _gate.Value);
             return false;
         }
 
         // Not a submission: it bypasses the bounded capacity, which must never refuse a continuation.
         Enqueue(WorkItem.ForTask(task, holdsSlot: false, PoolMetrics.QueueWaitTimestamp()));
-        Interlocked.Decrement(ref _gate);
+        Interlocked.Decrement(ref _gate.Value);
         return true;
     }
 
@@ -205,8 +210,10 @@ internal sealed partial class WorkerGroup
             _cancelPending = true;
         }
 
-        // Interlocked: publishes the flag atomically with the enqueuer count other threads update.
-        Interlocked.Or(ref _gate, StopRequestedFlag);
+        // Interlocked: publishes the flag atomically with the enqueuer count other threads update; the
+        // mirror for readers follows (a reader that sees it set also sees the gate refuse submissions).
+        Interlocked.Or(ref _gate.Value, StopRequestedFlag);
+        _stopRequested = true;
         WakeAll();
 
         if (cancelPending)
