@@ -8,7 +8,8 @@ namespace ThreadLineage.Benchmarks.Probes;
 /// <summary>
 /// <c>-- profile &lt;submit|post|taskrun|channel&gt; [seconds] [asynclocal]</c>: a steady loop of the throughput
 /// workload (batches of a million no-op items, 2 workers, 1 producer) for a profiler to attach to, e.g.
-/// <c>DOTNET_PerfMapEnabled=1 perf record -g</c>. Prints items/s per batch.
+/// <c>DOTNET_PerfMapEnabled=1 perf record -g</c>. Prints items/s per batch, and at the end the CPU time per
+/// item of the producer, the workers and the rest of the process (Linux), leaving out the first two batches.
 /// </summary>
 internal static class ProfileProbe
 {
@@ -36,7 +37,12 @@ internal static class ProfileProbe
 
         Console.WriteLine($"profiling {target} for {seconds} s (pid {Environment.ProcessId}), AsyncLocal set: {asyncLocal}");
         FlowValue.Apply(asyncLocal);
+        // Workers: the manager's ("profile-N"), the channel pool's, and the shared pool's for Task.Run.
+        string[] workerNames = ["profile-", "channel-pool-", ".NET TP Worker"];
         var total = Stopwatch.StartNew();
+        var cpuBefore = ThreadCpu.Snapshot(workerNames);
+        long measuredItems = 0;
+        var warmupBatches = 2;
         while (total.Elapsed.TotalSeconds < seconds)
         {
             var batch = Stopwatch.StartNew();
@@ -50,11 +56,25 @@ internal static class ProfileProbe
             var backlog = manager.GetStatistics().QueuedItems;
             var produced = batch.Elapsed;
             countdown.Wait();
+            if (warmupBatches-- == 0)
+            {
+                cpuBefore = ThreadCpu.Snapshot(workerNames);
+                measuredItems = 0;
+            }
+
+            measuredItems += Batch;
+            var lag = target is "submit" or "post" ? $"; manager backlog then: {backlog:N0}" : "";
             Console.WriteLine(
                 $"{Batch / batch.Elapsed.TotalSeconds:N0} items/s ({batch.Elapsed.TotalNanoseconds / Batch:0} ns/item; " +
-                $"producing took {produced.TotalNanoseconds / Batch:0} ns/item; manager backlog then: {backlog:N0})");
+                $"producing took {produced.TotalNanoseconds / Batch:0} ns/item{lag})");
         }
 
         FlowValue.Apply(false);
+        if (ThreadCpu.IsSupported && measuredItems > 0 && warmupBatches < 0)
+        {
+            var cpuAfter = ThreadCpu.Snapshot(workerNames);
+            Console.WriteLine("CPU ns/item: " + string.Join(", ", cpuAfter.Select(g =>
+                $"{g.Key} {(g.Value - cpuBefore[g.Key]) * 1e6 / measuredItems:0}")));
+        }
     }
 }

@@ -9,6 +9,7 @@ public sealed class Countdown : IDisposable
     private static readonly TimeSpan s_timeout = TimeSpan.FromMinutes(2);
 
     private readonly ManualResetEventSlim _done = new(initialState: false);
+    private int _count;
     private int _remaining;
 
     public Countdown()
@@ -22,6 +23,7 @@ public sealed class Countdown : IDisposable
     public void Reset(int count)
     {
         _done.Reset();
+        _count = count;
         Volatile.Write(ref _remaining, count);
     }
 
@@ -37,11 +39,10 @@ public sealed class Countdown : IDisposable
     {
         if (!_done.Wait(s_timeout))
         {
-            throw new TimeoutException($"Only {Items} items of the run finished within {s_timeout}: a competitor lost work.");
+            var finished = _count - Volatile.Read(ref _remaining);
+            throw new TimeoutException($"Only {finished} of {_count} items finished within {s_timeout}: a competitor lost work.");
         }
     }
 
     public void Dispose() => _done.Dispose();
-
-    private int Items => -Volatile.Read(ref _remaining);
 }
