@@ -11,7 +11,7 @@ namespace ThreadLineage.Tests.Reliability;
 internal static class ExitProbe
 {
     /// <summary>How long a probe may run: generous, a probe normally ends in well under a second.</summary>
-    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
 
     public static ProbeResult Run(string scenario)
     {
