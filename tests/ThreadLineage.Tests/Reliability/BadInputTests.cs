@@ -237,10 +237,12 @@ public sealed class BadInputTests
         yield return new("Start(options) after Dispose", State.Disposed, static m => m.Start(new ThreadPoolManagerOptions { MaxWorkers = 1 }), typeof(ObjectDisposedException), null, disposedMessage);
 
         // Resizing a pool that is not running.
-        foreach (var state in new[] { State.NotStarted, State.Stopped, State.Disposed })
+        foreach (var state in new[] { State.NotStarted, State.Stopped })
         {
             yield return new($"SetMaxWorkers(2), {state}", state, static m => m.SetMaxWorkers(2), typeof(InvalidOperationException), null, ["{id}", NotRunning, "Start()"]);
         }
+
+        yield return new("SetMaxWorkers(2), Disposed", State.Disposed, static m => m.SetMaxWorkers(2), typeof(ObjectDisposedException), null, disposedMessage);
     }
 
     private static IEnumerable<(string Label, ThreadPoolManagerOptions Options, string Property)> BadOptions()

@@ -18,7 +18,7 @@ public sealed class FaultTests(ITestOutputHelper output)
     [InlineData(3, 1)]
     public void Start_OnWorkerStartedThrows_FailsCleanly_NoThreadLeft_StartableAgain(int workers, int failing)
     {
-        var logs = new RecordingLoggerFactory();
+        var logs = new RecordingLogger();
         var manager = NewManager("start-fault");
         var fail = true;
         var seen = 0;
@@ -52,7 +52,7 @@ public sealed class FaultTests(ITestOutputHelper output)
     [Fact]
     public void OnDemandWorker_OnWorkerStartedThrows_PoolKeepsRunning_NoWorkLost()
     {
-        var logs = new RecordingLoggerFactory();
+        var logs = new RecordingLogger();
         var manager = NewManager("ondemand-fault");
         var fail = false;
         manager.WorkerStarting = () =>
@@ -71,7 +71,7 @@ public sealed class FaultTests(ITestOutputHelper output)
         Bounded.Wait(started, "the only worker to be busy");
         // No free worker: this submission asks for a second worker, whose OnWorkerStarted throws.
         var waiting = manager.Submit(() => 2);
-        Until.True(() => logs.Entries.Any(static e => e.EventId.Name == "WorkerStartFailed"), "the failed on-demand start is logged");
+        Until.True(() => logs.Entries.Any(static e => e.EventId.Name == "OnDemandWorkerStartFailed"), "the failed on-demand start is logged");
         Assert.True(manager.IsRunning);
 
         gate.Set();
@@ -184,7 +184,7 @@ public sealed class FaultTests(ITestOutputHelper output)
     [InlineData(false)]
     public void Faults_AreLoggedExactlyOnce_WhenLogExceptionsIsOn(bool logExceptions)
     {
-        var logs = new RecordingLoggerFactory();
+        var logs = new RecordingLogger();
         var manager = NewManager($"fault-log-{logExceptions}");
         manager.Start(new ThreadPoolManagerOptions { MaxWorkers = 2, LogExceptions = logExceptions, LoggerFactory = logs, TaskType = "job" });
         using var cts = new CancellationTokenSource();

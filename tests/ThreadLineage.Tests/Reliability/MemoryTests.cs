@@ -5,16 +5,13 @@ using Xunit.Abstractions;
 
 namespace ThreadLineage.Tests.Reliability;
 
-/// <summary>Heap measurements are only meaningful while nothing else in the process allocates: run them alone.</summary>
-[CollectionDefinition(nameof(MemoryMeasurements), DisableParallelization = true)]
-public sealed class MemoryMeasurements;
-
 /// <summary>
 /// DESIGN.md §1 invariant 5 ("No leaks"): nodes and managers that are not running are collectable; a million
 /// short-lived flows creating managers leave memory flat; <see cref="ThreadPoolManager.AllInstances"/> does not grow
-/// without bound. The measured figures are printed (docs/reliability.md records them).
+/// without bound. The measured figures are printed (docs/reliability.md records them). Heap measurements mean
+/// something only while nothing else allocates, so the class runs alone (<see cref="GcSensitiveTestGroup"/>).
 /// </summary>
-[Collection(nameof(MemoryMeasurements))]
+[Collection(GcSensitiveTestGroup.Name)]
 public sealed class MemoryTests(ITestOutputHelper output)
 {
     private const int Flows = 1_000_000;
