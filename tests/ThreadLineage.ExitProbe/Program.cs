@@ -28,6 +28,15 @@ switch (scenario)
     case "exit-from-worker":
         ExitFromWorker();
         break;
+    case "cancel-race-runincaller":
+        CancelRace(new ThreadPoolManagerOptions { MaxWorkers = 1, QueueCapacity = 1, QueueFullMode = QueueFullMode.RunInCaller }, fillQueue: true);
+        break;
+    case "cancel-race-unbounded":
+        CancelRace(new ThreadPoolManagerOptions { MaxWorkers = 1 }, fillQueue: false);
+        break;
+    case "cancel-race-flow-off":
+        CancelRace(new ThreadPoolManagerOptions { MaxWorkers = 1, FlowExecutionContext = false }, fillQueue: false);
+        break;
     case "interrupt-leak":
         InterruptLeak();
         break;
@@ -176,6 +185,82 @@ static void ThrowingLogger()
     Console.WriteLine("stopped");
 
     static void Fail() => throw new InvalidOperationException("work item fault");
+}
+
+// Submissions whose token another thread cancels at that very moment. The canceler's delay follows the boundary
+// between "canceled before Submit" and "ran first", so many cancellations land inside Submit. Whatever the timing,
+// Submit must return a task (never throw), every task must end final, and every one must be counted once.
+static void CancelRace(ThreadPoolManagerOptions options, bool fillQueue)
+{
+    const int Rounds = 30_000;
+    var pool = new ThreadPoolManager("exit-cancel-race");
+    pool.Start(options);
+    using var gate = new ManualResetEventSlim();
+    using var started = new ManualResetEventSlim();
+    var blocker = pool.Submit(() => { started.Set(); gate.Wait(); });
+    started.Wait();
+    var extra = 1;
+    if (fillQueue)
+    {
+        // A full queue: the racing submissions run on this thread (RunInCaller).
+        _ = pool.Submit(static () => { });
+        extra++;
+    }
+
+    var tasks = new List<Task>(Rounds);
+    var threw = new Dictionary<string, int>();
+    using var barrier = new Barrier(2);
+    CancellationTokenSource? source = null;
+    var delay = 100;
+    var canceler = new Thread(() =>
+    {
+        var random = new Random(17);
+        for (var round = 0; round < Rounds; round++)
+        {
+            barrier.SignalAndWait();
+            Thread.SpinWait(Math.Clamp(Volatile.Read(ref delay) + random.Next(-16, 17), 0, 5000));
+            source!.Cancel();
+            barrier.SignalAndWait();
+        }
+    });
+    canceler.Start();
+    var sources = new List<CancellationTokenSource>(Rounds);
+    for (var round = 0; round < Rounds; round++)
+    {
+        var current = new CancellationTokenSource();
+        sources.Add(current);
+        source = current;
+        barrier.SignalAndWait();
+        Thread.SpinWait(100);
+        try
+        {
+            var task = pool.Submit(static () => { }, cancellationToken: current.Token);
+            tasks.Add(task);
+            Volatile.Write(ref delay, Math.Clamp(delay + (task.IsCanceled ? 2 : -2), 0, 5000));
+        }
+        catch (Exception exception)
+        {
+            var key = $"{exception.GetType().Name}: {exception.Message}";
+            threw[key] = threw.GetValueOrDefault(key) + 1;
+        }
+
+        barrier.SignalAndWait();
+    }
+
+    canceler.Join();
+    gate.Set();
+    blocker.Wait();
+    var settled = Task.WhenAll(tasks).ContinueWith(static _ => { }, TaskScheduler.Default).Wait(TimeSpan.FromSeconds(10));
+    pool.Stop();
+    var statistics = pool.GetStatistics();
+    var counted = statistics.Completed + statistics.Faulted + statistics.Canceled - extra;
+    Console.WriteLine($"rounds {Rounds}: returned {tasks.Count} ({tasks.Count(static t => t.IsCanceled)} canceled), all final {settled}");
+    Console.WriteLine($"threw {threw.Values.Sum()}{(threw.Count > 0 ? $" ({string.Join("; ", threw.Select(static p => $"{p.Value} x {p.Key}"))})" : "")}");
+    Console.WriteLine($"uncounted {tasks.Count - counted}");
+    foreach (var s in sources)
+    {
+        s.Dispose();
+    }
 }
 
 static void SubmitGatedItems(ThreadPoolManager pool, int count)

@@ -1,4 +1,5 @@
 using ThreadLineage.Tests.Support;
+using Xunit.Abstractions;
 
 namespace ThreadLineage.Tests.Reliability;
 
@@ -7,7 +8,7 @@ namespace ThreadLineage.Tests.Reliability;
 /// work never runs)" — for a token canceled before Submit is called too, in every queue mode, without leaking a
 /// slot of a bounded queue.
 /// </summary>
-public sealed class CancellationTests
+public sealed class CancellationTests(ITestOutputHelper output)
 {
     private static int s_lastId;
 
@@ -132,5 +133,24 @@ public sealed class CancellationTests
         Assert.All(queued, static t => Assert.Equal(TaskStatus.Canceled, t.Status));
         Assert.Equal(0, Volatile.Read(ref ran));
         Assert.Equal((1L, 4L), (manager.GetStatistics().Completed, manager.GetStatistics().Canceled));
+    }
+    /// <summary>
+    /// A token canceled by another thread at the moment of Submit: whatever the timing, Submit returns a task and
+    /// never throws, the task ends final, and it is counted exactly once. Run in a child process (the exit probe):
+    /// one of these races has crashed the whole process.
+    /// </summary>
+    [Theory]
+    [InlineData("cancel-race-runincaller")]
+    [InlineData("cancel-race-unbounded")]
+    [InlineData("cancel-race-flow-off")]
+    public void Submit_TokenCanceledConcurrently_ReturnsAFinalTask_CountedOnce_NeverThrows(string scenario)
+    {
+        var result = ExitProbe.Run(scenario);
+        output.WriteLine(result.ToString());
+
+        Assert.True(result.Exited && result.ExitCode == 0, $"the process died or hung: {result}");
+        Assert.True(result.Lines.Contains("threw 0"), $"Submit threw: {result}");
+        Assert.True(result.Lines.Contains("uncounted 0"), $"canceled submissions were not counted in the statistics: {result}");
+        Assert.Contains(result.Lines, static l => l.EndsWith("all final True", StringComparison.Ordinal));
     }
 }

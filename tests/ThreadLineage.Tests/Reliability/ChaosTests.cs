@@ -13,8 +13,9 @@ namespace ThreadLineage.Tests.Reliability;
 /// <remarks>
 /// Replay: <c>CHAOS_SEED=&lt;seed&gt;</c> runs the iterations that seed starts; <c>CHAOS_EXCLUDE=precanceled,dispose,…</c>
 /// leaves categories of operations out to isolate a failure (categories: mistyped, async, post, latecanceled,
-/// precanceled, scheduler, nested, stop, stopcancel, stopasync, start, resize, dispose). The long run is
-/// <c>THREADLINEAGE_CHAOS_MINUTES=10</c> (see docs/reliability.md).
+/// precanceled, scheduler, nested, stop, stopcancel, stopasync, start, resize, dispose);
+/// <c>CHAOS_ITERATION_SEED=&lt;iteration seed&gt;</c> repeats one iteration (with the long run's size when
+/// <c>THREADLINEAGE_CHAOS_MINUTES</c> is set). The long run is <c>THREADLINEAGE_CHAOS_MINUTES=10</c> (see docs/reliability.md).
 /// </remarks>
 public sealed class ChaosTests(ITestOutputHelper output)
 {
@@ -28,7 +29,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
         var seed = SeedFromEnvironment() ?? Environment.TickCount;
         var totals = RunIterations(seed, ShortIterations, ShortOpsPerThread, deadline: null);
         output.WriteLine(totals.Summary());
-        Assert.True(totals.Failure is null, $"{totals.Summary()}{Environment.NewLine}{totals.Failure}");
+        Assert.True(totals.Failure is null, $"{totals.Summary()}{Environment.NewLine}{totals.Failure}{Environment.NewLine}{totals.Examples()}");
     }
 
     [SkippableFact]
@@ -44,7 +45,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
         var limit = TimeSpan.FromMinutes(double.Parse(minutes!, CultureInfo.InvariantCulture));
         var totals = RunIterations(seed, int.MaxValue, LongOpsPerThread, () => deadline.Elapsed >= limit);
         output.WriteLine(totals.Summary());
-        Assert.True(totals.Failure is null, $"{totals.Summary()}{Environment.NewLine}{totals.Failure}");
+        Assert.True(totals.Failure is null, $"{totals.Summary()}{Environment.NewLine}{totals.Failure}{Environment.NewLine}{totals.Examples()}");
     }
 
     private static Totals RunIterations(int seed, int iterations, int opsPerThread, Func<bool>? deadline)
@@ -56,9 +57,13 @@ public sealed class ChaosTests(ITestOutputHelper output)
         var totals = new Totals(seed, excluded);
         var clock = Stopwatch.StartNew();
         var nextReport = TimeSpan.FromMinutes(1);
+        // CHAOS_ITERATION_SEED replays one failing iteration over and over (its interleaving is the machine's).
+        var only = int.TryParse(Environment.GetEnvironmentVariable("CHAOS_ITERATION_SEED"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var fixedSeed)
+            ? fixedSeed
+            : (int?)null;
         for (var i = 0; i < iterations && deadline?.Invoke() != true; i++)
         {
-            var iterationSeed = HashCode.Combine(seed, i) & int.MaxValue;
+            var iterationSeed = only ?? (HashCode.Combine(seed, i) & int.MaxValue);
             using var run = new ChaosRun(iterationSeed, i, opsPerThread, excluded);
             run.Run();
             totals.Add(run);
@@ -66,7 +71,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
             {
                 // Keep going: the tallies by kind (lost tasks, hangs, counters, threads, exceptions) say more than the
                 // first failure alone; the first failing iteration is reported in full.
-                totals.Failed(run.Violations);
+                totals.Failed(run.Violations, $"iteration {i}, iteration seed {iterationSeed}, {run.Describe()}");
                 totals.Failure ??=
                     $"Chaos iteration {i} violated the contract. Replay: CHAOS_SEED={seed} (iteration {i}, iteration seed {iterationSeed})" +
                     $"{(excluded.Count > 0 ? $", CHAOS_EXCLUDE={string.Join(',', excluded)}" : "")}.{Environment.NewLine}" +
@@ -77,6 +82,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
             if (progress is not null && clock.Elapsed >= nextReport)
             {
                 nextReport += TimeSpan.FromMinutes(1);
+                totals.Elapsed = clock.Elapsed;
                 File.AppendAllText(progress, $"{DateTime.UtcNow:O} {totals.Summary()}{Environment.NewLine}");
             }
         }
@@ -84,7 +90,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
         totals.Elapsed = clock.Elapsed;
         if (progress is not null)
         {
-            File.AppendAllText(progress, $"{DateTime.UtcNow:O} done: {totals.Summary()}{Environment.NewLine}{totals.Failure}{Environment.NewLine}");
+            File.AppendAllText(progress, $"{DateTime.UtcNow:O} done: {totals.Summary()}{Environment.NewLine}{totals.Failure}{Environment.NewLine}{totals.Examples()}{Environment.NewLine}");
         }
 
         return totals;
@@ -117,7 +123,10 @@ public sealed class ChaosTests(ITestOutputHelper output)
 
         public int FailedIterations { get; private set; }
 
-        public void Failed(IEnumerable<string> violations)
+        /// <summary>Gets the first violation of each kind, with the iteration that showed it.</summary>
+        public SortedDictionary<string, string> FirstOfKind { get; } = new(StringComparer.Ordinal);
+
+        public void Failed(IEnumerable<string> violations, string where)
         {
             FailedIterations++;
             foreach (var violation in violations)
@@ -125,8 +134,12 @@ public sealed class ChaosTests(ITestOutputHelper output)
                 var colon = violation.IndexOf(':', StringComparison.Ordinal);
                 var kind = colon > 0 ? violation[..colon] : "OTHER";
                 ViolationsByKind[kind] = ViolationsByKind.GetValueOrDefault(kind) + 1;
+                FirstOfKind.TryAdd(kind, $"{violation} [{where}]");
             }
         }
+
+        public string Examples() =>
+            string.Join(Environment.NewLine, FirstOfKind.Select(static p => $"first {p.Key}: {p.Value}"));
 
         public TimeSpan Elapsed { get; set; }
 
