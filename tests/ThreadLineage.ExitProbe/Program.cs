@@ -188,7 +188,8 @@ static void ThrowingLogger()
 }
 
 // Submissions whose token another thread cancels at that very moment. The canceler's delay follows the boundary
-// between "canceled before Submit" and "ran first", so many cancellations land inside Submit. Whatever the timing,
+// between "canceled before Submit" and "ran first" (restarting from a random point now and then), so many
+// cancellations land inside Submit. Whatever the timing,
 // Submit must return a task (never throw), every task must end final, and every one must be counted once.
 static void CancelRace(ThreadPoolManagerOptions options, bool fillQueue)
 {
@@ -225,6 +226,8 @@ static void CancelRace(ThreadPoolManagerOptions options, bool fillQueue)
     });
     canceler.Start();
     var sources = new List<CancellationTokenSource>(Rounds);
+    // Every thousand rounds the delay starts again from a random point: a loaded machine can push it to an extreme.
+    var restart = new Random(23);
     for (var round = 0; round < Rounds; round++)
     {
         var current = new CancellationTokenSource();
@@ -236,7 +239,7 @@ static void CancelRace(ThreadPoolManagerOptions options, bool fillQueue)
         {
             var task = pool.Submit(static () => { }, cancellationToken: current.Token);
             tasks.Add(task);
-            Volatile.Write(ref delay, Math.Clamp(delay + (task.IsCanceled ? 2 : -2), 0, 5000));
+            Volatile.Write(ref delay, round % 1000 == 999 ? restart.Next(0, 400) : Math.Clamp(delay + (task.IsCanceled ? 2 : -2), 0, 5000));
         }
         catch (Exception exception)
         {

@@ -159,7 +159,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
             $"chaos seed {seed}{(excluded.Count > 0 ? $" (excluding {string.Join(',', excluded)})" : "")}: {Iterations} iterations, " +
             $"{Items:N0} items accepted (tasks + posts), {Runs:N0} pool runs started, {LifecycleOps:N0} lifecycle operations, " +
             $"{Refusals:N0} documented refusals, {Threads:N0} chaos threads, " +
-            $"{(Failure is null ? "0 violations" : $"{FailedIterations} failing iterations, violations by kind: {string.Join(", ", ViolationsByKind.Select(static p => $"{p.Key} {p.Value}"))}")} " +
+            $"{(Failure is null ? "0 violations" : $"{FailedIterations} failing iterations, violations by kind: {string.Join(", ", ViolationsByKind.Select(static p => $"{p.Key} {p.Value}"))}")}, " +
             $"{LostTasks} tasks lost, {Hangs} hangs, " +
             $"{Elapsed.TotalSeconds:F1}s, peak working set {Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)} MB";
     }
