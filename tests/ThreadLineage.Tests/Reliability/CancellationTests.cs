@@ -1,0 +1,156 @@
+using ThreadLineage.Tests.Support;
+using Xunit.Abstractions;
+
+namespace ThreadLineage.Tests.Reliability;
+
+/// <summary>
+/// DESIGN.md "Submit": "The returned task completes ... as canceled (token canceled before the work started: the
+/// work never runs)" — for a token canceled before Submit is called too, in every queue mode, without leaking a
+/// slot of a bounded queue.
+/// </summary>
+public sealed class CancellationTests(ITestOutputHelper output)
+{
+    private static int s_lastId;
+
+    public static TheoryData<string, string> Overloads()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var overload in new[] { "Action", "Func<T>", "Func<Task>", "Func<Task<T>>" })
+        {
+            // Reject stands for every mode that reserves a slot (Wait and RunInCaller with room take the same path)
+            // and shows a leaked slot at once; RunInCaller-full runs the work on the caller.
+            foreach (var queue in new[] { "unbounded", "Reject", "RunInCaller-full" })
+            {
+                data.Add(overload, queue);
+            }
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Overloads))]
+    public void Submit_WithATokenAlreadyCanceled_ReturnsACanceledTask_WorkNeverRuns_NoSlotLeaks(string overload, string queue)
+    {
+        var manager = new ThreadPoolManager($"precanceled-{Interlocked.Increment(ref s_lastId)}");
+        manager.Start(queue == "unbounded"
+            ? new ThreadPoolManagerOptions { MaxWorkers = 1 }
+            : new ThreadPoolManagerOptions { MaxWorkers = 1, QueueCapacity = 1, QueueFullMode = Enum.Parse<QueueFullMode>(queue.Split('-')[0]) });
+        using var gate = new ManualResetEventSlim();
+        using var started = new ManualResetEventSlim();
+        try
+        {
+            var blocker = manager.Submit(() => { started.Set(); gate.Wait(); });
+            Bounded.Wait(started, "the blocking item");
+            if (queue == "RunInCaller-full")
+            {
+                _ = manager.Submit(static () => { });
+            }
+
+            var ran = false;
+            var canceledToken = new CancellationToken(canceled: true);
+            Task? task = null;
+            var error = Record.Exception(() =>
+            {
+                task = overload switch
+                {
+                    "Action" => manager.Submit(() => { ran = true; }, cancellationToken: canceledToken),
+                    "Func<T>" => manager.Submit(() => ran = true, cancellationToken: canceledToken),
+                    "Func<Task>" => manager.Submit(() => { ran = true; return Task.CompletedTask; }, cancellationToken: canceledToken),
+                    _ => manager.Submit(() => Task.FromResult(ran = true), cancellationToken: canceledToken),
+                };
+            });
+            var problems = new List<string>();
+            if (error is not null)
+            {
+                problems.Add($"Submit({overload}) threw {error.GetType().Name} (\"{error.Message}\") instead of returning a canceled task");
+            }
+            else
+            {
+                Bounded.Wait(task!.ContinueWith(static _ => { }, TaskScheduler.Default), "the canceled task");
+                if (task.Status != TaskStatus.Canceled)
+                {
+                    problems.Add($"the task ended {task.Status}, expected Canceled");
+                }
+
+                if (!SpinWait.SpinUntil(() => manager.GetStatistics().Canceled == 1, TimeSpan.FromSeconds(5)))
+                {
+                    problems.Add("the canceled submission was not counted in Canceled");
+                }
+            }
+
+            if (ran)
+            {
+                problems.Add("the work ran");
+            }
+
+            // The canceled submission must hold no slot of the bounded queue: the single slot is still free.
+            if (queue == "Reject")
+            {
+                var refused = Record.Exception(() => { _ = manager.Submit(static () => { }); });
+                if (refused is ThreadPoolFullException)
+                {
+                    problems.Add("afterwards the empty bounded queue (capacity 1) refused work: the canceled submission leaked its slot " +
+                        "(with QueueFullMode.Wait the next submission would wait for room forever)");
+                }
+            }
+
+            Assert.True(problems.Count == 0, string.Join("; ", problems) + ".");
+
+            gate.Set();
+            Bounded.Wait(blocker, "the blocking item");
+        }
+        finally
+        {
+            gate.Set();
+            var stopping = Until.OnThread(() => manager.Stop(wait: true));
+            Bounded.Wait(stopping, "Stop");
+        }
+    }
+
+    [Fact]
+    public void Submit_TokenCanceledWhileQueued_TaskEndsCanceled_WorkNeverRuns()
+    {
+        var manager = new ThreadPoolManager($"queued-cancel-{Interlocked.Increment(ref s_lastId)}");
+        manager.Start(1);
+        using var gate = new ManualResetEventSlim();
+        using var cts = new CancellationTokenSource();
+        var ran = 0;
+        var blocker = manager.Submit(() => gate.Wait());
+        var queued = new Task[]
+        {
+            manager.Submit(() => { Interlocked.Increment(ref ran); }, cancellationToken: cts.Token),
+            manager.Submit(() => Interlocked.Increment(ref ran), cancellationToken: cts.Token),
+            manager.Submit(async () => { Interlocked.Increment(ref ran); await Task.Yield(); }, cancellationToken: cts.Token),
+            manager.Submit(async () => { await Task.Yield(); return Interlocked.Increment(ref ran); }, cancellationToken: cts.Token),
+        };
+
+        cts.Cancel();
+        gate.Set();
+        Bounded.Wait(Task.WhenAll([blocker, .. queued]).ContinueWith(static _ => { }, TaskScheduler.Default), "the canceled tasks");
+        manager.Stop(wait: true);
+
+        Assert.All(queued, static t => Assert.Equal(TaskStatus.Canceled, t.Status));
+        Assert.Equal(0, Volatile.Read(ref ran));
+        Assert.Equal((1L, 4L), (manager.GetStatistics().Completed, manager.GetStatistics().Canceled));
+    }
+    /// <summary>
+    /// A token canceled by another thread at the moment of Submit: whatever the timing, Submit returns a task and
+    /// never throws, the task ends final, and it is counted exactly once. Run in a child process (the exit probe):
+    /// one of these races has crashed the whole process.
+    /// </summary>
+    [Theory]
+    [InlineData("cancel-race-runincaller")]
+    [InlineData("cancel-race-unbounded")]
+    [InlineData("cancel-race-flow-off")]
+    public void Submit_TokenCanceledConcurrently_ReturnsAFinalTask_CountedOnce_NeverThrows(string scenario)
+    {
+        var result = ExitProbe.Run(scenario);
+        output.WriteLine(result.ToString());
+
+        Assert.True(result.Exited && result.ExitCode == 0, $"the process died or hung: {result}");
+        Assert.True(result.Lines.Contains("threw 0"), $"Submit threw: {result}");
+        Assert.True(result.Lines.Contains("uncounted 0"), $"canceled submissions were not counted in the statistics: {result}");
+        Assert.Contains(result.Lines, static l => l.EndsWith("all final True", StringComparison.Ordinal));
+    }
+}

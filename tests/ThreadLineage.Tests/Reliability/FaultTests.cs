@@ -1,0 +1,243 @@
+using Microsoft.Extensions.Logging;
+using ThreadLineage.Tests.Support;
+using Xunit.Abstractions;
+
+namespace ThreadLineage.Tests.Reliability;
+
+/// <summary>
+/// DESIGN.md "Exceptions never kill a worker", <c>OnWorkerStarted</c> failures, and fault logging
+/// (<see cref="ThreadPoolManagerOptions.LogExceptions"/>).
+/// </summary>
+public sealed class FaultTests(ITestOutputHelper output)
+{
+    private static int s_lastId;
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(3, 3)]
+    [InlineData(3, 1)]
+    public void Start_OnWorkerStartedThrows_FailsCleanly_NoThreadLeft_StartableAgain(int workers, int failing)
+    {
+        var logs = new RecordingLogger();
+        var manager = NewManager("start-fault");
+        var fail = true;
+        var seen = 0;
+        manager.WorkerStarting = () =>
+        {
+            // The last `failing` workers to start throw.
+            if (Volatile.Read(ref fail) && Interlocked.Increment(ref seen) > workers - failing)
+            {
+                throw new InvalidOperationException("worker init failed");
+            }
+        };
+
+        var error = Assert.Throws<AggregateException>(() => manager.Start(new ThreadPoolManagerOptions { MaxWorkers = workers, LoggerFactory = logs }));
+
+        Assert.Equal(failing, error.InnerExceptions.Count);
+        Assert.All(error.InnerExceptions, static e => Assert.Equal("worker init failed", e.Message));
+        Assert.Contains(manager.Id, error.Message, StringComparison.Ordinal);
+        Assert.Contains("Start again", error.Message, StringComparison.Ordinal);
+        Assert.False(manager.IsRunning);
+        manager.AssertNoWorkerAlive("after Start failed");
+        Assert.Throws<InvalidOperationException>(() => { _ = manager.Submit(() => { }); });
+        Assert.Equal(failing, logs.Entries.Count(static e => e.Level == LogLevel.Error && e.EventId.Name == "WorkerStartFailed"));
+
+        Volatile.Write(ref fail, false);
+        manager.Start(workers);
+        Assert.Equal(7, Bounded.Result(manager.Submit(() => 7), "work after a successful start"));
+        manager.Stop(wait: true);
+        manager.AssertNoWorkerAlive("after the second run stopped");
+    }
+
+    [Fact]
+    public void OnDemandWorker_OnWorkerStartedThrows_PoolKeepsRunning_NoWorkLost()
+    {
+        var logs = new RecordingLogger();
+        var manager = NewManager("ondemand-fault");
+        var fail = false;
+        manager.WorkerStarting = () =>
+        {
+            if (Volatile.Read(ref fail))
+            {
+                throw new InvalidOperationException("on-demand worker init failed");
+            }
+        };
+        manager.Start(new ThreadPoolManagerOptions { MaxWorkers = 2, MinWorkers = 1, LoggerFactory = logs });
+        Volatile.Write(ref fail, true);
+
+        using var gate = new ManualResetEventSlim();
+        using var started = new ManualResetEventSlim();
+        var busy = manager.Submit(() => { started.Set(); gate.Wait(); });
+        Bounded.Wait(started, "the only worker to be busy");
+        // No free worker: this submission asks for a second worker, whose OnWorkerStarted throws.
+        var waiting = manager.Submit(() => 2);
+        Until.True(() => logs.Entries.Any(static e => e.EventId.Name == "OnDemandWorkerStartFailed"), "the failed on-demand start is logged");
+        Assert.True(manager.IsRunning);
+
+        gate.Set();
+        Assert.Equal(2, Bounded.Result(waiting, "the item queued when the on-demand worker failed"));
+        Bounded.Wait(busy, "the busy item");
+        manager.Stop(wait: true);
+        manager.AssertNoWorkerAlive("after Stop(wait: true)");
+    }
+
+    public static TheoryData<string> WorkerKillers =>
+    [
+        "throw",
+        "throw-ThreadInterruptedException",
+        "interrupt-self-then-block",
+        "async-throw-after-await",
+        "post-throw",
+        "post-interrupt-self-then-block",
+        "stack-of-nested-faults",
+    ];
+
+    [Theory]
+    [MemberData(nameof(WorkerKillers))]
+    public void FaultingWorkItem_NeverKillsTheWorker_NextItemRunsOnTheSameWorker(string fault)
+    {
+        var manager = NewManager($"fault-{fault}");
+        manager.Start(1);
+        Thread? faultedOn = null;
+        Task? faulting = null;
+        switch (fault)
+        {
+            case "throw":
+                faulting = manager.Submit((Action)(() => { faultedOn = Thread.CurrentThread; throw new InvalidOperationException("boom"); }));
+                break;
+            case "throw-ThreadInterruptedException":
+                faulting = manager.Submit((Action)(() => { faultedOn = Thread.CurrentThread; throw new ThreadInterruptedException(); }));
+                break;
+            case "interrupt-self-then-block":
+                faulting = manager.Submit(() => { faultedOn = Thread.CurrentThread; InterruptSelfThenBlock(); });
+                break;
+            case "async-throw-after-await":
+                faulting = manager.Submit(async () =>
+                {
+                    await Task.Yield();
+                    faultedOn = Thread.CurrentThread;
+                    throw new InvalidOperationException("async boom");
+                });
+                break;
+            case "post-throw":
+                manager.Post(() => { faultedOn = Thread.CurrentThread; throw new InvalidOperationException("posted boom"); });
+                break;
+            case "post-interrupt-self-then-block":
+                manager.Post(() => { faultedOn = Thread.CurrentThread; InterruptSelfThenBlock(); });
+                break;
+            default:
+                faulting = manager.Submit(() =>
+                {
+                    faultedOn = Thread.CurrentThread;
+                    // A worker that waits on a faulted nested item still lives.
+                    manager.Submit((Action)(static () => throw new InvalidOperationException("inner"))).Wait();
+                });
+                break;
+        }
+
+        var next = manager.Submit(() => Thread.CurrentThread);
+        var nextOn = Bounded.Result(next, "the item after the fault");
+
+        Assert.Same(faultedOn, nextOn);
+        Assert.True(nextOn.IsAlive);
+        if (faulting is not null)
+        {
+            Bounded.Wait(faulting.ContinueWith(static _ => { }, TaskScheduler.Default), "the faulting item");
+            Assert.Equal(TaskStatus.Faulted, faulting.Status);
+            output.WriteLine($"{fault}: {faulting.Exception!.InnerException!.GetType().Name}");
+        }
+
+        manager.Stop(wait: true);
+        Assert.Equal(1, manager.GetStatistics().Completed);
+        Assert.True(manager.GetStatistics().Faulted >= 1);
+        manager.AssertNoWorkerAlive("after Stop(wait: true)");
+    }
+
+    /// <summary>
+    /// An item that interrupts its own worker and returns leaves the interrupt pending on the worker thread; the
+    /// worker's next wait must not turn it into an unhandled exception. Run in a child process: if the worker dies,
+    /// it takes the whole process with it.
+    /// </summary>
+    [Fact]
+    public void WorkItemThatInterruptsItsWorkerAndReturns_DoesNotKillTheWorkerOrTheProcess()
+    {
+        var result = ExitProbe.Run("interrupt-leak");
+        output.WriteLine(result.ToString());
+
+        Assert.True(result.Exited && result.ExitCode == 0, $"the process died: {result}");
+        Assert.Contains("done next item: 42", result.Lines);
+    }
+
+    /// <summary>A logger that throws while reporting a fault must not kill the worker (child process, as above).</summary>
+    [Fact]
+    public void ThrowingLogger_DoesNotKillTheWorkerOrTheProcess()
+    {
+        var result = ExitProbe.Run("throwing-logger");
+        output.WriteLine(result.ToString());
+
+        Assert.True(result.Exited && result.ExitCode == 0, $"the process died: {result}");
+        Assert.Contains("done next item: 42", result.Lines);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Faults_AreLoggedExactlyOnce_WhenLogExceptionsIsOn(bool logExceptions)
+    {
+        var logs = new RecordingLogger();
+        var manager = NewManager($"fault-log-{logExceptions}");
+        manager.Start(new ThreadPoolManagerOptions { MaxWorkers = 2, LogExceptions = logExceptions, LoggerFactory = logs, TaskType = "job" });
+        using var cts = new CancellationTokenSource();
+        var faults = new List<Task>
+        {
+            manager.Submit((Action)(static () => throw new InvalidOperationException("sync")), "job"),
+            manager.Submit(new Func<int>(static () => throw new InvalidOperationException("sync result")), "job"),
+            manager.Submit(static async () => { await Task.Yield(); throw new InvalidOperationException("async"); }, "job"),
+            manager.Submit(new Func<Task<int>>(static async () => { await Task.Yield(); throw new InvalidOperationException("async result"); }), "job"),
+        };
+        manager.Post(static () => throw new InvalidOperationException("posted"), "job");
+        manager.Post(static _ => throw new InvalidOperationException("posted with state"), 1, "job");
+        // Cancellation is not a fault: never logged.
+        var canceled = manager.Submit(() => { cts.Cancel(); cts.Token.ThrowIfCancellationRequested(); }, "job", cts.Token);
+
+        manager.Stop(wait: true);
+        Bounded.Wait(Task.WhenAll([.. faults, canceled]).ContinueWith(static _ => { }, TaskScheduler.Default), "the faulting work");
+
+        Assert.All(faults, static t => Assert.Equal(TaskStatus.Faulted, t.Status));
+        Assert.Equal(TaskStatus.Canceled, canceled.Status);
+        Until.True(() => manager.GetStatistics().Faulted == 6, "every fault is counted");
+        Assert.Equal(1, manager.GetStatistics().Canceled);
+        var entries = logs.Entries;
+        if (!logExceptions)
+        {
+            Assert.Empty(entries);
+            return;
+        }
+
+        Until.True(() => logs.Entries.Count == 6, "every fault is logged");
+        entries = logs.Entries;
+        Assert.All(entries, e =>
+        {
+            Assert.Equal(LogLevel.Warning, e.Level);
+            Assert.Contains(manager.Id, e.Message, StringComparison.Ordinal);
+            Assert.IsType<InvalidOperationException>(e.Exception);
+        });
+        // Each fault once: six distinct exceptions, none logged twice.
+        Assert.Equal(
+            ["async", "async result", "posted", "posted with state", "sync", "sync result"],
+            entries.Select(static e => e.Exception!.Message).Order(StringComparer.Ordinal));
+    }
+
+    private static void InterruptSelfThenBlock()
+    {
+        Thread.CurrentThread.Interrupt();
+        using var never = new ManualResetEventSlim();
+        // The pending interrupt ends this wait at once with ThreadInterruptedException.
+        if (!never.Wait(Bounded.Timeout))
+        {
+            throw new TimeoutException("the self-interrupt did not end the wait");
+        }
+    }
+
+    private static TrackedManager NewManager(string name) => new($"fault-{name}-{Interlocked.Increment(ref s_lastId)}");
+}

@@ -1,0 +1,636 @@
+using System.Collections.Concurrent;
+using ThreadLineage.Tests.Support;
+using Xunit.Abstractions;
+
+namespace ThreadLineage.Tests.Reliability;
+
+/// <summary>
+/// Start, Stop, StopAsync and disposal under every interleaving the contract names (DESIGN.md §2 "State",
+/// "Stop", "Nothing is lost"): every task reaches a final state, and no worker thread survives a stop that
+/// has completed.
+/// </summary>
+public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
+{
+    private static int s_lastId;
+
+    public enum StopKind
+    {
+        Stop,
+        StopAsync,
+        Dispose,
+        DisposeAsync,
+    }
+
+    public static TheoryData<StopKind> WaitingStops => [StopKind.Stop, StopKind.StopAsync, StopKind.Dispose, StopKind.DisposeAsync];
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void StopWaitTrue_RunsEverythingQueuedThenReturns_NoWorkerAlive(int maxWorkers)
+    {
+        var manager = NewManager("stop-wait");
+        manager.Start(maxWorkers);
+        using var gate = new ManualResetEventSlim();
+        var tasks = Enumerable.Range(0, 20).Select(i => manager.Submit(() => { gate.Wait(); return i; })).ToArray();
+
+        var stopping = Until.OnThread(() => manager.Stop(wait: true));
+        Until.True(() => !manager.IsRunning, "the stop has begun");
+        Assert.False(stopping.IsCompleted, "Stop(wait: true) returned while work was still queued behind a closed gate");
+        gate.Set();
+        Bounded.Wait(stopping, "Stop(wait: true)");
+
+        // Stop(wait: true) has returned: everything queued has run, and every worker has exited.
+        Assert.All(tasks, static t => Assert.Equal(TaskStatus.RanToCompletion, t.Status));
+        manager.AssertNoWorkerAlive("after Stop(wait: true) returned");
+        Assert.Equal(20, manager.GetStatistics().Completed);
+        Assert.Throws<InvalidOperationException>(() => { _ = manager.Submit(() => { }); });
+    }
+
+    [Fact]
+    public void StopWaitFalse_ReturnsAtOnce_QueuedWorkStillRuns()
+    {
+        var manager = NewManager("stop-nowait");
+        manager.Start(1);
+        using var gate = new ManualResetEventSlim();
+        var running = manager.Submit(() => gate.Wait());
+        var queued = Enumerable.Range(0, 5).Select(i => manager.Submit(() => i)).ToArray();
+
+        // The running item is blocked on our gate: a Stop(wait: false) that waited would never return.
+        Bounded.Wait(Until.OnThread(() => manager.Stop(wait: false)), "Stop(wait: false) to return while work runs");
+        Assert.False(manager.IsRunning);
+        Assert.Throws<InvalidOperationException>(() => { _ = manager.Submit(() => { }); });
+
+        gate.Set();
+        Bounded.Wait(Task.WhenAll([running, .. queued]), "the queued work of a stopped pool");
+        Assert.All(queued, static t => Assert.Equal(TaskStatus.RanToCompletion, t.Status));
+
+        manager.Stop(wait: true);
+        manager.AssertNoWorkerAlive("after the final Stop(wait: true)");
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void StopCancelPending_QueuedWorkEndsCanceled_RunningWorkCompletes(bool wait)
+    {
+        var manager = NewManager("stop-cancel");
+        manager.Start(1);
+        using var gate = new ManualResetEventSlim();
+        using var started = new ManualResetEventSlim();
+        var ran = 0;
+        var running = manager.Submit(() => { started.Set(); gate.Wait(); });
+        Bounded.Wait(started, "the running item to start");
+        var queued = new List<Task>
+        {
+            manager.Submit(() => { Interlocked.Increment(ref ran); }),
+            manager.Submit(() => Interlocked.Increment(ref ran)),
+            manager.Submit(async () => { Interlocked.Increment(ref ran); await Task.Yield(); }),
+            manager.Submit(async () => { Interlocked.Increment(ref ran); await Task.Yield(); return 1; }),
+        };
+        manager.Post(() => Interlocked.Increment(ref ran));
+        manager.Post(static state => Interlocked.Increment(ref state[0]), new int[1]);
+
+        var stopping = Until.OnThread(() => manager.Stop(wait, cancelPending: true));
+        if (wait)
+        {
+            Until.True(() => !manager.IsRunning, "the stop has begun");
+            Assert.False(stopping.IsCompleted, "Stop(wait: true, cancelPending: true) returned while an item still ran");
+            gate.Set();
+            Bounded.Wait(stopping, "Stop(wait: true, cancelPending: true)");
+            // The contract: with cancelPending, pending tasks are Canceled by the time Stop(wait: true) returns.
+            Assert.All(queued, static t => Assert.Equal(TaskStatus.Canceled, t.Status));
+            manager.AssertNoWorkerAlive("after Stop(wait: true, cancelPending: true) returned");
+        }
+        else
+        {
+            Bounded.Wait(stopping, "Stop(wait: false, cancelPending: true)");
+            gate.Set();
+            Bounded.Wait(Task.WhenAll(queued).ContinueWith(static _ => { }, TaskScheduler.Default), "the canceled tasks");
+            Assert.All(queued, static t => Assert.Equal(TaskStatus.Canceled, t.Status));
+            manager.Stop(wait: true);
+            manager.AssertNoWorkerAlive("after the final Stop(wait: true)");
+        }
+
+        Bounded.Wait(running, "the running item");
+        Assert.Equal(0, Volatile.Read(ref ran));
+        var statistics = manager.GetStatistics();
+        Assert.Equal(1, statistics.Completed);
+        Assert.Equal(6, statistics.Canceled);
+    }
+
+    [Fact]
+    public async Task StopAsync_TokenAlreadyCanceled_CancelsQueuedWork_WaitsForRunningWork()
+    {
+        var manager = NewManager("stopasync-before");
+        manager.Start(1);
+        using var gate = new ManualResetEventSlim();
+        using var started = new ManualResetEventSlim();
+        var running = manager.Submit(() => { started.Set(); gate.Wait(); return 1; });
+        Bounded.Wait(started, "the running item to start");
+        var queued = Enumerable.Range(0, 5).Select(i => manager.Submit(() => i)).ToArray();
+
+        var stopping = manager.StopAsync(new CancellationToken(canceled: true));
+
+        // The running item is blocked on our gate, so the drain cannot have finished.
+        Assert.False(stopping.IsCompleted, "StopAsync completed while an item was still running");
+        Assert.All(queued, static t => Assert.Equal(TaskStatus.Canceled, t.Status));
+        gate.Set();
+        await Bounded.WaitAsync(stopping, "StopAsync");
+        Assert.Equal(TaskStatus.RanToCompletion, stopping.Status);
+        Assert.Equal(1, await running);
+        manager.AssertNoWorkerAlive("after StopAsync completed");
+    }
+
+    [Fact]
+    public async Task StopAsync_TokenFiresDuringDrain_CancelsTheRest_WaitsForRunningWork()
+    {
+        var manager = NewManager("stopasync-during");
+        manager.Start(1);
+        using var firstGate = new ManualResetEventSlim();
+        using var secondGate = new ManualResetEventSlim();
+        using var secondStarted = new ManualResetEventSlim();
+        var first = manager.Submit(() => { firstGate.Wait(); return 1; });
+        var second = manager.Submit(() => { secondStarted.Set(); secondGate.Wait(); return 2; });
+        var rest = Enumerable.Range(0, 8).Select(i => manager.Submit(() => i)).ToArray();
+
+        using var cts = new CancellationTokenSource();
+        var stopping = manager.StopAsync(cts.Token);
+        firstGate.Set();
+        Bounded.Wait(secondStarted, "the drain to reach the second item");
+
+        await cts.CancelAsync();
+
+        Assert.All(rest, static t => Assert.Equal(TaskStatus.Canceled, t.Status));
+        Assert.False(stopping.IsCompleted, "StopAsync completed while the second item was still running");
+        secondGate.Set();
+        await Bounded.WaitAsync(stopping, "StopAsync");
+        Assert.Equal(1, await first);
+        Assert.Equal(2, await second);
+        manager.AssertNoWorkerAlive("after StopAsync completed");
+        var statistics = manager.GetStatistics();
+        Assert.Equal((2L, 8L), (statistics.Completed, statistics.Canceled));
+    }
+
+    [Fact]
+    public async Task StopAsync_TokenFiresAfterDrain_ChangesNothing_ManagerStartsAgain()
+    {
+        var manager = NewManager("stopasync-after");
+        manager.Start(2);
+        var tasks = Enumerable.Range(0, 10).Select(i => manager.Submit(() => i)).ToArray();
+        using var cts = new CancellationTokenSource();
+
+        await Bounded.WaitAsync(manager.StopAsync(cts.Token), "StopAsync");
+        await cts.CancelAsync();
+
+        Assert.All(tasks, static t => Assert.Equal(TaskStatus.RanToCompletion, t.Status));
+        manager.AssertNoWorkerAlive("after StopAsync completed");
+        manager.Start(1);
+        Assert.Equal(5, await Bounded.ResultAsync(manager.Submit(() => 5), "work after a restart"));
+        await Bounded.WaitAsync(manager.StopAsync(cts.Token), "StopAsync with a token canceled before it was called");
+        manager.AssertNoWorkerAlive("after the second StopAsync completed");
+        Assert.Equal((11L, 0L), (manager.GetStatistics().Completed, manager.GetStatistics().Canceled));
+    }
+
+    [Fact]
+    public void Start_AfterStop_RunsAgain_StatisticsAccumulateAcrossRuns()
+    {
+        var manager = NewManager("restart");
+        for (var run = 1; run <= 5; run++)
+        {
+            manager.Start(run % 3 + 1, threadNamePrefix: $"restart-run{run}");
+            Assert.True(manager.IsRunning);
+            Assert.Equal(run % 3 + 1, manager.MaxWorkers);
+            var tasks = Enumerable.Range(0, 10).Select(i => manager.Submit(() => i)).ToArray();
+            manager.Stop(wait: true);
+            Assert.All(tasks, static t => Assert.Equal(TaskStatus.RanToCompletion, t.Status));
+            manager.AssertNoWorkerAlive($"after Stop(wait: true) of run {run}");
+            Assert.Equal(10 * run, manager.GetStatistics().Completed);
+        }
+    }
+
+    [Fact]
+    public void Start_RightAfterStopWaitFalse_OldRunDrainsWhileNewRunWorks()
+    {
+        var manager = NewManager("restart-draining");
+        manager.Start(1, threadNamePrefix: "old-run");
+        using var gate = new ManualResetEventSlim();
+        using var started = new ManualResetEventSlim();
+        var threadOf = new ConcurrentDictionary<int, string>();
+        var blocker = manager.Submit(() => { started.Set(); gate.Wait(); threadOf[0] = Thread.CurrentThread.Name!; });
+        var oldQueued = Enumerable.Range(1, 3).Select(i => manager.Submit(() => { threadOf[i] = Thread.CurrentThread.Name!; })).ToArray();
+        Bounded.Wait(started, "the old run's first item to start");
+
+        manager.Stop(wait: false);
+        manager.Start(1, threadNamePrefix: "new-run");
+
+        // The new run works while the old one is still blocked with queued work.
+        var fresh = manager.Submit(() => Thread.CurrentThread.Name);
+        Assert.StartsWith("new-run-", Bounded.Result(fresh, "work on the new run while the old run drains"));
+        Assert.False(blocker.IsCompleted);
+
+        gate.Set();
+        Bounded.Wait(Task.WhenAll([blocker, .. oldQueued]), "the old run's queued work");
+        Assert.All(threadOf.Values, static name => Assert.StartsWith("old-run-", name));
+
+        manager.Stop(wait: true);
+        foreach (var thread in manager.Threads)
+        {
+            Bounded.Join(thread, thread.Name ?? "worker");
+        }
+
+        Assert.Equal(5, manager.GetStatistics().Completed);
+    }
+
+    /// <summary>
+    /// DESIGN.md: Stop(wait: true) returns "when all workers have exited", and Dispose = Stop(). After a restart that
+    /// includes the workers of the previous run, which may still be draining.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(WaitingStops))]
+    public void WaitingStop_AfterRestart_WaitsForThePreviousRunStillDraining(StopKind kind)
+    {
+        var manager = NewManager($"restart-wait-{kind}");
+        manager.Start(1, threadNamePrefix: $"old-{kind}");
+        using var gate = new ManualResetEventSlim();
+        using var started = new ManualResetEventSlim();
+        var blocker = manager.Submit(() => { started.Set(); gate.Wait(); });
+        var queued = manager.Submit(() => 1);
+        Bounded.Wait(started, "the old run's item to start");
+        manager.Stop(wait: false);
+        manager.Start(1, threadNamePrefix: $"new-{kind}");
+
+        string? stateAtReturn = null;
+        var stopping = Until.OnThread(() =>
+        {
+            StopAndWait(manager, kind);
+            stateAtReturn = $"blocked item {blocker.Status}, queued item {queued.Status}, live workers [{string.Join(", ", manager.LiveWorkerNames())}]";
+        });
+
+        // Give a stop that does not wait for the previous run the time to return, then open the gate: a stop that
+        // waits returns only after that.
+        _ = stopping.Wait(TimeSpan.FromMilliseconds(500));
+        gate.Set();
+        Bounded.Wait(stopping, $"{kind}");
+
+        output.WriteLine($"{kind} returned with: {stateAtReturn}");
+        Assert.True(
+            blocker.IsCompleted && queued.IsCompleted && !stateAtReturn!.Contains("old-", StringComparison.Ordinal),
+            $"{kind} returned while the previous run was still draining: {stateAtReturn}. " +
+            "Expected it to wait for every worker of the manager, including those of the run stopped with Stop(wait: false).");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Dispose_DrainsAndRefusesWork_SecondDisposeDoesNothing(bool async)
+    {
+        var manager = NewManager($"dispose-{async}");
+        manager.Start(2);
+        var tasks = Enumerable.Range(0, 10).Select(i => manager.Submit(() => i)).ToArray();
+
+        if (async)
+        {
+            await Bounded.WaitAsync(manager.DisposeAsync().AsTask(), "DisposeAsync");
+            await Bounded.WaitAsync(manager.DisposeAsync().AsTask(), "a second DisposeAsync");
+        }
+        else
+        {
+            manager.Dispose();
+            manager.Dispose();
+        }
+
+        Assert.All(tasks, static t => Assert.Equal(TaskStatus.RanToCompletion, t.Status));
+        manager.AssertNoWorkerAlive("after disposal");
+        Assert.False(manager.IsRunning);
+        Assert.Throws<ObjectDisposedException>(() => { _ = manager.Submit(() => { }); });
+        Assert.Throws<ObjectDisposedException>(() => manager.Start(1));
+        manager.Stop();
+        await manager.StopAsync();
+    }
+
+    [Fact]
+    public async Task Stop_OnAManagerThatNeverStarted_DoesNothing()
+    {
+        var manager = NewManager("never-started");
+        manager.Stop();
+        manager.Stop(wait: false, cancelPending: true);
+        await manager.StopAsync(new CancellationToken(canceled: true));
+        Assert.False(manager.IsRunning);
+        Assert.Equal(0, manager.MaxWorkers);
+        Assert.Empty(manager.Threads);
+        manager.Start(1);
+        Assert.Equal(3, await Bounded.ResultAsync(manager.Submit(() => 3), "work"));
+        await manager.DisposeAsync();
+        manager.AssertNoWorkerAlive("after DisposeAsync");
+    }
+
+    public static TheoryData<int, string> OwnWorkerStops => new()
+    {
+        { 1, "Stop" }, { 3, "Stop" }, { 1, "StopCancelPending" }, { 3, "StopCancelPending" }, { 1, "Dispose" }, { 3, "Dispose" },
+    };
+
+    [Theory]
+    [MemberData(nameof(OwnWorkerStops))]
+    public void Stop_FromOneOfThePoolsOwnWorkers_DoesNotDeadlock(int maxWorkers, string how)
+    {
+        var manager = NewManager($"own-stop-{how}-{maxWorkers}");
+        manager.Start(maxWorkers);
+        using var gate = new ManualResetEventSlim();
+        var workersWhenStopReturned = -1;
+        var stopper = manager.Submit(() =>
+        {
+            gate.Wait();
+            switch (how)
+            {
+                case "Stop":
+                    manager.Stop(wait: true);
+                    break;
+                case "StopCancelPending":
+                    manager.Stop(wait: true, cancelPending: true);
+                    break;
+                default:
+                    manager.Dispose();
+                    break;
+            }
+
+            workersWhenStopReturned = manager.GetStatistics().Workers;
+        });
+        var queued = Enumerable.Range(0, 10).Select(i => manager.Submit(() => i)).ToArray();
+        gate.Set();
+
+        Bounded.Wait(stopper, $"{how} called from the pool's own worker");
+        Bounded.Wait(Task.WhenAll(queued).ContinueWith(static _ => { }, TaskScheduler.Default), "the queued work");
+        Assert.Equal(1, workersWhenStopReturned);
+        if (how != "StopCancelPending")
+        {
+            Assert.All(queued, static t => Assert.Equal(TaskStatus.RanToCompletion, t.Status));
+        }
+        else if (maxWorkers == 1)
+        {
+            // The only worker was running the stopper, so nothing queued had started.
+            Assert.All(queued, static t => Assert.Equal(TaskStatus.Canceled, t.Status));
+        }
+
+        // The calling worker exits once its item returns; a stop from outside waits for it.
+        manager.Stop(wait: true);
+        manager.AssertNoWorkerAlive("after the outside Stop(wait: true)");
+    }
+
+    [Fact]
+    public async Task StopAsync_AwaitedFromThePoolsOwnAsyncWork_Completes()
+    {
+        var manager = NewManager("own-stopasync");
+        manager.Start(2);
+        var work = manager.Submit(async () =>
+        {
+            await manager.StopAsync();
+            return manager.IsRunning;
+        });
+
+        Assert.False(await Bounded.ResultAsync(work, "async work that awaits its own pool's StopAsync"));
+        manager.AssertNoWorkerAlive("after StopAsync completed inside the pool's own work");
+    }
+
+    [Fact]
+    public void ConcurrentStops_FromManyThreads_AllReturn_NothingLost_NoWorkerSurvivesAWaitingStop()
+    {
+        const int rounds = 25;
+        const int stoppers = 8;
+        var violations = new ConcurrentQueue<string>();
+        for (var round = 0; round < rounds; round++)
+        {
+            var manager = NewManager($"concurrent-stop-{round}");
+            var random = new Random(round);
+            manager.Start(random.Next(1, 4));
+            using var gate = new ManualResetEventSlim();
+            var tasks = new List<Task> { manager.Submit(() => gate.Wait()) };
+            tasks.AddRange(Enumerable.Range(0, 20).Select(i => manager.Submit(() => i)));
+            using var barrier = new Barrier(stoppers + 1);
+            var threads = Enumerable.Range(0, stoppers).Select(i => Until.OnThread(
+                () =>
+                {
+                    var kind = (i + round) % 6;
+                    barrier.SignalAndWait();
+                    switch (kind)
+                    {
+                        case 0:
+                            manager.Stop(wait: true);
+                            break;
+                        case 1:
+                            manager.Stop(wait: true, cancelPending: true);
+                            break;
+                        case 2:
+                            manager.Stop(wait: false);
+                            return;
+                        case 3:
+                            manager.Stop(wait: false, cancelPending: true);
+                            return;
+                        case 4:
+                            Bounded.Wait(manager.StopAsync(), "StopAsync");
+                            break;
+                        default:
+                            manager.Dispose();
+                            break;
+                    }
+
+                    var alive = manager.LiveWorkerNames();
+                    if (alive.Count > 0)
+                    {
+                        violations.Enqueue($"round {round}: stop kind {kind} returned with live workers {string.Join(", ", alive)}");
+                    }
+                },
+                $"stopper-{i}")).ToArray();
+
+            barrier.SignalAndWait();
+            gate.Set();
+            Bounded.Wait(Task.WhenAll(threads), $"round {round}: {stoppers} concurrent stops");
+            Bounded.Wait(Task.WhenAll(tasks).ContinueWith(static _ => { }, TaskScheduler.Default), $"round {round}: every task final");
+            var statistics = manager.GetStatistics();
+            Assert.Equal(tasks.Count, statistics.Completed + statistics.Faulted + statistics.Canceled);
+            manager.AssertNoWorkerAlive($"round {round}: after all stops returned");
+        }
+
+        output.WriteLine($"{rounds} rounds of {stoppers} concurrent stops.");
+        Assert.True(violations.IsEmpty, string.Join(Environment.NewLine, violations));
+    }
+
+    public static TheoryData<string> SuspendedStops => ["Stop", "StopCancelPending", "StopAsync", "StopAsyncCanceled"];
+
+    [Theory]
+    [MemberData(nameof(SuspendedStops))]
+    public async Task AsyncWorkSuspendedWhenThePoolStops_IsNotWaitedFor_AndCompletesWhenItResumes(string how)
+    {
+        var manager = NewManager($"suspended-{how}");
+        manager.Start(1);
+        var outside = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var suspended = new ManualResetEventSlim();
+        var work = manager.Submit(async () =>
+        {
+            suspended.Set();
+            await outside.Task;
+            return Thread.CurrentThread.Name;
+        });
+        Bounded.Wait(suspended, "the async work to start");
+
+        // The work waits for an event only the test raises: a stop that waited for it would never return.
+        var stopping = how switch
+        {
+            "Stop" => Until.OnThread(() => manager.Stop(wait: true)),
+            "StopCancelPending" => Until.OnThread(() => manager.Stop(wait: true, cancelPending: true)),
+            "StopAsync" => manager.StopAsync(),
+            _ => manager.StopAsync(new CancellationToken(canceled: true)),
+        };
+        await Bounded.WaitAsync(stopping, $"{how} while async work is suspended");
+        manager.AssertNoWorkerAlive($"after {how} returned");
+        Assert.False(work.IsCompleted);
+
+        outside.SetResult();
+        var resumedOn = await Bounded.ResultAsync(work, "the suspended work to resume after the stop");
+        Assert.DoesNotContain(manager.Id, resumedOn ?? "", StringComparison.Ordinal);
+        Until.True(() => manager.GetStatistics().Completed == 1, "the resumed work is counted");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Scope_DisposedWhileItsManagersAreBusy_WaitsForTheirWorkAndStopsThem(bool async)
+    {
+        using var gate = new ManualResetEventSlim();
+        var ran = 0;
+        var workers = new ConcurrentDictionary<Thread, bool>();
+        ThreadPoolManager? own = null;
+        ThreadPoolManager? below = null;
+        Task[] tasks = [];
+        LineageNode? before = null;
+        LineageNode? after = null;
+
+        // A fresh thread: the scope's flow starts from the root, and nothing else runs in it.
+        var flow = Until.OnThread(
+            () =>
+            {
+                before = Lineage.Current;
+                var scope = Lineage.BeginScope("busy-scope");
+                own = Lineage.GetOrCreateManager($"scope-own-{Interlocked.Increment(ref s_lastId)}");
+                own.Start(2);
+
+                // A child flow attaches its manager to a node below the scope.
+                var child = new Thread(() =>
+                {
+                    below = Lineage.CreateManager($"scope-below-{Interlocked.Increment(ref s_lastId)}");
+                    below.Start(1);
+                });
+                child.Start();
+                Bounded.Join(child, "child flow");
+
+                tasks = [.. Enumerable.Range(0, 12).Select(i => (i % 2 == 0 ? own : below!).Submit(() =>
+                {
+                    workers[Thread.CurrentThread] = true;
+                    gate.Wait();
+                    Interlocked.Increment(ref ran);
+                }))];
+
+                if (async)
+                {
+                    scope.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                }
+                else
+                {
+                    scope.Dispose();
+                }
+
+                after = Lineage.Current;
+            },
+            "scope-flow");
+
+        Until.True(() => own is { IsRunning: false } && below is { IsRunning: false }, "the scope's disposal has begun stopping both managers");
+        Assert.False(flow.IsCompleted, "the scope's Dispose returned while its managers still had work");
+        gate.Set();
+        await Bounded.WaitAsync(flow, "the scope's disposal");
+
+        Assert.Equal(12, Volatile.Read(ref ran));
+        Assert.All(tasks, static t => Assert.Equal(TaskStatus.RanToCompletion, t.Status));
+        if (!async)
+        {
+            // DisposeAsync's restoring of Current is checked on its own, in ScopeDisposeAsync_RestoresCurrentInTheFlowThatAwaitsIt.
+            Assert.Same(before, after);
+        }
+
+        Assert.All(workers.Keys, static t => Assert.False(t.IsAlive, $"worker {t.Name} is alive after the scope was disposed"));
+        Assert.Equal(0, own!.GetStatistics().Workers + below!.GetStatistics().Workers);
+    }
+
+    /// <summary>DESIGN.md "Scopes": disposing restores the previous Current in the flow that disposes, DisposeAsync included.</summary>
+    [Fact]
+    public async Task ScopeDisposeAsync_RestoresCurrentInTheFlowThatAwaitsIt()
+    {
+        await Task.Run(async () =>
+        {
+            var before = Lineage.Current;
+            LineageNode inside;
+            await using (var scope = Lineage.BeginScope("await-using"))
+            {
+                inside = Lineage.Current;
+                Assert.Same(scope.Node, inside);
+            }
+
+            var after = Lineage.Current;
+            Assert.True(
+                ReferenceEquals(before, after),
+                $"After 'await using (Lineage.BeginScope())' Current is {after}, expected the node from before the scope ({before}).");
+        });
+    }
+
+    [Fact]
+    public void Dispose_WhileStartRunsOnWorkerStarted_WaitsForTheStartingWorkers()
+    {
+        var manager = NewManager("dispose-during-start");
+        using var gate = new ManualResetEventSlim();
+        using var entered = new ManualResetEventSlim();
+        manager.WorkerStarting = () =>
+        {
+            entered.Set();
+            gate.Wait();
+        };
+
+        var starting = Until.OnThread(() => manager.Start(2));
+        Bounded.Wait(entered, "OnWorkerStarted to run");
+        List<string>? aliveAtReturn = null;
+        var disposing = Until.OnThread(() =>
+        {
+            manager.Dispose();
+            aliveAtReturn = manager.LiveWorkerNames();
+        });
+
+        _ = disposing.Wait(TimeSpan.FromMilliseconds(500));
+        gate.Set();
+        Bounded.Wait(disposing, "Dispose");
+        var error = Assert.ThrowsAny<Exception>(() => Bounded.Wait(starting, "Start"));
+        var disposed = Assert.IsType<ObjectDisposedException>(error.InnerException ?? error);
+        Assert.Contains(manager.Id, disposed.Message, StringComparison.Ordinal);
+        Assert.False(manager.IsRunning);
+        Assert.True(
+            aliveAtReturn!.Count == 0,
+            $"Dispose returned while {aliveAtReturn.Count} worker(s) of the concurrent Start were alive: {string.Join(", ", aliveAtReturn)}.");
+    }
+
+    private static TrackedManager NewManager(string name) => new($"life-{name}-{Interlocked.Increment(ref s_lastId)}");
+
+    private static void StopAndWait(ThreadPoolManager manager, StopKind kind)
+    {
+        switch (kind)
+        {
+            case StopKind.Stop:
+                manager.Stop(wait: true);
+                break;
+            case StopKind.StopAsync:
+                Bounded.Wait(manager.StopAsync(), "StopAsync");
+                break;
+            case StopKind.Dispose:
+                manager.Dispose();
+                break;
+            default:
+                Bounded.Wait(manager.DisposeAsync().AsTask(), "DisposeAsync");
+                break;
+        }
+    }
+}
