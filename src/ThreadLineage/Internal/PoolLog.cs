@@ -5,6 +5,19 @@ namespace ThreadLineage.Internal;
 /// <summary>The pool's log messages, source-generated so that a disabled level costs one check.</summary>
 internal static partial class PoolLog
 {
+    /// <summary>Writes a log entry on a pool worker: a logger that throws must not kill the worker (or the process).</summary>
+    public static void Safely<TState>(Action<ILogger, TState> log, ILogger logger, TState state)
+    {
+        try
+        {
+            log(logger, state);
+        }
+        catch (Exception)
+        {
+            // Nothing sensible to do with a failing logger on a worker; the outcome is still counted.
+        }
+    }
+
     /// <summary>Logs a faulting work item; <paramref name="taskType"/> reads "none" for work without a task type.</summary>
     public static void WorkItemFaulted(ILogger logger, string managerId, string? taskType, Exception exception) =>
         WorkItemFaultedCore(logger, managerId, taskType ?? "none", exception);

@@ -65,6 +65,10 @@ internal sealed class PoolTaskScheduler : TaskScheduler
             // RunSynchronously asks TryExecuteTaskInline, which admits this thread while the flag is set.
             task.RunSynchronously(this);
         }
+        catch (InvalidOperationException) when (task.IsCanceled)
+        {
+            // The submission's token fired between the caller's check and RunSynchronously: the task is final.
+        }
         finally
         {
             t_runningInCaller = previous;
@@ -88,6 +92,7 @@ internal sealed class PoolTaskScheduler : TaskScheduler
         if (task is IPoolWorkItem item)
         {
             // A submission: Submit admitted it and holds the run's gate while it starts the task.
+            item.MarkQueued();
             item.AdmittedBy.EnqueueAdmitted(task);
             return;
         }

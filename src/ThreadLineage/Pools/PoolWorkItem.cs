@@ -18,8 +18,14 @@ internal interface IPoolWorkItem
     /// <summary>Gets whether this item only starts async work; its outcome is accounted on the unwrapped task.</summary>
     bool IsAsyncStart { get; }
 
+    /// <summary>Gets whether the scheduler queued the item (a token canceled inside <c>Task.Start</c> can stop it from being queued).</summary>
+    bool WasQueued { get; }
+
     /// <summary>Returns <see langword="true"/> the first time it is called; accounting calls it once the task is final.</summary>
     bool TryClaimAccounting();
+
+    /// <summary>Records that the scheduler queued the item.</summary>
+    void MarkQueued();
 }
 
 /// <summary>Submitted synchronous work without a result.</summary>
@@ -40,8 +46,13 @@ internal sealed class PoolWorkItem : Task, IPoolWorkItem
 
     public bool IsAsyncStart => false;
 
+    public bool WasQueued { get; private set; }
+
     // Interlocked: the worker that dequeues the item and a worker that ran it inline may both try.
     public bool TryClaimAccounting() => Interlocked.Exchange(ref _accounted, 1) == 0;
+
+    // Written by the submitting thread inside Task.Start and read by it afterwards: no race.
+    public void MarkQueued() => WasQueued = true;
 }
 
 /// <summary>Submitted work with a result (or the start of async work, whose result is its task).</summary>
@@ -63,6 +74,11 @@ internal sealed class PoolWorkItem<TResult> : Task<TResult>, IPoolWorkItem
 
     public bool IsAsyncStart { get; }
 
+    public bool WasQueued { get; private set; }
+
     // Interlocked: the worker that dequeues the item and a worker that ran it inline may both try.
     public bool TryClaimAccounting() => Interlocked.Exchange(ref _accounted, 1) == 0;
+
+    // Written by the submitting thread inside Task.Start and read by it afterwards: no race.
+    public void MarkQueued() => WasQueued = true;
 }

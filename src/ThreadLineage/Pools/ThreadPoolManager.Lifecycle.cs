@@ -5,6 +5,9 @@ namespace ThreadLineage;
 /// <content>Start, stop and disposal.</content>
 public partial class ThreadPoolManager
 {
+    // At process exit, a pool that makes no progress for this long is abandoned (see WaitForExitAtProcessExit).
+    private static readonly TimeSpan s_exitDrainStall = TimeSpan.FromSeconds(5);
+
     private static int s_processExitHooked;
 
     private readonly Lock _lifecycleLock = new();
@@ -14,7 +17,7 @@ public partial class ThreadPoolManager
     private volatile WorkerGroup? _run;
     private volatile WorkerGroup? _lastRun;
     private volatile PoolSettings? _settings;
-    private bool _starting;
+    private volatile bool _starting;
     private volatile bool _disposed;
 
     private string State => _disposed ? "disposed" : _run is not null ? "running" : _lastRun is { IsDrained: false } ? "stopping" : "stopped";
@@ -52,6 +55,7 @@ public partial class ThreadPoolManager
     public void Start(ThreadPoolManagerOptions options)
     {
         var settings = PoolSettings.From(options, Id);
+        WorkerGroup? previous;
         lock (_lifecycleLock)
         {
             ThrowIfDisposed();
@@ -62,9 +66,10 @@ public partial class ThreadPoolManager
             }
 
             _starting = true;
+            previous = _lastRun is { IsDrained: false } last ? last : null;
         }
 
-        var run = new WorkerGroup(this, settings);
+        var run = new WorkerGroup(this, settings, previous);
         try
         {
             // Outside the lock: OnWorkerStarted runs user code while Start waits for it.
@@ -80,17 +85,25 @@ public partial class ThreadPoolManager
             throw;
         }
 
+        bool disposedWhileStarting;
         lock (_lifecycleLock)
         {
-            _starting = false;
-            if (_disposed)
+            disposedWhileStarting = _disposed;
+            if (!disposedWhileStarting)
             {
-                run.RequestStop(cancelPending: false);
-                throw new ObjectDisposedException(GetType().FullName, $"Thread pool manager '{Id}' was disposed while it started; create a new manager.");
+                _settings = settings;
+                _run = run;
             }
 
-            _settings = settings;
-            _run = run;
+            _starting = false;
+        }
+
+        if (disposedWhileStarting)
+        {
+            // Dispose waits for this start to end; leave no worker behind before reporting it.
+            run.RequestStop(cancelPending: false);
+            run.WaitForExit();
+            throw new ObjectDisposedException(GetType().FullName, $"Thread pool manager '{Id}' was disposed while it started; create a new manager.");
         }
 
         if (!settings.IsBackground)
@@ -149,6 +162,11 @@ public partial class ThreadPoolManager
 
             // The workers have finished every item; joining only waits out their last instructions.
             run.JoinThreads();
+            if (run.Previous is { } previous)
+            {
+                await WaitForExitAsync(previous, CancellationToken.None).ConfigureAwait(false);
+                run.ForgetPrevious(previous);
+            }
         }
     }
 
@@ -178,6 +196,7 @@ public partial class ThreadPoolManager
     public void Dispose()
     {
         _disposed = true;
+        WaitForStartInProgress();
         Stop(wait: true);
         GC.SuppressFinalize(this);
     }
@@ -187,8 +206,19 @@ public partial class ThreadPoolManager
     public async ValueTask DisposeAsync()
     {
         _disposed = true;
+        WaitForStartInProgress();
         await StopAsync().ConfigureAwait(false);
         GC.SuppressFinalize(this);
+    }
+
+    /// <summary>A start in progress (workers still in OnWorkerStarted) sees the disposal and stops its workers; wait for that.</summary>
+    private void WaitForStartInProgress()
+    {
+        var spinner = new SpinWait();
+        while (_starting)
+        {
+            spinner.SpinOnce();
+        }
     }
 
     private void ThrowIfDisposed()
@@ -235,9 +265,10 @@ public partial class ThreadPoolManager
         // finishes before the process ends; background pools are abandoned.
         foreach (var manager in AllInstances)
         {
-            if (!manager.IsBackground)
+            if (!manager.IsBackground && manager.BeginStop() is { } run)
             {
-                manager.Stop(wait: true);
+                run.RequestStop(cancelPending: false);
+                run.WaitForExitAtProcessExit(s_exitDrainStall);
             }
         }
     }

@@ -201,7 +201,7 @@ public partial class ThreadPoolManager
         PoolMetrics.RecordOutcome(this, taskType, "faulted");
         if (_settings is { LogExceptions: true } settings)
         {
-            PoolLog.WorkItemFaulted(settings.Logger, Id, taskType, exception);
+            PoolLog.Safely(static (logger, state) => PoolLog.WorkItemFaulted(logger, state.Id, state.taskType, state.exception), settings.Logger, (Id, taskType, exception));
         }
     }
 
@@ -237,7 +237,12 @@ public partial class ThreadPoolManager
                     catch (InvalidOperationException) when (item.IsCanceled)
                     {
                         // The token was canceled before the item started (even before Submit was called): the task
-                        // was born Canceled, so the runtime refused to start it. It is final; nothing was queued.
+                        // was born Canceled, so the runtime refused to start it. Handled below.
+                    }
+
+                    if (!((IPoolWorkItem)item).WasQueued)
+                    {
+                        // Canceled before (or while) starting, so never queued: it is final; give back its room.
                         run.ReleaseRoom();
                         Scheduler.AccountIfFinal(item);
                     }

@@ -142,6 +142,49 @@ internal sealed partial class WorkerGroup
         Exited.GetAwaiter().GetResult();
 #pragma warning restore VSTHRD002
         JoinThreads();
+        WaitForPrevious();
+    }
+
+    /// <summary>Waits for the run this one replaced, if it still drains (a restart right after a non-waiting stop).</summary>
+    public void WaitForPrevious()
+    {
+        if (Previous is { } previous)
+        {
+            previous.WaitForExit();
+            ForgetPrevious(previous);
+        }
+    }
+
+    /// <summary>
+    /// At process exit: waits for the queue to drain and running work to finish, for as long as the run makes
+    /// progress. A run that makes none for <paramref name="stall"/> (a work item that itself called
+    /// <c>Environment.Exit</c> and waits inside it, or a deadlock) is abandoned so that the process can end.
+    /// </summary>
+    public void WaitForExitAtProcessExit(TimeSpan stall)
+    {
+        var mark = ProgressMark();
+        var lastProgress = Stopwatch.GetTimestamp();
+        while (!((IAsyncResult)Exited).AsyncWaitHandle.WaitOne(TimeSpan.FromMilliseconds(100)))
+        {
+            var now = ProgressMark();
+            if (now != mark)
+            {
+                mark = now;
+                lastProgress = Stopwatch.GetTimestamp();
+            }
+            else if (Stopwatch.GetElapsedTime(lastProgress) > stall)
+            {
+                return;
+            }
+        }
+
+        Previous?.WaitForExitAtProcessExit(stall);
+    }
+
+    private long ProgressMark()
+    {
+        var statistics = Manager.GetStatistics();
+        return statistics.Completed + statistics.Faulted + statistics.Canceled - QueuedItems;
     }
 
     /// <summary>Waits until the threads of this run have terminated (they have finished all work when <see cref="Exited"/> completes).</summary>
@@ -319,12 +362,12 @@ internal sealed partial class WorkerGroup
             Interlocked.Decrement(ref _awakeWorkers);
             if (errors is not null)
             {
-                PoolLog.WorkerStartFailed(Settings.Logger, Manager.Id, exception);
+                PoolLog.Safely(static (logger, state) => PoolLog.WorkerStartFailed(logger, state.Id, state.Exception), Settings.Logger, (Manager.Id, Exception: exception));
                 ExitWorker(workerContext);
                 return;
             }
 
-            PoolLog.OnDemandWorkerStartFailed(Settings.Logger, Manager.Id, exception);
+            PoolLog.Safely(static (logger, state) => PoolLog.OnDemandWorkerStartFailed(logger, state.Id, state.Exception), Settings.Logger, (Manager.Id, Exception: exception));
             // Interlocked: a worker created on demand leaves. If peers retired meanwhile and we were the
             // last, the running pool must not be left without a worker: bring up a replacement.
             if (Interlocked.Decrement(ref _liveWorkers) == 0)
@@ -485,12 +528,12 @@ internal sealed partial class WorkerGroup
         if (Settings.IdleTimeout == Timeout.InfiniteTimeSpan || Volatile.Read(ref _liveWorkers) <= _minWorkers)
         {
             // Either nothing is pending, or a producer claimed an announced worker and released a permit for it.
-            _wake.Wait();
+            WaitForPermit();
             Interlocked.Increment(ref _awakeWorkers);
             return true;
         }
 
-        if (_wake.Wait(Settings.IdleTimeout))
+        if (WaitForPermit(Settings.IdleTimeout))
         {
             Interlocked.Increment(ref _awakeWorkers);
             return true;
@@ -500,13 +543,30 @@ internal sealed partial class WorkerGroup
         // meanwhile, a permit is on its way for us: take it and work instead of retiring.
         if (!TryClaimParked())
         {
-            _wake.Wait();
+            WaitForPermit();
             Interlocked.Increment(ref _awakeWorkers);
             return true;
         }
 
         Interlocked.Increment(ref _awakeWorkers);
         return !TryRetire(_minWorkers) || RetiredUnlessWorkArrived();
+    }
+
+    /// <summary>Waits for a wake permit; an interrupt left pending by a work item does not kill the worker.</summary>
+    private bool WaitForPermit(TimeSpan timeout = default)
+    {
+        while (true)
+        {
+            try
+            {
+                return timeout == default ? _wake.Wait(Timeout.Infinite) : _wake.Wait(timeout);
+            }
+            catch (ThreadInterruptedException)
+            {
+                // A work item interrupted its own worker and returned: the interrupt surfaced here. It was
+                // meant for that item, not for the pool; wait again (the permit accounting is unchanged).
+            }
+        }
     }
 
     /// <summary>

@@ -45,10 +45,14 @@ internal sealed partial class WorkerGroup
     // A worker's own context (lineage: the manager's owner), for work run in a caller when flow is off.
     private ExecutionContext? _baseContext;
 
-    public WorkerGroup(ThreadPoolManager manager, PoolSettings settings)
+    // The manager's run this one replaced while it was still draining: a waiting stop waits for it too.
+    private WorkerGroup? _previous;
+
+    public WorkerGroup(ThreadPoolManager manager, PoolSettings settings, WorkerGroup? previous)
     {
         Manager = manager;
         Settings = settings;
+        _previous = previous;
         _maxWorkers = settings.MaxWorkers;
         _minWorkers = settings.MinWorkers;
         if (settings.QueueCapacity is { } capacity)
@@ -83,6 +87,12 @@ internal sealed partial class WorkerGroup
 #pragma warning restore VSTHRD003
 
     public bool IsDrained => _exited.Task.IsCompleted;
+
+    /// <summary>Gets the run this one replaced while it still drained, until that run has been waited for.</summary>
+    public WorkerGroup? Previous => Volatile.Read(ref _previous);
+
+    /// <summary>Forgets the previous run once it has been waited for, so a chain of restarts is not kept alive.</summary>
+    public void ForgetPrevious(WorkerGroup drained) => Interlocked.CompareExchange(ref _previous, null, drained);
 
     public int QueuedItems => _queue.Count;
 
