@@ -93,16 +93,23 @@ public partial class ThreadPoolManager
             {
                 _settings = settings;
                 _run = run;
+                _starting = false;
             }
-
-            _starting = false;
         }
 
         if (disposedWhileStarting)
         {
-            // Dispose waits for this start to end; leave no worker behind before reporting it.
-            run.RequestStop(cancelPending: false);
-            run.WaitForExit();
+            // Dispose waits while _starting is set: clear it only once no worker of this start is left.
+            try
+            {
+                run.RequestStop(cancelPending: false);
+                run.WaitForExit();
+            }
+            finally
+            {
+                _starting = false;
+            }
+
             throw new ObjectDisposedException(GetType().FullName, $"Thread pool manager '{Id}' was disposed while it started; create a new manager.");
         }
 
