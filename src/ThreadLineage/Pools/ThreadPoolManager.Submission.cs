@@ -346,17 +346,13 @@ public partial class ThreadPoolManager
         Func<Delegate, WorkerGroup, string?, CancellationToken, TTask> create,
         CancellationToken cancellationToken)
     {
-        if (run.Settings.FlowExecutionContext || ExecutionContext.IsFlowSuppressed())
+        if (run.Settings.FlowExecutionContext)
         {
             return create(work, run, taskType, cancellationToken);
         }
 
-        // The task captures the context at construction; with flow off it must capture none, and the
-        // worker runs it in its own context instead.
-        using (ExecutionContext.SuppressFlow())
-        {
-            return create(work, run, taskType, cancellationToken);
-        }
+        // The task captures the context at construction; with flow off it captures the pool's own.
+        return run.CreateInPoolContext(() => create(work, run, taskType, cancellationToken));
     }
 
     /// <summary>Accounts for async work when <paramref name="unwrapped"/>, the task the caller gets, completes.</summary>

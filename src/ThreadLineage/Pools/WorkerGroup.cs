@@ -177,6 +177,37 @@ internal sealed partial class WorkerGroup
         }
     }
 
+    /// <summary>
+    /// Creates a submission (a task, which captures the current context) as if on a worker: in the pool's own
+    /// context, for pools with <see cref="ThreadPoolManagerOptions.FlowExecutionContext"/> off. The task then
+    /// carries that context like any other and restores the worker's afterwards.
+    /// </summary>
+    public TItem CreateInPoolContext<TItem>(Func<TItem> create)
+    {
+        var callerContext = ExecutionContext.Capture();
+        if (callerContext is null || _baseContext is not { } poolContext)
+        {
+            // The caller suppressed flow: the task captures nothing and runs in the worker's own context.
+            return create();
+        }
+
+        // Not ExecutionContext.SuppressFlow: with a token canceled while the task was created, tasks created
+        // under it crashed the process (InvalidCastException in Task.RunContinuations, ExitProbe
+        // cancel-race-flow-off); tasks that captured a context never did. Ownership is suspended so that the
+        // switches leave the caller's node owned.
+        var owned = Lineage.SuspendOwnership();
+        ExecutionContext.Restore(poolContext);
+        try
+        {
+            return create();
+        }
+        finally
+        {
+            ExecutionContext.Restore(callerContext);
+            Lineage.ResumeOwnership(owned);
+        }
+    }
+
     /// <summary>Gives back room reserved by <see cref="ReserveRoom"/> for a submission that was not enqueued after all.</summary>
     public void ReleaseRoom() => _slots?.Release();
 
