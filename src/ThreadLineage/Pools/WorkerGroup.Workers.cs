@@ -8,13 +8,27 @@ namespace ThreadLineage.Pools;
 /// The worker threads: creation (up front and on demand), the run loop, parking, retirement and exit.
 /// </content>
 /// <remarks>
+/// <para>
+/// The protocol's invariant: <b>every queued item has a worker that is awake or about to be woken.</b>
+/// </para>
+/// <para>
 /// Parking: a worker with nothing to do announces itself in <c>_parked</c>, re-checks the queue, and
 /// waits on <c>_wake</c>. A producer that enqueues and then sees an announced worker claims it
 /// (decrements <c>_parked</c>) and releases one permit. Both sides use interlocked operations (full
-/// fences), so either the worker's re-check sees the item or the producer sees the announcement: no
-/// lost wake-up. Workers are interchangeable, so it does not matter which announcement is claimed.
+/// fences), so either the worker's re-check sees the item or the producer sees the announcement.
+/// Workers are interchangeable, so it does not matter which announcement is claimed.
+/// </para>
+/// <para>
+/// Searching: one idle worker at a time spins for new work, and a producer that sees it searching wakes
+/// nobody. The searcher therefore owes a wake-up for whatever it leaves behind: the first item any worker
+/// takes after it found the queue empty (by spinning, by re-checking while parking, or after being woken)
+/// makes it wake another worker if the queue is still not empty. The woken worker does the same, so a
+/// burst wakes one worker per queued item until the queue is empty or nobody is parked.
+/// </para>
+/// <para>
 /// At least one worker stays alive while the run is running (MinWorkers is at least 1), so the last
 /// worker to exit is always the one that closes the run.
+/// </para>
 /// </remarks>
 internal sealed partial class WorkerGroup
 {
@@ -404,16 +418,28 @@ internal sealed partial class WorkerGroup
         var toggleBackground = !Settings.IsBackground;
         var isForeground = false;
         var searching = false;
+
+        // Set from the moment the worker finds the queue empty (it then searches or parks) until it takes an item.
+        var idle = true;
         while (true)
         {
             if (TryDequeue(out var item))
             {
                 if (searching)
                 {
-                    // Interlocked: we stop searching. If more work waits, hand the search on to a parked
-                    // worker so that a burst is shared; otherwise nobody needs waking.
+                    // Interlocked: we stop searching, before the hand-off below reads the queue.
                     searching = false;
-                    if (Interlocked.Decrement(ref _searching) == 0 && !_queue.IsEmpty)
+                    Interlocked.Decrement(ref _searching);
+                }
+
+                if (idle)
+                {
+                    // The hand-off (see the remarks): producers woke nobody while a worker searched, so the first
+                    // item found after idling obliges its finder to wake a worker for whatever is still queued.
+                    // Without it, a search that timed out and then found the first of two items while parking
+                    // left the second queued next to a parked worker.
+                    idle = false;
+                    if (!_queue.IsEmpty)
                     {
                         WakeOrSpawn();
                     }
@@ -437,6 +463,7 @@ internal sealed partial class WorkerGroup
                 continue;
             }
 
+            idle = true;
             if (IsStopRequested)
             {
                 // The queue was empty after the stop: leave. The last worker out drains any straggler.
