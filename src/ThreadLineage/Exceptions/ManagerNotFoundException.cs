@@ -27,6 +27,13 @@ public class ManagerNotFoundException : InvalidOperationException
     {
     }
 
+    /// <summary>Initializes the exception for a missing manager <paramref name="id"/> with a message of the caller's.</summary>
+    internal ManagerNotFoundException(string id, string message)
+        : base(message)
+    {
+        Id = id;
+    }
+
     /// <summary>Initializes a new instance for a manager id that could not be resolved from a node.</summary>
     /// <param name="id">The manager id that was looked up.</param>
     /// <param name="node">The node the lookup started from.</param>

@@ -28,6 +28,13 @@ public class UnknownTaskTypeException : InvalidOperationException
     {
     }
 
+    private UnknownTaskTypeException(string message, string? taskType, string poolTaskType, Exception? innerException)
+        : base(message, innerException)
+    {
+        TaskType = taskType;
+        PoolTaskType = poolTaskType;
+    }
+
     /// <summary>Initializes a new instance for a refused submission.</summary>
     /// <param name="managerId">The id of the manager that refused the work.</param>
     /// <param name="taskType">The task type the work was submitted with.</param>
@@ -47,4 +54,8 @@ public class UnknownTaskTypeException : InvalidOperationException
 
     /// <summary>Gets the task type the pool accepts.</summary>
     public string? PoolTaskType { get; }
+
+    /// <summary>Creates the exception with a message of the caller's and the two task types.</summary>
+    internal static UnknownTaskTypeException WithMessage(string message, string? taskType, string poolTaskType) =>
+        new(message, taskType, poolTaskType, innerException: null);
 }

@@ -33,4 +33,8 @@ internal static partial class PoolLog
     [LoggerMessage(EventId = 3, EventName = "OnDemandWorkerStartFailed", Level = LogLevel.Error,
         Message = "OnWorkerStarted threw on a worker that thread pool manager '{ManagerId}' added on demand; the pool keeps running with its other workers.")]
     public static partial void OnDemandWorkerStartFailed(ILogger logger, string managerId, Exception exception);
+
+    [LoggerMessage(EventId = 4, EventName = "WorkerStoppingFailed", Level = LogLevel.Error,
+        Message = "The WorkerStopping hook threw on an exiting worker of thread pool manager '{ManagerId}'; the worker exited anyway.")]
+    public static partial void WorkerStoppingFailed(ILogger logger, string managerId, Exception exception);
 }

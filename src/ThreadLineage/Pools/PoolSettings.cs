@@ -19,6 +19,9 @@ internal sealed class PoolSettings
         FlowExecutionContext = options.FlowExecutionContext;
         LogExceptions = options.LogExceptions;
         Logger = options.LoggerFactory?.CreateLogger<ThreadPoolManager>() ?? NullLogger<ThreadPoolManager>.Instance;
+        WorkersFrom = options.WorkersFrom;
+        WorkerStarted = options.WorkerStarted;
+        WorkerStopping = options.WorkerStopping;
     }
 
     public int MaxWorkers { get; }
@@ -43,45 +46,26 @@ internal sealed class PoolSettings
 
     public ILogger Logger { get; }
 
+    public string? WorkersFrom { get; }
+
+    public Action<ThreadPoolManager>? WorkerStarted { get; }
+
+    public Action<ThreadPoolManager>? WorkerStopping { get; }
+
     /// <summary>Validates <paramref name="options"/>, reporting every problem in one exception, and copies it.</summary>
+    /// <param name="options">The options to validate and copy.</param>
+    /// <param name="managerId">The id of the manager being started, for messages and the default thread name prefix.</param>
+    /// <param name="overridesOnWorkerStarted">Whether the manager is a subclass that overrides <c>OnWorkerStarted</c> (a thread setting).</param>
     /// <exception cref="ArgumentException">One or more options are invalid; the message lists them all.</exception>
-    public static PoolSettings From(ThreadPoolManagerOptions options, string managerId)
+    public static PoolSettings From(ThreadPoolManagerOptions options, string managerId, bool overridesOnWorkerStarted)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var problems = new List<string>();
-        if (options.MaxWorkers < 1)
+        var problems = new List<string>(options.Validate());
+        if (options.WorkersFrom is not null && overridesOnWorkerStarted)
         {
-            problems.Add($"MaxWorkers must be at least 1 (it is {options.MaxWorkers}).");
-        }
-
-        if (options.MinWorkers is { } min && (min < 1 || min > Math.Max(1, options.MaxWorkers)))
-        {
-            problems.Add($"MinWorkers must be null (same as MaxWorkers) or between 1 and MaxWorkers (it is {min}, MaxWorkers is {options.MaxWorkers}).");
-        }
-
-        if (options.IdleTimeout != Timeout.InfiniteTimeSpan && (options.IdleTimeout <= TimeSpan.Zero || options.IdleTimeout.TotalMilliseconds > int.MaxValue))
-        {
-            problems.Add($"IdleTimeout must be positive or Timeout.InfiniteTimeSpan (it is {options.IdleTimeout}).");
-        }
-
-        if (options.QueueCapacity is < 1)
-        {
-            problems.Add($"QueueCapacity must be null (unbounded) or at least 1 (it is {options.QueueCapacity}).");
-        }
-
-        if (!Enum.IsDefined(options.QueueFullMode))
-        {
-            problems.Add($"QueueFullMode must be Wait, Reject or RunInCaller (it is {(int)options.QueueFullMode}).");
-        }
-
-        if (options.TaskType is { Length: 0 })
-        {
-            problems.Add("TaskType must be null (accept any task type) or a non-empty string (it is empty).");
-        }
-
-        if (options.ThreadNamePrefix is not null && string.IsNullOrWhiteSpace(options.ThreadNamePrefix))
-        {
-            problems.Add("ThreadNamePrefix must be null (use the manager id) or contain a visible character.");
+            problems.Add(
+                $"OnWorkerStarted is overridden, and worker hooks belong to the host '{options.WorkersFrom}' when WorkersFrom is set: " +
+                "move the hook to the host (or its WorkerStarted option), or set WorkersFrom to null for dedicated threads.");
         }
 
         if (problems.Count > 0)

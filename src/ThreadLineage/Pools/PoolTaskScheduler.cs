@@ -78,7 +78,7 @@ internal sealed class PoolTaskScheduler : TaskScheduler
     }
 
     /// <summary>Puts a task back on <paramref name="run"/>, or runs it elsewhere if that run has closed.</summary>
-    internal void QueueElsewhereIfClosed(WorkerGroup run, Task task)
+    internal void QueueElsewhereIfClosed(PoolRun run, Task task)
     {
         if (!run.TryEnqueueInternal(task))
         {
@@ -116,8 +116,16 @@ internal sealed class PoolTaskScheduler : TaskScheduler
             return Execute(task);
         }
 
-        var run = WorkerGroup.Current;
-        return run is not null && ReferenceEquals(run.Manager, _manager) && run.TryExecuteInline(task);
+        // The same holds across managers that share threads: a thread blocked on an item of its own pool or of any
+        // borrower of that pool (or of the pool it borrows from) runs the item inline.
+        var threads = DedicatedRun.Current;
+        if (threads is null)
+        {
+            return false;
+        }
+
+        var run = task is IPoolWorkItem item ? item.AdmittedBy : _manager.ActiveRun;
+        return run is not null && ReferenceEquals(run.Threads, threads) && run.TryExecuteInline(task);
     }
 
     /// <inheritdoc/>

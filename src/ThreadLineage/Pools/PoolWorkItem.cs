@@ -11,7 +11,7 @@ namespace ThreadLineage.Pools;
 /// </remarks>
 internal interface IPoolWorkItem
 {
-    WorkerGroup AdmittedBy { get; }
+    PoolRun AdmittedBy { get; }
 
     string? TaskType { get; }
 
@@ -33,14 +33,14 @@ internal sealed class PoolWorkItem : Task, IPoolWorkItem
 {
     private int _accounted;
 
-    public PoolWorkItem(Action work, WorkerGroup run, string? taskType, CancellationToken cancellationToken)
+    public PoolWorkItem(Action work, PoolRun run, string? taskType, CancellationToken cancellationToken)
         : base(work, cancellationToken, TaskCreationOptions.DenyChildAttach)
     {
         AdmittedBy = run;
         TaskType = taskType;
     }
 
-    public WorkerGroup AdmittedBy { get; }
+    public PoolRun AdmittedBy { get; }
 
     public string? TaskType { get; }
 
@@ -60,7 +60,7 @@ internal sealed class PoolWorkItem<TResult> : Task<TResult>, IPoolWorkItem
 {
     private int _accounted;
 
-    public PoolWorkItem(Func<TResult> work, WorkerGroup run, string? taskType, bool isAsyncStart, CancellationToken cancellationToken)
+    public PoolWorkItem(Func<TResult> work, PoolRun run, string? taskType, bool isAsyncStart, CancellationToken cancellationToken)
         : base(work, cancellationToken, TaskCreationOptions.DenyChildAttach)
     {
         AdmittedBy = run;
@@ -68,7 +68,7 @@ internal sealed class PoolWorkItem<TResult> : Task<TResult>, IPoolWorkItem
         IsAsyncStart = isAsyncStart;
     }
 
-    public WorkerGroup AdmittedBy { get; }
+    public PoolRun AdmittedBy { get; }
 
     public string? TaskType { get; }
 

@@ -14,8 +14,8 @@ public partial class ThreadPoolManager
 
     // The running run (null when not running) and the last one stopped, which may still be draining.
     // Written under _lifecycleLock; read without it (volatile) on the submission path.
-    private volatile WorkerGroup? _run;
-    private volatile WorkerGroup? _lastRun;
+    private volatile PoolRun? _run;
+    private volatile PoolRun? _lastRun;
     private volatile PoolSettings? _settings;
     private volatile bool _starting;
     private volatile bool _disposed;
@@ -54,8 +54,9 @@ public partial class ThreadPoolManager
     /// <remarks>A stopped manager can be started again, even while workers of the previous run still drain.</remarks>
     public void Start(ThreadPoolManagerOptions options)
     {
-        var settings = PoolSettings.From(options, Id);
-        WorkerGroup? previous;
+        var settings = PoolSettings.From(options, Id, HasWorkerStartedOverride);
+        var host = settings.WorkersFrom is { } hostId ? ResolveHostRun(hostId, settings) : null;
+        PoolRun? previous;
         lock (_lifecycleLock)
         {
             ThrowIfDisposed();
@@ -69,11 +70,10 @@ public partial class ThreadPoolManager
             previous = _lastRun is { IsDrained: false } last ? last : null;
         }
 
-        var run = new WorkerGroup(this, settings, previous);
+        PoolRun run;
         try
         {
-            // Outside the lock: OnWorkerStarted runs user code while Start waits for it.
-            run.Start();
+            run = host is null ? StartDedicated(settings, previous) : StartBorrowing(settings, host, previous);
         }
         catch
         {
@@ -92,8 +92,15 @@ public partial class ThreadPoolManager
             if (!disposedWhileStarting)
             {
                 _settings = settings;
-                _run = run;
                 _starting = false;
+                if (run.IsStopRequested)
+                {
+                    // A borrowing run whose host stopped between registration and here: it was stopped with the host.
+                    _lastRun = run;
+                    throw HostNotRunning(run.Host!.Manager);
+                }
+
+                _run = run;
             }
         }
 
@@ -113,9 +120,76 @@ public partial class ThreadPoolManager
             throw new ObjectDisposedException(GetType().FullName, $"Thread pool manager '{Id}' was disposed while it started; create a new manager.");
         }
 
-        if (!settings.IsBackground)
+        if (!run.Threads.Settings.IsBackground)
         {
             HookProcessExit();
+        }
+    }
+
+    /// <summary>Creates the dedicated threads of a run; outside the lifecycle lock, since OnWorkerStarted runs user code while Start waits for it.</summary>
+    private DedicatedRun StartDedicated(PoolSettings settings, PoolRun? previous)
+    {
+        var run = new DedicatedRun(this, settings, previous);
+        run.Start();
+        return run;
+    }
+
+    /// <summary>Registers a borrowing run with its host's run; no thread is created.</summary>
+    private BorrowedRun StartBorrowing(PoolSettings settings, PoolRun host, PoolRun? previous)
+    {
+        var run = new BorrowedRun(this, settings, host, previous);
+        if (!run.TryStart())
+        {
+            throw HostNotRunning(host.Manager);
+        }
+
+        return run;
+    }
+
+    /// <summary>Resolves <see cref="ThreadPoolManagerOptions.WorkersFrom"/> through the caller's lineage and checks the host can take this manager's work.</summary>
+    private PoolRun ResolveHostRun(string hostId, PoolSettings settings)
+    {
+        var current = Lineage.Current;
+        var host = Lineage.Resolve(current, hostId) ?? throw new ManagerNotFoundException(
+            hostId,
+            $"Thread pool manager '{Id}' cannot start: WorkersFrom names '{hostId}', but no manager with that id is attached to {current} " +
+            $"or any of its ancestors. Create and start '{hostId}' first (for example with Lineage.Root.GetOrCreateManager(\"{hostId}\")), " +
+            "or set WorkersFrom to null for dedicated threads.");
+        if (ReferenceEquals(host, this))
+        {
+            throw new InvalidOperationException(
+                $"Thread pool manager '{Id}' cannot borrow workers from itself. Set WorkersFrom to another manager's id, or to null for dedicated threads.");
+        }
+
+        var run = host._run ?? throw HostNotRunning(host);
+        if (run.Settings.TaskType is { } hostTaskType && !string.Equals(settings.TaskType, hostTaskType, StringComparison.Ordinal))
+        {
+            throw UnknownTaskTypeException.WithMessage(
+                $"Thread pool manager '{Id}' cannot borrow workers from '{host.Id}': '{host.Id}' only runs work of task type '{hostTaskType}', " +
+                $"and '{Id}' {(settings.TaskType is null ? "is unprotected" : $"is protected by task type '{settings.TaskType}'")}. " +
+                $"Set TaskType = \"{hostTaskType}\" on '{Id}', or borrow from a pool meant for its work.",
+                settings.TaskType,
+                hostTaskType);
+        }
+
+        return run;
+    }
+
+    private InvalidOperationException HostNotRunning(ThreadPoolManager host) => new(
+        $"Thread pool manager '{Id}' cannot borrow workers from '{host.Id}': '{host.Id}' is not running. Start '{host.Id}' first.");
+
+    /// <summary>Called by a host's run that was asked to stop: this borrowing manager stops too (its accepted work still runs).</summary>
+    internal void StopBecauseHostStopped(BorrowedRun run, bool cancelPending)
+    {
+        // The run first: a Start that has registered the run but not yet published it sees the stop when it does.
+        run.RequestStop(cancelPending);
+        lock (_lifecycleLock)
+        {
+            if (ReferenceEquals(_run, run))
+            {
+                _lastRun = run;
+                _run = null;
+            }
         }
     }
 
@@ -158,9 +232,9 @@ public partial class ThreadPoolManager
         run.RequestStop(cancelPending: cancellationToken.IsCancellationRequested);
         return WaitForExitAsync(run, cancellationToken);
 
-        static async Task WaitForExitAsync(WorkerGroup run, CancellationToken cancellationToken)
+        static async Task WaitForExitAsync(PoolRun run, CancellationToken cancellationToken)
         {
-            using (cancellationToken.UnsafeRegister(static state => ((WorkerGroup)state!).RequestStop(cancelPending: true), run))
+            using (cancellationToken.UnsafeRegister(static state => ((PoolRun)state!).RequestStop(cancelPending: true), run))
             {
 #pragma warning disable VSTHRD003 // Exited is completed by the run's own workers, never by the caller's context.
                 await run.Exited.ConfigureAwait(false);
@@ -240,7 +314,7 @@ public partial class ThreadPoolManager
     }
 
     /// <summary>Detaches the running run (so IsRunning turns false) and returns the run to stop: it, or the last one.</summary>
-    private WorkerGroup? BeginStop()
+    private PoolRun? BeginStop()
     {
         lock (_lifecycleLock)
         {
@@ -269,7 +343,8 @@ public partial class ThreadPoolManager
     private static void DrainForegroundPoolsAtExit()
     {
         // "Guaranteed completion of jobs before exit": queued and running work of non-background pools
-        // finishes before the process ends; background pools are abandoned.
+        // finishes before the process ends; background pools are abandoned. A borrowing pool is as background
+        // as its host, whose threads run its work (stopping either first is fine: a host's stop waits for its borrowers).
         foreach (var manager in AllInstances)
         {
             if (!manager.IsBackground && manager.BeginStop() is { } run)

@@ -182,7 +182,7 @@ public partial class ThreadPoolManager
     {
         // On a worker: its own slot (no shared cache line). Elsewhere (inline in a caller, a continuation
         // on the shared pool): the manager's counter.
-        if (!WorkerGroup.TryCountCompletedOnWorker(this))
+        if (!DedicatedRun.TryCountCompletedOnWorker(this))
         {
             Interlocked.Increment(ref _completed);
         }
@@ -205,7 +205,7 @@ public partial class ThreadPoolManager
         }
     }
 
-    private TTask SubmitCore<TTask>(Delegate work, string? taskType, Func<Delegate, WorkerGroup, string?, CancellationToken, TTask> create, CancellationToken cancellationToken)
+    private TTask SubmitCore<TTask>(Delegate work, string? taskType, Func<Delegate, PoolRun, string?, CancellationToken, TTask> create, CancellationToken cancellationToken)
         where TTask : Task
     {
         var run = Admit(taskType);
@@ -213,12 +213,12 @@ public partial class ThreadPoolManager
         {
             switch (ReserveRoom(run, cancellationToken))
             {
-                case WorkerGroup.Room.Canceled:
+                case PoolRun.Room.Canceled:
                     // The token fired while waiting for room: a task created with it is born Canceled.
                     var canceled = CreateItem(run, work, taskType, create, cancellationToken);
                     Scheduler.AccountIfFinal(canceled);
                     return canceled;
-                case WorkerGroup.Room.RunInCaller:
+                case PoolRun.Room.RunInCaller:
                     var inCaller = CreateItem(run, work, taskType, create, cancellationToken);
                     if (!inCaller.IsCompleted)
                     {
@@ -263,7 +263,7 @@ public partial class ThreadPoolManager
         {
             switch (ReserveRoom(run, CancellationToken.None))
             {
-                case WorkerGroup.Room.RunInCaller:
+                case PoolRun.Room.RunInCaller:
                     run.RunInCaller(
                         static posted => posted.Manager.RunPostedInCaller(posted.Work, posted.State, posted.Invoker, posted.TaskType),
                         (Manager: this, Work: work, State: state, Invoker: invoker, TaskType: taskType));
@@ -302,10 +302,10 @@ public partial class ThreadPoolManager
         }
     }
 
-    private WorkerGroup.Room ReserveRoom(WorkerGroup run, CancellationToken cancellationToken)
+    private PoolRun.Room ReserveRoom(PoolRun run, CancellationToken cancellationToken)
     {
         var room = run.ReserveRoom(cancellationToken);
-        if (room == WorkerGroup.Room.Rejected)
+        if (room == PoolRun.Room.Rejected)
         {
             Interlocked.Increment(ref _rejected);
             throw new ThreadPoolFullException(
@@ -317,8 +317,8 @@ public partial class ThreadPoolManager
     }
 
     /// <summary>Checks the manager can take work of <paramref name="taskType"/> and enters the running run's gate.</summary>
-    /// <returns>The run, whose gate the caller must leave with <see cref="WorkerGroup.ExitSubmission"/>.</returns>
-    private WorkerGroup Admit(string? taskType)
+    /// <returns>The run, whose gate the caller must leave with <see cref="PoolRun.ExitSubmission"/>.</returns>
+    private PoolRun Admit(string? taskType)
     {
         var run = _run;
         if (run is null || !run.TryEnterSubmission())
@@ -340,10 +340,10 @@ public partial class ThreadPoolManager
     }
 
     private static TTask CreateItem<TTask>(
-        WorkerGroup run,
+        PoolRun run,
         Delegate work,
         string? taskType,
-        Func<Delegate, WorkerGroup, string?, CancellationToken, TTask> create,
+        Func<Delegate, PoolRun, string?, CancellationToken, TTask> create,
         CancellationToken cancellationToken)
     {
         if (run.Settings.FlowExecutionContext)

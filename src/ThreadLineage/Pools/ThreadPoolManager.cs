@@ -59,13 +59,19 @@ public partial class ThreadPoolManager : IDisposable, IAsyncDisposable
     /// <summary>Gets the only task type the pool accepts, or <see langword="null"/> when it is unprotected.</summary>
     public string? TaskType => _settings?.TaskType;
 
-    /// <summary>Gets whether the workers run work as background threads (the seed's <c>daemon</c>).</summary>
-    public bool IsBackground => _settings?.IsBackground ?? false;
+    /// <summary>Gets whether the workers run work as background threads (the seed's <c>daemon</c>); for a borrowing manager, its host's.</summary>
+    public bool IsBackground => ActiveRun?.Threads.Settings.IsBackground ?? false;
+
+    /// <summary>
+    /// Gets the manager whose threads this manager borrows (<see cref="ThreadPoolManagerOptions.WorkersFrom"/>), for the current or
+    /// last run; <see langword="null"/> for a manager with dedicated threads or one that never started.
+    /// </summary>
+    public ThreadPoolManager? WorkersFrom => ActiveRun?.Host?.Manager;
 
     internal PoolTaskScheduler Scheduler { get; }
 
     /// <summary>Gets the run that should take new continuations: the running one, else the one still draining.</summary>
-    internal WorkerGroup? ActiveRun => _run ?? _lastRun;
+    internal PoolRun? ActiveRun => _run ?? _lastRun;
 
     /// <summary>Gets a snapshot of the pool's activity.</summary>
     /// <returns>Current workers, busy workers and queue length, and the cumulative outcome counters.</returns>
@@ -85,7 +91,7 @@ public partial class ThreadPoolManager : IDisposable, IAsyncDisposable
     /// <summary>Returns the id, the number of workers, the state and the owner.</summary>
     /// <returns>A description such as <c>ThreadPoolManager 'render' (4 workers, running, owner: the lineage root)</c>.</returns>
     public override string ToString() =>
-        $"ThreadPoolManager '{Id}' ({(MaxWorkers == 1 ? "1 worker" : $"{MaxWorkers} workers")}, {State}, owner: {Owner?.ToString() ?? "none (free-standing)"})";
+        $"ThreadPoolManager '{Id}' ({(MaxWorkers == 1 ? "1 worker" : $"{MaxWorkers} workers")}{BorrowedFrom}, {State}, owner: {Owner?.ToString() ?? "none (free-standing)"})";
 
     /// <summary>Runs on each new worker thread before it takes work (the seed's <c>_worker_init</c>).</summary>
     /// <remarks>
@@ -96,14 +102,28 @@ public partial class ThreadPoolManager : IDisposable, IAsyncDisposable
     {
     }
 
-    internal void RaiseWorkerStarted() => OnWorkerStarted();
+    /// <summary>Runs the worker-start hooks on a new worker of a run with <paramref name="settings"/>: the override, then the option.</summary>
+    internal void RaiseWorkerStarted(PoolSettings settings)
+    {
+        OnWorkerStarted();
+        settings.WorkerStarted?.Invoke(this);
+    }
+
+    /// <summary>Gets whether this is a subclass that overrides <see cref="OnWorkerStarted"/> (a thread setting a borrower must not have).</summary>
+    private bool HasWorkerStartedOverride =>
+        GetType() != typeof(ThreadPoolManager) &&
+        GetType().GetMethod(nameof(OnWorkerStarted), System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic, Type.EmptyTypes)?.DeclaringType != typeof(ThreadPoolManager);
+
+    private string BorrowedFrom => WorkersFrom is { } host ? $" borrowed from '{host.Id}'" : "";
 
     /// <summary>One line for <see cref="Lineage.Describe"/>: id, state, workers, queue and protection.</summary>
     internal string Describe()
     {
         var statistics = GetStatistics();
         var protection = TaskType is null ? "any task type" : $"task type '{TaskType}'";
-        var workers = statistics.Workers == 1 ? "1 worker" : $"{statistics.Workers} workers";
+        var workers = WorkersFrom is { } host
+            ? $"up to {MaxWorkers} borrowed from '{host.Id}'"
+            : statistics.Workers == 1 ? "1 worker" : $"{statistics.Workers} workers";
         return $"{Id}: {State}, {workers} ({statistics.BusyWorkers} busy), {statistics.QueuedItems} queued, " +
             $"{statistics.Completed} completed, {statistics.Faulted} faulted, {protection}";
     }

@@ -67,4 +67,111 @@ public sealed class ThreadPoolManagerOptions
 
     /// <summary>Gets or sets the logger factory for the pool's logger. Default: <see langword="null"/>: nothing is written.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
+
+    /// <summary>
+    /// Gets or sets the id of a running manager whose threads this manager borrows (its <em>host</em>), resolved through
+    /// the lineage of the flow that calls <c>Start</c>, as <see cref="Lineage.GetManager(string?)"/> does.
+    /// Default: <see langword="null"/>: the manager has dedicated threads of its own.
+    /// </summary>
+    /// <remarks>
+    /// A borrowing manager creates and joins no thread; everything else (queue, <see cref="MaxWorkers"/> as the most of its
+    /// items that run at once, capacity, task type, statistics, lifecycle) is its own. Thread settings
+    /// (<see cref="MinWorkers"/>, <see cref="IdleTimeout"/>, <see cref="IsBackground"/>, <see cref="ThreadNamePrefix"/>,
+    /// <see cref="WorkerStarted"/>, <see cref="WorkerStopping"/>) belong to the host and are a validation error here.
+    /// </remarks>
+    public string? WorkersFrom { get; set; }
+
+    /// <summary>
+    /// Gets or sets a callback run on each new worker thread before it takes work, with the manager as argument (the seed's
+    /// <c>_worker_init</c>). Default: <see langword="null"/>. If it throws, <c>Start</c> fails as when
+    /// <see cref="ThreadPoolManager.OnWorkerStarted"/> throws. Not allowed with <see cref="WorkersFrom"/>.
+    /// </summary>
+    public Action<ThreadPoolManager>? WorkerStarted { get; set; }
+
+    /// <summary>
+    /// Gets or sets a callback run on each worker thread as it exits (after a stop, or when it retires), with the manager as
+    /// argument. Default: <see langword="null"/>. An exception it throws is logged and otherwise ignored. Not allowed with
+    /// <see cref="WorkersFrom"/>.
+    /// </summary>
+    public Action<ThreadPoolManager>? WorkerStopping { get; set; }
+
+    /// <summary>
+    /// Returns every problem of these options, each a sentence that names its property; empty exactly when
+    /// <see cref="ThreadPoolManager.Start(ThreadPoolManagerOptions)"/> accepts them. Starts nothing.
+    /// </summary>
+    /// <returns>The problems, in property order; an empty list when the options are valid.</returns>
+    /// <remarks>
+    /// What only <c>Start</c> can check is not included: whether <see cref="WorkersFrom"/> resolves to a running manager with
+    /// a compatible task type, and whether a subclass overrides <see cref="ThreadPoolManager.OnWorkerStarted"/> while borrowing.
+    /// </remarks>
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (MaxWorkers < 1)
+        {
+            problems.Add($"MaxWorkers must be at least 1 (it is {MaxWorkers}).");
+        }
+
+        if (MinWorkers is { } min && (min < 1 || min > Math.Max(1, MaxWorkers)))
+        {
+            problems.Add($"MinWorkers must be null (same as MaxWorkers) or between 1 and MaxWorkers (it is {min}, MaxWorkers is {MaxWorkers}).");
+        }
+
+        if (IdleTimeout != Timeout.InfiniteTimeSpan && (IdleTimeout <= TimeSpan.Zero || IdleTimeout.TotalMilliseconds > int.MaxValue))
+        {
+            problems.Add($"IdleTimeout must be positive or Timeout.InfiniteTimeSpan (it is {IdleTimeout}).");
+        }
+
+        if (QueueCapacity is < 1)
+        {
+            problems.Add($"QueueCapacity must be null (unbounded) or at least 1 (it is {QueueCapacity}).");
+        }
+
+        if (!Enum.IsDefined(QueueFullMode))
+        {
+            problems.Add($"QueueFullMode must be Wait, Reject or RunInCaller (it is {(int)QueueFullMode}).");
+        }
+
+        if (TaskType is { Length: 0 })
+        {
+            problems.Add("TaskType must be null (accept any task type) or a non-empty string (it is empty).");
+        }
+
+        if (ThreadNamePrefix is not null && string.IsNullOrWhiteSpace(ThreadNamePrefix))
+        {
+            problems.Add("ThreadNamePrefix must be null (use the manager id) or contain a visible character.");
+        }
+
+        if (WorkersFrom is not null)
+        {
+            if (string.IsNullOrWhiteSpace(WorkersFrom))
+            {
+                problems.Add("WorkersFrom must be null (dedicated threads) or the id of the manager to borrow workers from (it is empty).");
+            }
+
+            var threadSettings = new List<string>();
+            AddIf(threadSettings, MinWorkers is not null, nameof(MinWorkers));
+            AddIf(threadSettings, IdleTimeout != Timeout.InfiniteTimeSpan, nameof(IdleTimeout));
+            AddIf(threadSettings, IsBackground, nameof(IsBackground));
+            AddIf(threadSettings, ThreadNamePrefix is not null, nameof(ThreadNamePrefix));
+            AddIf(threadSettings, WorkerStarted is not null, nameof(WorkerStarted));
+            AddIf(threadSettings, WorkerStopping is not null, nameof(WorkerStopping));
+            if (threadSettings.Count > 0)
+            {
+                problems.Add(
+                    $"{string.Join(", ", threadSettings)} {(threadSettings.Count == 1 ? "is a thread setting" : "are thread settings")}, which belong to the host " +
+                    $"'{WorkersFrom}' when WorkersFrom is set: set {(threadSettings.Count == 1 ? "it" : "them")} on the host, or set WorkersFrom to null for dedicated threads.");
+            }
+        }
+
+        return problems;
+
+        static void AddIf(List<string> names, bool set, string name)
+        {
+            if (set)
+            {
+                names.Add(name);
+            }
+        }
+    }
 }

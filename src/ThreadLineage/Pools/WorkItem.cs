@@ -1,8 +1,8 @@
 namespace ThreadLineage.Pools;
 
 /// <summary>
-/// One entry of a pool's queue: a task (a submission, an <c>await</c> continuation, a scheduler task) or
-/// a posted delegate. A struct, so posting allocates nothing of the library's own.
+/// One entry of a pool's queue: a task (a submission, an <c>await</c> continuation, a scheduler task),
+/// a posted delegate, or a turn of a borrowing run. A struct, so posting allocates nothing of the library's own.
 /// </summary>
 internal readonly struct WorkItem
 {
@@ -17,7 +17,7 @@ internal readonly struct WorkItem
         EnqueuedAt = enqueuedAt;
     }
 
-    /// <summary>Gets the <see cref="System.Threading.Tasks.Task"/> to execute, or the posted <see cref="Action"/> / <see cref="Action{T}"/>.</summary>
+    /// <summary>Gets the <see cref="System.Threading.Tasks.Task"/> to execute, the posted <see cref="Action"/> / <see cref="Action{T}"/>, or the <see cref="BorrowedRun"/> whose turn this is.</summary>
     public object Work { get; }
 
     /// <summary>Gets the state passed to a posted <see cref="Action{T}"/>.</summary>
@@ -40,6 +40,10 @@ internal readonly struct WorkItem
 
     public static WorkItem ForTask(Task task, bool holdsSlot, long enqueuedAt) =>
         new(task, state: null, invoker: null, context: null, taskType: null, holdsSlot, enqueuedAt);
+
+    /// <summary>An entry that runs a turn of a borrowing run (its items, on this run's thread).</summary>
+    public static WorkItem ForTurn(BorrowedRun borrower) =>
+        new(borrower, state: null, invoker: null, context: null, taskType: null, holdsSlot: false, enqueuedAt: 0);
 
     public static WorkItem ForPosted(Delegate work, object? state, PostedInvoker? invoker, ExecutionContext? context, string? taskType, bool holdsSlot, long enqueuedAt) =>
         new(work, state, invoker, context, taskType, holdsSlot, enqueuedAt);

@@ -1,12 +1,13 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using ThreadLineage.Internal;
-using ThreadLineage.Telemetry;
 
 namespace ThreadLineage.Pools;
 
-/// <content>
-/// The worker threads: creation (up front and on demand), the run loop, parking, retirement and exit.
-/// </content>
+/// <summary>
+/// A run with dedicated worker threads: creation (up front and on demand), the run loop, parking, retirement and
+/// exit. The threads serve this run's queue; a borrowing run's items reach them as <em>turns</em> queued there.
+/// </summary>
 /// <remarks>
 /// <para>
 /// The protocol's invariant: <b>every queued item has a worker that is awake or about to be woken.</b>
@@ -30,7 +31,8 @@ namespace ThreadLineage.Pools;
 /// worker to exit is always the one that closes the run.
 /// </para>
 /// </remarks>
-internal sealed partial class WorkerGroup
+[SuppressMessage("Reliability", "CA1001", Justification = "The wake semaphore never allocates a wait handle (AvailableWaitHandle is not used), and late Release calls must not meet a disposed object.")]
+internal sealed class DedicatedRun : PoolRun
 {
     // How long a worker with nothing to do spins before it parks: long enough to catch the next item of a
     // busy producer (a submission takes well under a microsecond), short enough that an idle pool costs nothing.
@@ -38,7 +40,7 @@ internal sealed partial class WorkerGroup
     private static readonly long s_spinTicks = Stopwatch.Frequency * 5 / 1_000_000;
 
     [ThreadStatic]
-    private static WorkerGroup? t_workerOf;
+    private static DedicatedRun? t_workerOf;
 
     // The current thread's worker slot, if it is a worker: where it counts completed items without contention.
     [ThreadStatic]
@@ -49,11 +51,8 @@ internal sealed partial class WorkerGroup
     private static ExecutionContext? t_workerContext;
 
     private readonly SemaphoreSlim _wake = new(0);
-    private readonly object _exitMonitor = new();
     private readonly Lock _threadsLock = new();
     private readonly List<WorkerSlot> _workers = [];
-    private readonly Lock _idleLock = new();
-    private List<TaskCompletionSource>? _idleWaiters;
 
     private volatile int _maxWorkers;
     private volatile int _minWorkers;
@@ -66,15 +65,35 @@ internal sealed partial class WorkerGroup
     private int _workerNumber;
     private int _closeClaimed;
 
+    // A worker's own context (lineage: the manager's owner), for work that flows no context.
+    private ExecutionContext? _baseContext;
+
+    public DedicatedRun(ThreadPoolManager manager, PoolSettings settings, PoolRun? previous)
+        : base(manager, settings, previous)
+    {
+        _maxWorkers = settings.MaxWorkers;
+        _minWorkers = settings.MinWorkers;
+    }
+
     /// <summary>Gets the run whose worker the current thread is, if any.</summary>
-    public static WorkerGroup? Current => t_workerOf;
+    public static DedicatedRun? Current => t_workerOf;
 
-    public int MaxWorkers => _maxWorkers;
+    /// <summary>Gets the current worker thread's own context (its manager's lineage, nothing else), if it is a worker.</summary>
+    public static ExecutionContext? CurrentWorkerContext => t_workerContext;
 
-    public int LiveWorkers => Volatile.Read(ref _liveWorkers);
+    public override DedicatedRun Threads => this;
+
+    public override PoolRun? Host => null;
+
+    public override int MaxWorkers => _maxWorkers;
+
+    public override int LiveWorkers => Volatile.Read(ref _liveWorkers);
+
+    /// <summary>Gets the context of this run's workers (captured by the first worker before <c>Start</c> returns).</summary>
+    public ExecutionContext? BaseContext => Volatile.Read(ref _baseContext);
 
     /// <summary>Gets the number of workers running an item right now (statistics only: it takes a lock).</summary>
-    public int BusyWorkers
+    public override int BusyWorkers
     {
         get
         {
@@ -119,7 +138,7 @@ internal sealed partial class WorkerGroup
     }
 
     /// <summary>Changes the number of workers; extra workers retire when they next look for work.</summary>
-    public void Resize(int maxWorkers)
+    public override void Resize(int maxWorkers)
     {
         _maxWorkers = maxWorkers;
         if (_minWorkers > maxWorkers)
@@ -129,24 +148,27 @@ internal sealed partial class WorkerGroup
 
         // Parked workers re-check the size when woken; queued work may use the new room at once.
         WakeAll();
-        var waiting = _queue.Count;
+        var waiting = QueuedItems;
         while (waiting-- > 0 && TrySpawnWorker())
         {
         }
     }
 
-    /// <summary>Blocks until the workers have exited, or, on one of this run's own workers, until the others have.</summary>
-    public void WaitForExit()
+    /// <summary>
+    /// Blocks until the workers have exited, or, on one of this run's own workers, until every other worker has
+    /// exited or is idle with nothing queued (the calling worker closes the run when it returns to its loop).
+    /// </summary>
+    public override void WaitForExit()
     {
         if (t_workerOf == this)
         {
-            // The calling worker cannot exit while it waits; it closes the run when it returns to its loop.
-            lock (_exitMonitor)
+            // Polling: a stop from one of the pool's own items is rare, and this keeps the workers' paths free of
+            // any signalling for it. While a borrower of this run is open (perhaps the one whose item calls us), the
+            // others stay parked instead of exiting: then idle with nothing queued is as far as they go.
+            var spinner = new SpinWait();
+            while (Volatile.Read(ref _liveWorkers) > 1 && !(HasOpenBorrowers && IsQueueEmpty && Volatile.Read(ref _awakeWorkers) <= 1))
             {
-                while (Volatile.Read(ref _liveWorkers) > 1)
-                {
-                    Monitor.Wait(_exitMonitor);
-                }
+                spinner.SpinOnce();
             }
 
             return;
@@ -159,50 +181,8 @@ internal sealed partial class WorkerGroup
         WaitForPrevious();
     }
 
-    /// <summary>Waits for the run this one replaced, if it still drains (a restart right after a non-waiting stop).</summary>
-    public void WaitForPrevious()
-    {
-        if (Previous is { } previous)
-        {
-            previous.WaitForExit();
-            ForgetPrevious(previous);
-        }
-    }
-
-    /// <summary>
-    /// At process exit: waits for the queue to drain and running work to finish, for as long as the run makes
-    /// progress. A run that makes none for <paramref name="stall"/> (a work item that itself called
-    /// <c>Environment.Exit</c> and waits inside it, or a deadlock) is abandoned so that the process can end.
-    /// </summary>
-    public void WaitForExitAtProcessExit(TimeSpan stall)
-    {
-        var mark = ProgressMark();
-        var lastProgress = Stopwatch.GetTimestamp();
-        while (!((IAsyncResult)Exited).AsyncWaitHandle.WaitOne(TimeSpan.FromMilliseconds(100)))
-        {
-            var now = ProgressMark();
-            if (now != mark)
-            {
-                mark = now;
-                lastProgress = Stopwatch.GetTimestamp();
-            }
-            else if (Stopwatch.GetElapsedTime(lastProgress) > stall)
-            {
-                return;
-            }
-        }
-
-        Previous?.WaitForExitAtProcessExit(stall);
-    }
-
-    private long ProgressMark()
-    {
-        var statistics = Manager.GetStatistics();
-        return statistics.Completed + statistics.Faulted + statistics.Canceled - QueuedItems;
-    }
-
-    /// <summary>Waits until the threads of this run have terminated (they have finished all work when <see cref="Exited"/> completes).</summary>
-    public void JoinThreads()
+    /// <summary>Waits until the threads of this run have terminated (they have finished all work when <see cref="PoolRun.Exited"/> completes).</summary>
+    public override void JoinThreads()
     {
         Thread[] threads;
         lock (_threadsLock)
@@ -219,60 +199,11 @@ internal sealed partial class WorkerGroup
         }
     }
 
-    /// <summary>Completes when the queue is empty and no worker is running work.</summary>
-    public Task WaitForIdleAsync(CancellationToken cancellationToken)
-    {
-        if (IsIdle)
-        {
-            return Task.CompletedTask;
-        }
+    private protected override bool IsIdle => IsQueueEmpty && Volatile.Read(ref _awakeWorkers) == 0;
 
-        var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        lock (_idleLock)
-        {
-            (_idleWaiters ??= []).Add(waiter);
-        }
+    private protected override ExecutionContext? OwnContext => BaseContext;
 
-        // Re-check after registering: a worker that went idle before we registered did not see us.
-        if (IsIdle)
-        {
-            ReleaseIdleWaiters();
-        }
-
-        return waiter.Task.WaitAsync(cancellationToken);
-    }
-
-    /// <summary>Runs a task inline on a worker of this run that is blocked waiting for it.</summary>
-    public bool TryExecuteInline(Task task)
-    {
-        Debug.Assert(t_workerOf == this, "only this run's own workers may run its work inline");
-        // The waiting item's context must come back intact, and a task that captured no context runs in the
-        // worker's own context, not in the waiter's.
-        // Ownership is suspended around the context switches too: switching back to the waiter's context
-        // must not make the waiter forget the node it owns.
-        var owned = Lineage.SuspendOwnership();
-        var waiterContext = ExecutionContext.Capture();
-        try
-        {
-            if (waiterContext is not null)
-            {
-                ExecutionContext.Restore(t_workerContext!);
-            }
-
-            return Execute(task);
-        }
-        finally
-        {
-            if (waiterContext is not null)
-            {
-                ExecutionContext.Restore(waiterContext);
-            }
-
-            Lineage.ResumeOwnership(owned);
-        }
-    }
-
-    private bool IsIdle => _queue.IsEmpty && Volatile.Read(ref _awakeWorkers) == 0;
+    private bool MayExit => IsStopRequested && !HasOpenBorrowers;
 
     private void SpawnThread(Action<WorkerSlot> body)
     {
@@ -333,7 +264,7 @@ internal sealed partial class WorkerGroup
     }
 
     /// <summary>Gets the completed items counted on the slots of live workers and not yet folded into the manager.</summary>
-    public long UnfoldedCompleted
+    public override long UnfoldedCompleted
     {
         get
         {
@@ -354,6 +285,7 @@ internal sealed partial class WorkerGroup
     {
         t_workerOf = this;
         t_slot = slot;
+        EnterItems(this);
         Lineage.SetWorkerLineage(Manager.Owner);
         var workerContext = ExecutionContext.Capture()!;
         t_workerContext = workerContext;
@@ -362,7 +294,7 @@ internal sealed partial class WorkerGroup
         Interlocked.Increment(ref _awakeWorkers);
         try
         {
-            Manager.RaiseWorkerStarted();
+            Manager.RaiseWorkerStarted(Settings);
         }
         catch (Exception exception)
         {
@@ -395,7 +327,6 @@ internal sealed partial class WorkerGroup
                 }
             }
 
-            PulseExit();
             return;
         }
 
@@ -407,6 +338,27 @@ internal sealed partial class WorkerGroup
         if (stopped)
         {
             ExitWorker(workerContext);
+        }
+
+        // The thread is still alive, so a waiting stop (which joins the threads) returns after the hook.
+        RaiseWorkerStopping();
+    }
+
+    private void RaiseWorkerStopping()
+    {
+        if (Settings.WorkerStopping is not { } hook)
+        {
+            return;
+        }
+
+        try
+        {
+            hook(Manager);
+        }
+        catch (Exception exception)
+        {
+            // The thread is leaving anyway: a throwing hook is reported, never allowed to crash the process.
+            PoolLog.Safely(static (logger, state) => PoolLog.WorkerStoppingFailed(logger, state.Id, state.Exception), Settings.Logger, (Manager.Id, Exception: exception));
         }
     }
 
@@ -439,7 +391,7 @@ internal sealed partial class WorkerGroup
                     // Without it, a search that timed out and then found the first of two items while parking
                     // left the second queued next to a parked worker.
                     idle = false;
-                    if (!_queue.IsEmpty)
+                    if (!IsQueueEmpty)
                     {
                         WakeOrSpawn();
                     }
@@ -464,9 +416,9 @@ internal sealed partial class WorkerGroup
             }
 
             idle = true;
-            if (IsStopRequested)
+            if (MayExit)
             {
-                // The queue was empty after the stop: leave. The last worker out drains any straggler.
+                // The queue was empty after the stop and no borrower is open: leave. The last worker out drains any straggler.
                 if (searching)
                 {
                     Interlocked.Decrement(ref _searching);
@@ -516,7 +468,7 @@ internal sealed partial class WorkerGroup
         var deadline = Stopwatch.GetTimestamp() + s_spinTicks;
         do
         {
-            if (!_queue.IsEmpty || IsStopRequested)
+            if (!IsQueueEmpty || MayExit)
             {
                 return true;
             }
@@ -538,14 +490,14 @@ internal sealed partial class WorkerGroup
         }
 
         // Interlocked: awake count first, so an idle waiter sees "nothing running" only when that is true.
-        if (Interlocked.Decrement(ref _awakeWorkers) == 0 && _queue.IsEmpty)
+        if (Interlocked.Decrement(ref _awakeWorkers) == 0 && IsQueueEmpty)
         {
             ReleaseIdleWaiters();
         }
 
         // Interlocked: announce before re-checking, so a producer that enqueues after our re-check sees us.
         Interlocked.Increment(ref _parked);
-        if ((!_queue.IsEmpty || IsStopRequested || Volatile.Read(ref _liveWorkers) > _maxWorkers) && TryClaimParked())
+        if ((!IsQueueEmpty || MayExit || Volatile.Read(ref _liveWorkers) > _maxWorkers) && TryClaimParked())
         {
             // Work, a stop or a shrink arrived while announcing and nobody claimed us: withdraw and go back.
             Interlocked.Increment(ref _awakeWorkers);
@@ -604,13 +556,13 @@ internal sealed partial class WorkerGroup
     /// <returns><see langword="true"/> if the worker came back to work.</returns>
     private bool RetiredUnlessWorkArrived()
     {
-        if (!_queue.IsEmpty && TryUnretire())
+        if (!IsQueueEmpty && TryUnretire())
         {
             return true;
         }
 
         // Interlocked: leaving may make the pool idle, exactly as parking does.
-        if (Interlocked.Decrement(ref _awakeWorkers) == 0 && _queue.IsEmpty)
+        if (Interlocked.Decrement(ref _awakeWorkers) == 0 && IsQueueEmpty)
         {
             ReleaseIdleWaiters();
         }
@@ -627,7 +579,6 @@ internal sealed partial class WorkerGroup
             var seen = Interlocked.CompareExchange(ref _liveWorkers, live - 1, live);
             if (seen == live)
             {
-                PulseExit();
                 return true;
             }
 
@@ -655,76 +606,13 @@ internal sealed partial class WorkerGroup
         return false;
     }
 
-    private void RunItem(in WorkItem item, ExecutionContext workerContext)
-    {
-        if (item.Work is Task task)
-        {
-            // A task runs in the context it captured when it was created and restores ours afterwards. One
-            // created without a context (flow off, or submitted under ExecutionContext.SuppressFlow) runs in
-            // ours: undo whatever AsyncLocals it changed, so nothing reaches the next item. Restore is a
-            // reference comparison when nothing changed.
-            Execute(task, item.EnqueuedAt);
-            ExecutionContext.Restore(workerContext);
-        }
-        else
-        {
-            RunPosted(item, workerContext);
-        }
-    }
+    private protected override void OnItemQueued() => WakeOrSpawn();
 
-    private bool Execute(Task task, long enqueuedAt = 0)
-    {
-        if (_cancelPending && task is IPoolWorkItem)
-        {
-            // Stop(cancelPending: true): a queued submission ends Canceled without running.
-            TaskCanceler.RequestCancellation(task);
-        }
+    // Parked workers re-check whether they may leave (or must cancel what is queued).
+    private protected override void OnStopRequested() => WakeAll();
 
-        PoolMetrics.RecordQueueWait(Manager, enqueuedAt);
-        return Manager.Scheduler.Execute(task);
-    }
-
-    private void RunPosted(in WorkItem item, ExecutionContext workerContext)
-    {
-        PoolMetrics.RecordQueueWait(Manager, item.EnqueuedAt);
-        if (_cancelPending)
-        {
-            Manager.AccountPostedCanceled(item.TaskType);
-            return;
-        }
-
-        var owned = Lineage.SuspendOwnership();
-        var started = PoolMetrics.RunStartTimestamp();
-        try
-        {
-            if (item.Context is { } context)
-            {
-                ExecutionContext.Restore(context);
-            }
-
-            if (item.Invoker is { } invoker)
-            {
-                invoker.Invoke((Delegate)item.Work, item.State);
-            }
-            else
-            {
-                ((Action)item.Work)();
-            }
-
-            Manager.AccountPosted(exception: null, item.TaskType, started);
-        }
-        catch (Exception exception)
-        {
-            // A posted item has no task to carry its fault: count it and log it; the worker lives on.
-            Manager.AccountPosted(exception, item.TaskType, started);
-        }
-        finally
-        {
-            // One item's AsyncLocals never reach the next: always return to the worker's own context.
-            ExecutionContext.Restore(workerContext);
-            Lineage.ResumeOwnership(owned);
-        }
-    }
+    // A borrower that drained may have been the last thing keeping a stopping run's workers from leaving.
+    private protected override void OnBorrowerClosed() => WakeAll();
 
     private void WakeOrSpawn()
     {
@@ -776,24 +664,6 @@ internal sealed partial class WorkerGroup
         return false;
     }
 
-    private void ReleaseIdleWaiters()
-    {
-        List<TaskCompletionSource>? waiters;
-        lock (_idleLock)
-        {
-            waiters = _idleWaiters;
-            _idleWaiters = null;
-        }
-
-        if (waiters is not null)
-        {
-            foreach (var waiter in waiters)
-            {
-                waiter.TrySetResult();
-            }
-        }
-    }
-
     private void ExitWorker(ExecutionContext workerContext)
     {
         // Interlocked: exactly one worker sees zero and closes the run (retirement never takes the last one).
@@ -802,16 +672,7 @@ internal sealed partial class WorkerGroup
             Close(workerContext);
         }
 
-        PulseExit();
         t_workerOf = null;
-    }
-
-    private void PulseExit()
-    {
-        lock (_exitMonitor)
-        {
-            Monitor.PulseAll(_exitMonitor);
-        }
     }
 
     private void Close(ExecutionContext workerContext)
@@ -822,29 +683,8 @@ internal sealed partial class WorkerGroup
             return;
         }
 
-        // Interlocked: from here on every enqueue is refused. Keep draining until the enqueuers already
-        // inside the gate are gone (one may be waiting for room in a full bounded queue).
-        Interlocked.Or(ref _gate.Value, ClosedFlag);
-        var spinner = new SpinWait();
-        while (true)
-        {
-            if (TryDequeue(out var item))
-            {
-                Thread.CurrentThread.IsBackground = Settings.IsBackground;
-                RunItem(item, workerContext);
-                continue;
-            }
-
-            if ((Volatile.Read(ref _gate.Value) & EnqueuersMask) == 0 && _queue.IsEmpty)
-            {
-                break;
-            }
-
-            spinner.SpinOnce();
-        }
-
-        ReleaseIdleWaiters();
-        _exited.TrySetResult();
+        CloseGateAndDrainEnqueuers(workerContext);
+        CompleteExited();
     }
 
     /// <summary>One worker thread: whether it is running an item (for <see cref="BusyWorkers"/>) and its completed count.</summary>
