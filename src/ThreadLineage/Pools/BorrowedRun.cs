@@ -69,6 +69,9 @@ internal sealed class BorrowedRun : PoolRun
 
     private bool IsQuiet => Volatile.Read(ref _turns) == 0 && IsQueueEmpty && !HasOpenBorrowers;
 
+    /// <summary>Gets or sets whether this run was stopped because its host stopped (for the message of a refused submission).</summary>
+    public bool StoppedWithHost { get; set; }
+
     /// <summary>Registers with the host; fails if the host has begun to stop.</summary>
     public bool TryStart() => _host.TryAddBorrower(this);
 

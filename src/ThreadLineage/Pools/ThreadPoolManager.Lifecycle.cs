@@ -182,6 +182,7 @@ public partial class ThreadPoolManager
     internal void StopBecauseHostStopped(BorrowedRun run, bool cancelPending)
     {
         // The run first: a Start that has registered the run but not yet published it sees the stop when it does.
+        run.StoppedWithHost = true;
         run.RequestStop(cancelPending);
         lock (_lifecycleLock)
         {

@@ -325,6 +325,13 @@ public partial class ThreadPoolManager
         {
             Interlocked.Increment(ref _rejected);
             ThrowIfDisposed();
+            if ((run ?? _lastRun) is BorrowedRun { StoppedWithHost: true } stopped)
+            {
+                var host = stopped.Host.Manager.Id;
+                throw new InvalidOperationException(
+                    $"Thread pool manager '{Id}' is not running: '{host}', whose workers it borrows, stopped. Start '{host}' and then '{Id}' again.");
+            }
+
             throw new InvalidOperationException($"Thread pool manager '{Id}' is not running. Call Start() first.");
         }
 
