@@ -1,0 +1,923 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+
+namespace ThreadLineage.Tests.Pools;
+
+/// <summary>
+/// A model of the worker parking protocol (<c>WorkerGroup.RunLoop</c>, <c>SpinForWork</c>, <c>Park</c>,
+/// <c>WaitForPermit</c>, <c>WakeOrSpawn</c>, <c>TryClaimParked</c> in
+/// <c>src/ThreadLineage/Pools/WorkerGroup.Workers.cs</c>, and <c>Enqueue</c> in <c>WorkerGroup.cs</c>), with a small
+/// explicit-state model checker that explores every interleaving of its threads.
+/// </summary>
+/// <remarks>
+/// <para>
+/// <b>What is modelled.</b> A fixed-size pool (MinWorkers == MaxWorkers: no spawning, no retirement, no idle
+/// timeout) that is never stopped, with <c>W</c> workers and <c>P</c> producers that each enqueue <c>K</c> items.
+/// Items are interchangeable, so the queue is just its length. The shared state is the queue length,
+/// <c>_searching</c>, <c>_parked</c> and the permits of the <c>_wake</c> semaphore; each thread has a program
+/// counter (<see cref="Pc"/>) and its locals (a worker's <c>searching</c> and <c>idle</c>, and the value
+/// <c>TryClaimParked</c> last read from <c>_parked</c>).
+/// </para>
+/// <para>
+/// <b>Granularity.</b> One step is one interlocked operation or one read of shared state, in the order the code
+/// does them; purely local work between two such operations is folded into the step before it. The line
+/// numbers in the comments are those of commit 0892fa0 (<c>Workers.cs</c> is <c>WorkerGroup.Workers.cs</c>).
+/// Reads of values no modelled thread writes are constant and take no step: <c>IsStopRequested</c> (always
+/// false), <c>_liveWorkers &gt; _maxWorkers</c> (always false) and <c>_liveWorkers &lt; _maxWorkers</c> (always
+/// false: WakeOrSpawn never spawns at MinWorkers == MaxWorkers), <c>_liveWorkers &lt;= _minWorkers</c> (always
+/// true: Park always waits without a timeout). The <c>_awakeWorkers</c> counter, the idle waiters and the
+/// background/foreground toggle feed no decision of the protocol and are left out.
+/// </para>
+/// <para>
+/// <b>Spinning.</b> <c>SpinForWork</c> reads the queue, and when it is empty checks its deadline. The deadline is
+/// time, not shared state: it is modelled as a nondeterministic choice taken in a step of its own, so the spin may
+/// time out at any moment relative to the other threads, also when items have arrived since its last read. From
+/// the time-out until its <c>Interlocked.Decrement(ref _searching)</c> the worker no longer looks at the queue, yet
+/// producers still see a searcher and wake nobody: the window of the lost wake-up fixed in 0892fa0.
+/// </para>
+/// <para>
+/// <b>Running an item.</b> By default a worker that takes an item runs it forever, like an item that waits at a
+/// barrier for the others: the strongest check, since then every item must be taken by a worker of its own.
+/// With <c>itemsBlockForever: false</c> an item returns at once and its worker goes back to the queue.
+/// </para>
+/// <para>
+/// <b>Checks.</b> In every reachable state: <c>_parked &gt;= 0</c>, permits &gt;= 0, <c>_searching</c> is 0 or
+/// 1, <c>_searching</c> equals the number of workers whose local <c>searching</c> is set, and permit accounting:
+/// <c>_parked</c> + permits + releases claimed but not yet made equals the number of workers between their
+/// announcement (<c>Interlocked.Increment(ref _parked)</c>) and taking a permit or withdrawing, so no wake-up is
+/// ever lost or minted. In every state where no thread can take a step (the producers are done and every worker
+/// runs an item forever or waits on the semaphore with no permit), no item may be queued while a worker waits on
+/// the semaphore: the protocol's invariant "every queued item has a worker that is awake or about to be woken".
+/// With <c>W</c> at least the number of items this is simply "the queue is empty"; with fewer workers, items may
+/// legitimately stay queued once every worker is running one forever.
+/// </para>
+/// <para>
+/// <b>Search.</b> Breadth first, so a counterexample is a shortest one. Workers are interchangeable and so are
+/// producers, so states are identified up to a permutation of the workers and of the producers: the canonical
+/// key (a state whose worker and producer blocks are sorted) is what is stored and explored, with the index of
+/// the state it was first reached from. A counterexample is replayed from the concrete initial state along that
+/// path of keys, so its trace names each thread consistently from start to end.
+/// </para>
+/// </remarks>
+internal sealed class ParkingProtocolModel
+{
+    // A state is a byte array: the shared counters, then one block per worker, then one block per producer.
+    // Every value is read and written as an sbyte (Get, Set), so a decrement below zero shows up as a negative
+    // value (a violation) instead of wrapping.
+
+    // Shared state: the queue length, _searching, _parked and the _wake semaphore's free permits.
+    private const int QueueAt = 0;
+    private const int SearchingAt = 1;
+    private const int ParkedAt = 2;
+    private const int PermitsAt = 3;
+    private const int SharedSize = 4;
+
+    // A worker's block: program counter, RunLoop's locals searching and idle, the value TryClaimParked last read.
+    private const int WorkerSize = 4;
+    private const int PcOffset = 0;
+    private const int SearchingOffset = 1;
+    private const int IdleOffset = 2;
+    private const int WorkerSeenOffset = 3;
+
+    // A producer's block: program counter (PcOffset), items still to enqueue, the value TryClaimParked last read.
+    private const int ProducerSize = 3;
+    private const int RemainingOffset = 1;
+    private const int ProducerSeenOffset = 2;
+
+    private readonly int _workers;
+    private readonly int _producers;
+    private readonly int _itemsPerProducer;
+    private readonly HandOffRule _rule;
+    private readonly bool _itemsBlockForever;
+    private readonly int _stateSize;
+
+    /// <summary>Creates a model of <paramref name="workers"/> workers and <paramref name="producers"/> producers.</summary>
+    /// <param name="workers">The pool size (MinWorkers == MaxWorkers), at least 1.</param>
+    /// <param name="producers">Threads that enqueue, at least 1.</param>
+    /// <param name="itemsPerProducer">Items each producer enqueues, one after the other.</param>
+    /// <param name="rule">When a worker that took an item wakes another for the rest of the queue.</param>
+    /// <param name="itemsBlockForever">Whether a worker that takes an item runs it forever (see the remarks).</param>
+    public ParkingProtocolModel(int workers, int producers, int itemsPerProducer, HandOffRule rule, bool itemsBlockForever = true)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(workers, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(producers, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(itemsPerProducer, 0);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(workers, 8);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(producers * itemsPerProducer, 100);
+        _workers = workers;
+        _producers = producers;
+        _itemsPerProducer = itemsPerProducer;
+        _rule = rule;
+        _itemsBlockForever = itemsBlockForever;
+        _stateSize = SharedSize + (workers * WorkerSize) + (producers * ProducerSize);
+    }
+
+    /// <summary>When a worker that has just taken an item wakes another worker for what is still queued.</summary>
+    public enum HandOffRule
+    {
+        /// <summary>
+        /// The current code (0892fa0, Workers.cs:435-446): the first item a worker takes after it found the queue
+        /// empty (whether by spinning, by the re-check while parking, or after being woken) makes it call
+        /// <c>WakeOrSpawn</c> if the queue is still not empty.
+        /// </summary>
+        FixedRule,
+
+        /// <summary>
+        /// The code before 0892fa0 (0892fa0^:Workers.cs:411-419): only a worker still <c>searching</c> when it
+        /// dequeued hands off, if <c>Interlocked.Decrement(ref _searching) == 0</c> and the queue is not empty.
+        /// </summary>
+        OldRule,
+    }
+
+    /// <summary>
+    /// A thread's program counter: the next shared operation it performs. Each value names the code it models.
+    /// </summary>
+    private enum Pc : byte
+    {
+        // ---- Worker: RunLoop (Workers.cs:415-511) ----
+
+        /// <summary>Workers.cs:426 <c>TryDequeue(out var item)</c> → WorkerGroup.cs:289 <c>_queue.TryDequeue</c>.</summary>
+        Dequeue,
+
+        /// <summary>
+        /// Workers.cs:428-433 <c>if (searching) { searching = false; Interlocked.Decrement(ref _searching); }</c>
+        /// (old rule: 0892fa0^:Workers.cs:416 <c>if (Interlocked.Decrement(ref _searching) == 0 &amp;&amp; ...</c>).
+        /// </summary>
+        DequeuedStopSearching,
+
+        /// <summary>
+        /// Workers.cs:441-442 <c>idle = false; if (!_queue.IsEmpty)</c> (old rule: the <c>!_queue.IsEmpty</c> of
+        /// 0892fa0^:Workers.cs:416): the hand-off's read of the queue.
+        /// </summary>
+        HandOffCheckQueue,
+
+        /// <summary>Workers.cs:481 <c>Interlocked.CompareExchange(ref _searching, 1, 0)</c> (only when not searching).</summary>
+        BecomeSearcher,
+
+        /// <summary>Workers.cs:519 <c>if (!_queue.IsEmpty || IsStopRequested) return true;</c> in SpinForWork.</summary>
+        SpinCheckQueue,
+
+        /// <summary>Workers.cs:526 <c>while (Stopwatch.GetTimestamp() &lt; deadline)</c>: either spin again or time out.</summary>
+        SpinDeadline,
+
+        /// <summary>Workers.cs:496-497 <c>searching = false; Interlocked.Decrement(ref _searching);</c> after the spin timed out.</summary>
+        StopSearching,
+
+        /// <summary>Workers.cs:547 <c>Interlocked.Increment(ref _parked)</c> in Park (the announcement).</summary>
+        ParkAnnounce,
+
+        /// <summary>Workers.cs:548 <c>!_queue.IsEmpty</c>: Park's re-check after announcing.</summary>
+        ParkRecheck,
+
+        /// <summary>Workers.cs:548 → 763 <c>Volatile.Read(ref _parked)</c> in TryClaimParked: withdrawing the announcement.</summary>
+        WithdrawRead,
+
+        /// <summary>Workers.cs:548 → 767 <c>Interlocked.CompareExchange(ref _parked, parked - 1, parked)</c>: withdrawing.</summary>
+        WithdrawCas,
+
+        /// <summary>Workers.cs:558 <c>WaitForPermit()</c> → 589 <c>_wake.Wait(Timeout.Infinite)</c>: blocked until a permit is free.</summary>
+        WaitPermit,
+
+        /// <summary>Workers.cs:456 <c>RunItem(item, workerContext)</c>: runs forever, or returns (Workers.cs:458-462, then 426).</summary>
+        Running,
+
+        // ---- WakeOrSpawn (Workers.cs:729-749) and TryClaimParked (761-777): producers, and workers handing off ----
+
+        /// <summary>Workers.cs:733 <c>if (Volatile.Read(ref _searching) &gt; 0) return;</c>.</summary>
+        WakeReadSearching,
+
+        /// <summary>Workers.cs:738 <c>Volatile.Read(ref _parked) &gt; 0</c> (if not, 745 is false at MinWorkers == MaxWorkers: return).</summary>
+        WakeReadParked,
+
+        /// <summary>Workers.cs:738 → 763 <c>var parked = Volatile.Read(ref _parked);</c> in TryClaimParked.</summary>
+        ClaimRead,
+
+        /// <summary>Workers.cs:767 <c>Interlocked.CompareExchange(ref _parked, parked - 1, parked)</c>; on failure 773 <c>parked = seen</c>.</summary>
+        ClaimCas,
+
+        /// <summary>Workers.cs:740 <c>_wake.Release()</c>: one permit for the claimed worker.</summary>
+        Release,
+
+        // ---- Producer: Enqueue (WorkerGroup.cs:281-285) ----
+
+        /// <summary>WorkerGroup.cs:283 <c>_queue.Enqueue(item)</c> (then 284 <c>WakeOrSpawn()</c>).</summary>
+        Enqueue,
+
+        /// <summary>The producer has enqueued all its items.</summary>
+        Done,
+    }
+
+    /// <summary>Gets a short description of the configuration, e.g. "W=2 P=1 K=2 FixedRule items block forever".</summary>
+    public string Configuration =>
+        string.Create(
+            CultureInfo.InvariantCulture,
+            $"W={_workers} P={_producers} K={_itemsPerProducer} {_rule} items {(_itemsBlockForever ? "block forever" : "return")}");
+
+    /// <summary>
+    /// Explores every reachable state, breadth first, and stops at the first violation of a checked property.
+    /// </summary>
+    /// <param name="stateLimit">Gives up after this many distinct states (the result then says <see cref="Exploration.StateLimitReached"/>).</param>
+    public Exploration Explore(int stateLimit = 5_000_000)
+    {
+        var stopwatch = Stopwatch.StartNew();
+
+        // Visited states are stored by canonical key only; a key is itself a state (one of its permutations),
+        // so it is explored directly. parents[i] is the state from which state i was first reached.
+        var keys = new List<byte[]>();
+        var parents = new List<int>();
+        var visited = new HashSet<byte[]>(StateComparer.Instance);
+        var successors = new List<Transition>();
+        long transitions = 0;
+        var terminals = 0;
+
+        var initial = InitialState();
+        Canonicalize(initial);
+        keys.Add(initial);
+        parents.Add(-1);
+        visited.Add(initial);
+        if (CheckState(initial) is { } initialViolation)
+        {
+            return Finish(initialViolation, 0);
+        }
+
+        for (var current = 0; current < keys.Count; current++)
+        {
+            var state = keys[current];
+            successors.Clear();
+            for (var thread = 0; thread < _workers + _producers; thread++)
+            {
+                Successors(state, thread, successors);
+            }
+
+            transitions += successors.Count;
+            if (successors.Count == 0)
+            {
+                terminals++;
+                if (CheckTerminal(state) is { } stuck)
+                {
+                    return Finish(stuck, current);
+                }
+
+                continue;
+            }
+
+            foreach (var transition in successors)
+            {
+                // The successor is a fresh copy: it becomes its own canonical key.
+                var key = transition.Next;
+                Canonicalize(key);
+                if (!visited.Add(key))
+                {
+                    continue;
+                }
+
+                keys.Add(key);
+                parents.Add(current);
+                if (CheckState(key) is { } violation)
+                {
+                    return Finish(violation, keys.Count - 1);
+                }
+
+                if (keys.Count >= stateLimit)
+                {
+                    return Finish(violation: null, last: -1, stateLimitReached: true);
+                }
+            }
+        }
+
+        return Finish(violation: null, last: -1);
+
+        Exploration Finish(string? violation, int last, bool stateLimitReached = false)
+        {
+            stopwatch.Stop();
+            var trace = violation is null ? [] : Trace(keys, parents, last);
+            return new Exploration(Configuration, keys.Count, transitions, terminals, stopwatch.Elapsed, stateLimitReached, violation, trace);
+        }
+    }
+
+    private byte[] InitialState()
+    {
+        var state = new byte[_stateSize];
+        for (var w = 0; w < _workers; w++)
+        {
+            // WorkerMain → RunLoop (Workers.cs:419-423): searching = false, idle = true, then the loop's TryDequeue.
+            var at = WorkerAt(w);
+            state[at + PcOffset] = (byte)Pc.Dequeue;
+            state[at + IdleOffset] = _rule == HandOffRule.FixedRule ? (byte)1 : (byte)0;
+        }
+
+        for (var p = 0; p < _producers; p++)
+        {
+            var at = ProducerAt(p);
+            state[at + PcOffset] = (byte)(_itemsPerProducer > 0 ? Pc.Enqueue : Pc.Done);
+            state[at + RemainingOffset] = (byte)_itemsPerProducer;
+        }
+
+        return state;
+    }
+
+    private static int WorkerAt(int worker) => SharedSize + (worker * WorkerSize);
+
+    private int ProducerAt(int producer) => SharedSize + (_workers * WorkerSize) + (producer * ProducerSize);
+
+    private static int Get(byte[] state, int at) => (sbyte)state[at];
+
+    private static void Set(byte[] state, int at, int value) => state[at] = unchecked((byte)(sbyte)value);
+
+    private string ThreadName(int thread) =>
+        thread < _workers
+            ? string.Create(CultureInfo.InvariantCulture, $"W{thread}")
+            : string.Create(CultureInfo.InvariantCulture, $"P{thread - _workers}");
+
+    /// <summary>Adds the steps thread <paramref name="thread"/> can take in <paramref name="state"/> (none if it is blocked).</summary>
+    private void Successors(byte[] state, int thread, List<Transition> output)
+    {
+        var isWorker = thread < _workers;
+        var at = isWorker ? WorkerAt(thread) : ProducerAt(thread - _workers);
+        var seenAt = at + (isWorker ? WorkerSeenOffset : ProducerSeenOffset);
+        var pc = (Pc)state[at + PcOffset];
+        switch (pc)
+        {
+            case Pc.Dequeue:
+            {
+                // Workers.cs:426 → WorkerGroup.cs:289 _queue.TryDequeue: one atomic step.
+                var next = Copy(state);
+                if (Get(state, QueueAt) > 0)
+                {
+                    Set(next, QueueAt, Get(state, QueueAt) - 1);
+                    if (state[at + SearchingOffset] != 0)
+                    {
+                        // Workers.cs:428: still searching (we came from the spin) → stop searching first.
+                        Jump(next, at, Pc.DequeuedStopSearching);
+                    }
+                    else
+                    {
+                        // Workers.cs:435 (fixed rule): the first item after idling → the hand-off. Old rule: only a
+                        // searching worker hands off (0892fa0^:Workers.cs:411), so straight to the item.
+                        AfterStoppedSearching(next, at);
+                    }
+
+                    output.Add(new Transition(next, thread, "TryDequeue took an item (Workers.cs:426)"));
+                }
+                else
+                {
+                    // Workers.cs:466 idle = true (fixed rule only; the old code had no such flag); 467 IsStopRequested
+                    // is false; 481 the CAS only if not already searching, else 486-488 straight into SpinForWork.
+                    if (_rule == HandOffRule.FixedRule)
+                    {
+                        next[at + IdleOffset] = 1;
+                    }
+
+                    Jump(next, at, state[at + SearchingOffset] != 0 ? Pc.SpinCheckQueue : Pc.BecomeSearcher);
+                    output.Add(new Transition(next, thread, "TryDequeue found the queue empty (Workers.cs:426)"));
+                }
+
+                break;
+            }
+
+            case Pc.DequeuedStopSearching:
+            {
+                // Workers.cs:430-432: searching = false; Interlocked.Decrement(ref _searching).
+                var next = Copy(state);
+                next[at + SearchingOffset] = 0;
+                var searching = Get(state, SearchingAt) - 1;
+                Set(next, SearchingAt, searching);
+                if (_rule == HandOffRule.FixedRule)
+                {
+                    AfterStoppedSearching(next, at);
+                }
+                else
+                {
+                    // 0892fa0^:Workers.cs:416: hand off only if the decrement returned 0.
+                    Jump(next, at, searching == 0 ? Pc.HandOffCheckQueue : Pc.Running);
+                }
+
+                output.Add(new Transition(next, thread, "stopped searching: Interlocked.Decrement(ref _searching) (Workers.cs:432; old rule 0892fa0^:416)"));
+                break;
+            }
+
+            case Pc.HandOffCheckQueue:
+            {
+                // Workers.cs:442 (old: 0892fa0^:416) !_queue.IsEmpty → 444 WakeOrSpawn(); else run the item (456).
+                var next = Copy(state);
+                var queued = Get(state, QueueAt) > 0;
+                Jump(next, at, queued ? Pc.WakeReadSearching : Pc.Running);
+                output.Add(new Transition(
+                    next,
+                    thread,
+                    queued ? "hand-off: queue not empty → WakeOrSpawn (Workers.cs:442-444)" : "hand-off: queue empty → run the item (Workers.cs:442)"));
+                break;
+            }
+
+            case Pc.BecomeSearcher:
+            {
+                // Workers.cs:481-484: Interlocked.CompareExchange(ref _searching, 1, 0) == 0 → searching = true.
+                var next = Copy(state);
+                if (Get(state, SearchingAt) == 0)
+                {
+                    Set(next, SearchingAt, 1);
+                    next[at + SearchingOffset] = 1;
+                    Jump(next, at, Pc.SpinCheckQueue);
+                    output.Add(new Transition(next, thread, "became the searcher: CAS _searching 0 → 1 (Workers.cs:481)"));
+                }
+                else
+                {
+                    // Workers.cs:486 false → 506 Park() → 535 (no shrink) → 541 (_awakeWorkers, not modelled) → 547.
+                    Jump(next, at, Pc.ParkAnnounce);
+                    output.Add(new Transition(next, thread, "another worker searches: CAS _searching failed → Park (Workers.cs:481, 506)"));
+                }
+
+                break;
+            }
+
+            case Pc.SpinCheckQueue:
+            {
+                // Workers.cs:519: if (!_queue.IsEmpty) return true → 488-491 continue → 426.
+                var next = Copy(state);
+                var queued = Get(state, QueueAt) > 0;
+                Jump(next, at, queued ? Pc.Dequeue : Pc.SpinDeadline);
+                output.Add(new Transition(
+                    next,
+                    thread,
+                    queued ? "spin saw work → back to TryDequeue (Workers.cs:519, 491)" : "spin saw the queue empty (Workers.cs:519)"));
+                break;
+            }
+
+            case Pc.SpinDeadline:
+            {
+                // Workers.cs:526: the deadline is time, not shared state: either outcome at any moment.
+                var again = Copy(state);
+                Jump(again, at, Pc.SpinCheckQueue);
+                output.Add(new Transition(again, thread, "spin: deadline not reached, spin again (Workers.cs:526)"));
+                var timedOut = Copy(state);
+                Jump(timedOut, at, Pc.StopSearching);
+                output.Add(new Transition(timedOut, thread, "spin TIMED OUT: SpinForWork returns false (Workers.cs:526-528)"));
+                break;
+            }
+
+            case Pc.StopSearching:
+            {
+                // Workers.cs:496-497: searching = false; Interlocked.Decrement(ref _searching); → 506 Park() → 547.
+                var next = Copy(state);
+                next[at + SearchingOffset] = 0;
+                Set(next, SearchingAt, Get(state, SearchingAt) - 1);
+                Jump(next, at, Pc.ParkAnnounce);
+                output.Add(new Transition(next, thread, "stopped searching before parking: Interlocked.Decrement(ref _searching) (Workers.cs:497)"));
+                break;
+            }
+
+            case Pc.ParkAnnounce:
+            {
+                // Workers.cs:547: Interlocked.Increment(ref _parked).
+                var next = Copy(state);
+                Set(next, ParkedAt, Get(state, ParkedAt) + 1);
+                Jump(next, at, Pc.ParkRecheck);
+                output.Add(new Transition(next, thread, "Park announces: Interlocked.Increment(ref _parked) (Workers.cs:547)"));
+                break;
+            }
+
+            case Pc.ParkRecheck:
+            {
+                // Workers.cs:548: !_queue.IsEmpty (IsStopRequested and the shrink test are false) → TryClaimParked;
+                // else 555 (true at MinWorkers == MaxWorkers) → 558 WaitForPermit().
+                var next = Copy(state);
+                var queued = Get(state, QueueAt) > 0;
+                Jump(next, at, queued ? Pc.WithdrawRead : Pc.WaitPermit);
+                output.Add(new Transition(
+                    next,
+                    thread,
+                    queued ? "Park re-check saw work → withdraw (Workers.cs:548)" : "Park re-check saw the queue empty → wait (Workers.cs:548, 558)"));
+                break;
+            }
+
+            case Pc.WithdrawRead:
+            case Pc.ClaimRead:
+            {
+                // Workers.cs:763-764: var parked = Volatile.Read(ref _parked); while (parked > 0) ...; else 776 return false.
+                var next = Copy(state);
+                var parked = Get(state, ParkedAt);
+                var withdraw = pc == Pc.WithdrawRead;
+                if (parked > 0)
+                {
+                    Set(next, seenAt, parked);
+                    Jump(next, at, withdraw ? Pc.WithdrawCas : Pc.ClaimCas);
+                }
+                else if (withdraw)
+                {
+                    // TryClaimParked returned false: our announcement was claimed, a permit is ours (555 → 558).
+                    Jump(next, at, Pc.WaitPermit);
+                }
+                else
+                {
+                    // WakeOrSpawn: nobody to claim (745 spawns nothing at MinWorkers == MaxWorkers): return.
+                    Return(next, at, isWorker);
+                }
+
+                output.Add(new Transition(
+                    next,
+                    thread,
+                    parked > 0 ? "TryClaimParked read _parked > 0 (Workers.cs:763)" : "TryClaimParked read _parked == 0 → false (Workers.cs:763, 776)"));
+                break;
+            }
+
+            case Pc.WithdrawCas:
+            case Pc.ClaimCas:
+            {
+                // Workers.cs:767-773: seen = CAS(ref _parked, parked - 1, parked); seen == parked → true; else parked = seen.
+                var next = Copy(state);
+                var expected = Get(state, seenAt);
+                var actual = Get(state, ParkedAt);
+                var withdraw = pc == Pc.WithdrawCas;
+                string what;
+                if (actual == expected)
+                {
+                    Set(next, ParkedAt, actual - 1);
+                    Set(next, seenAt, 0);
+                    if (withdraw)
+                    {
+                        // Workers.cs:551-552: withdrew; Park returns true → RunLoop 506 → loop to 426.
+                        Jump(next, at, Pc.Dequeue);
+                        what = "withdrew the announcement: CAS _parked succeeded → back to TryDequeue (Workers.cs:767, 551-552)";
+                    }
+                    else
+                    {
+                        Jump(next, at, Pc.Release);
+                        what = "claimed a parked worker: CAS _parked succeeded (Workers.cs:767)";
+                    }
+                }
+                else if (actual > 0)
+                {
+                    Set(next, seenAt, actual);
+                    what = "CAS _parked failed, retry with the value seen (Workers.cs:767, 773)";
+                }
+                else
+                {
+                    Set(next, seenAt, 0);
+                    if (withdraw)
+                    {
+                        Jump(next, at, Pc.WaitPermit);
+                        what = "CAS _parked failed, _parked is 0: we were claimed → wait for the permit (Workers.cs:773, 555, 558)";
+                    }
+                    else
+                    {
+                        Return(next, at, isWorker);
+                        what = "CAS _parked failed, _parked is 0: nobody to wake (Workers.cs:773, 776)";
+                    }
+                }
+
+                output.Add(new Transition(next, thread, what));
+                break;
+            }
+
+            case Pc.WaitPermit:
+            {
+                // Workers.cs:589: _wake.Wait(Timeout.Infinite) blocks until a permit is free and takes it;
+                // then 559-560 Park returns true → RunLoop 506 → loop to 426.
+                if (Get(state, PermitsAt) > 0)
+                {
+                    var next = Copy(state);
+                    Set(next, PermitsAt, Get(state, PermitsAt) - 1);
+                    Jump(next, at, Pc.Dequeue);
+                    output.Add(new Transition(next, thread, "woken: took a permit from _wake (Workers.cs:589, 559-560)"));
+                }
+
+                break;
+            }
+
+            case Pc.Running:
+            {
+                if (!_itemsBlockForever)
+                {
+                    // Workers.cs:456 RunItem returned; 458 no shrink; 462 continue → 426. idle stays false.
+                    var next = Copy(state);
+                    Jump(next, at, Pc.Dequeue);
+                    output.Add(new Transition(next, thread, "the item returned → back to TryDequeue (Workers.cs:456, 462)"));
+                }
+
+                break;
+            }
+
+            case Pc.WakeReadSearching:
+            {
+                // Workers.cs:733: if (Volatile.Read(ref _searching) > 0) return;
+                var next = Copy(state);
+                var searcher = Get(state, SearchingAt) > 0;
+                if (searcher)
+                {
+                    Return(next, at, isWorker);
+                }
+                else
+                {
+                    Jump(next, at, Pc.WakeReadParked);
+                }
+
+                output.Add(new Transition(
+                    next,
+                    thread,
+                    searcher ? "WakeOrSpawn saw a searcher → wakes nobody (Workers.cs:733-735)" : "WakeOrSpawn saw no searcher (Workers.cs:733)"));
+                break;
+            }
+
+            case Pc.WakeReadParked:
+            {
+                // Workers.cs:738: Volatile.Read(ref _parked) > 0 && TryClaimParked(); else 745 (false here): return.
+                var next = Copy(state);
+                var parked = Get(state, ParkedAt) > 0;
+                if (parked)
+                {
+                    Jump(next, at, Pc.ClaimRead);
+                }
+                else
+                {
+                    Return(next, at, isWorker);
+                }
+
+                output.Add(new Transition(
+                    next,
+                    thread,
+                    parked ? "WakeOrSpawn saw _parked > 0 → TryClaimParked (Workers.cs:738)" : "WakeOrSpawn saw _parked == 0 → wakes nobody (Workers.cs:738, 745)"));
+                break;
+            }
+
+            case Pc.Release:
+            {
+                // Workers.cs:740: _wake.Release(); return.
+                var next = Copy(state);
+                Set(next, PermitsAt, Get(state, PermitsAt) + 1);
+                Return(next, at, isWorker);
+                output.Add(new Transition(next, thread, "released a permit: _wake.Release() (Workers.cs:740)"));
+                break;
+            }
+
+            case Pc.Enqueue:
+            {
+                // WorkerGroup.cs:283 _queue.Enqueue(item); 284 WakeOrSpawn().
+                var next = Copy(state);
+                Set(next, QueueAt, Get(state, QueueAt) + 1);
+                next[at + RemainingOffset]--;
+                Jump(next, at, Pc.WakeReadSearching);
+                output.Add(new Transition(next, thread, "enqueued an item: _queue.Enqueue (WorkerGroup.cs:283)"));
+                break;
+            }
+
+            case Pc.Done:
+                break;
+
+            default:
+                throw new UnreachableException($"program counter {pc}");
+        }
+    }
+
+    /// <summary>After taking an item and no longer searching: the hand-off (fixed rule, if idle) or the item.</summary>
+    private void AfterStoppedSearching(byte[] next, int at)
+    {
+        if (_rule == HandOffRule.FixedRule && next[at + IdleOffset] != 0)
+        {
+            // Workers.cs:435-442: if (idle) { idle = false; if (!_queue.IsEmpty) ... } — the read is the next step.
+            next[at + IdleOffset] = 0;
+            Jump(next, at, Pc.HandOffCheckQueue);
+        }
+        else
+        {
+            // Workers.cs:456: RunItem.
+            Jump(next, at, Pc.Running);
+        }
+    }
+
+    /// <summary>Returns from WakeOrSpawn: a worker runs its item (Workers.cs:444 → 456); a producer enqueues its next item or is done.</summary>
+    private static void Return(byte[] next, int at, bool isWorker)
+    {
+        if (isWorker)
+        {
+            Set(next, at + WorkerSeenOffset, 0);
+            Jump(next, at, Pc.Running);
+            return;
+        }
+
+        Set(next, at + ProducerSeenOffset, 0);
+        Jump(next, at, next[at + RemainingOffset] > 0 ? Pc.Enqueue : Pc.Done);
+    }
+
+    private static void Jump(byte[] state, int at, Pc pc) => state[at + PcOffset] = (byte)pc;
+
+    private static byte[] Copy(byte[] state) => (byte[])state.Clone();
+
+    /// <summary>The properties every reachable state must have; a description of the first one broken, if any.</summary>
+    private string? CheckState(byte[] state)
+    {
+        var parked = Get(state, ParkedAt);
+        var permits = Get(state, PermitsAt);
+        var searching = Get(state, SearchingAt);
+        if (parked < 0)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"_parked is negative ({parked})");
+        }
+
+        if (permits < 0)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"the semaphore has a negative number of permits ({permits})");
+        }
+
+        if (searching is not (0 or 1))
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"_searching is {searching}, not 0 or 1");
+        }
+
+        var searchers = 0;
+        var announced = 0;
+        for (var w = 0; w < _workers; w++)
+        {
+            var at = WorkerAt(w);
+            searchers += state[at + SearchingOffset];
+            if ((Pc)state[at + PcOffset] is Pc.ParkRecheck or Pc.WithdrawRead or Pc.WithdrawCas or Pc.WaitPermit)
+            {
+                announced++;
+            }
+        }
+
+        if (searchers != searching)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"_searching is {searching} but {searchers} workers have searching set");
+        }
+
+        var releasing = 0;
+        for (var thread = 0; thread < _workers + _producers; thread++)
+        {
+            var at = thread < _workers ? WorkerAt(thread) : ProducerAt(thread - _workers);
+            releasing += (Pc)state[at + PcOffset] == Pc.Release ? 1 : 0;
+        }
+
+        if (parked + permits + releasing != announced)
+        {
+            return string.Create(
+                CultureInfo.InvariantCulture,
+                $"permit accounting: _parked ({parked}) + permits ({permits}) + releases under way ({releasing}) != announced workers ({announced})");
+        }
+
+        return null;
+    }
+
+    /// <summary>The check of a state where no thread can take a step.</summary>
+    private string? CheckTerminal(byte[] state)
+    {
+        var queued = Get(state, QueueAt);
+        if (queued == 0)
+        {
+            return null;
+        }
+
+        var waiting = 0;
+        for (var w = 0; w < _workers; w++)
+        {
+            waiting += (Pc)state[WorkerAt(w) + PcOffset] == Pc.WaitPermit ? 1 : 0;
+        }
+
+        return waiting == 0
+            ? null // Every worker runs an item forever: the items still queued wait for a free worker, legitimately.
+            : string.Create(
+                CultureInfo.InvariantCulture,
+                $"LOST WAKE-UP: no thread can move, {queued} item(s) queued, {waiting} worker(s) blocked in _wake.Wait with no permit");
+    }
+
+    /// <summary>The key that identifies a state up to a permutation of the workers and of the producers.</summary>
+    private byte[] Canonical(byte[] state)
+    {
+        var key = Copy(state);
+        Canonicalize(key);
+        return key;
+    }
+
+    /// <summary>Turns a state into its canonical key in place: sorts the worker blocks and the producer blocks.</summary>
+    private void Canonicalize(byte[] state)
+    {
+        SortBlocks(state, SharedSize, _workers, WorkerSize);
+        SortBlocks(state, ProducerAt(0), _producers, ProducerSize);
+    }
+
+    private static void SortBlocks(byte[] key, int start, int count, int size)
+    {
+        // Insertion sort of a handful of small blocks.
+        Span<byte> held = stackalloc byte[size];
+        for (var i = 1; i < count; i++)
+        {
+            key.AsSpan(start + (i * size), size).CopyTo(held);
+            var j = i - 1;
+            while (j >= 0 && key.AsSpan(start + (j * size), size).SequenceCompareTo(held) > 0)
+            {
+                key.AsSpan(start + (j * size), size).CopyTo(key.AsSpan(start + ((j + 1) * size), size));
+                j--;
+            }
+
+            held.CopyTo(key.AsSpan(start + ((j + 1) * size), size));
+        }
+    }
+
+    /// <summary>
+    /// Replays the path of canonical states that ends at <paramref name="last"/> from the concrete initial state,
+    /// picking at each step the successor with the next canonical key, so that threads keep their names.
+    /// </summary>
+    private List<string> Trace(List<byte[]> keys, List<int> parents, int last)
+    {
+        var path = new List<byte[]>();
+        for (var index = last; index >= 0; index = parents[index])
+        {
+            path.Add(keys[index]);
+        }
+
+        path.Reverse();
+        var state = InitialState();
+        var trace = new List<string> { string.Create(CultureInfo.InvariantCulture, $"{0,3}. --  initial state  ⇒  {Describe(state)}") };
+        var successors = new List<Transition>();
+        for (var step = 1; step < path.Count; step++)
+        {
+            successors.Clear();
+            for (var thread = 0; thread < _workers + _producers; thread++)
+            {
+                Successors(state, thread, successors);
+            }
+
+            var taken = successors.First(t => StateComparer.Instance.Equals(Canonical(t.Next), path[step]));
+            state = taken.Next;
+            trace.Add(string.Create(CultureInfo.InvariantCulture, $"{step,3}. {ThreadName(taken.Thread),-3} {taken.What}  ⇒  {Describe(state)}"));
+        }
+
+        return trace;
+    }
+
+    /// <summary>A one-line summary of a state: the shared counters, then each thread's next step.</summary>
+    private string Describe(byte[] state)
+    {
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"[queue={Get(state, QueueAt)} _searching={Get(state, SearchingAt)} _parked={Get(state, ParkedAt)} permits={Get(state, PermitsAt)} |");
+        for (var w = 0; w < _workers; w++)
+        {
+            var at = WorkerAt(w);
+            text.Append(CultureInfo.InvariantCulture, $" W{w}:{(Pc)state[at + PcOffset]}");
+            if (state[at + SearchingOffset] != 0)
+            {
+                text.Append("+searching");
+            }
+
+            if (state[at + IdleOffset] != 0)
+            {
+                text.Append("+idle");
+            }
+        }
+
+        for (var p = 0; p < _producers; p++)
+        {
+            var at = ProducerAt(p);
+            text.Append(CultureInfo.InvariantCulture, $" P{p}:{(Pc)state[at + PcOffset]}({state[at + RemainingOffset]} left)");
+        }
+
+        return text.Append(']').ToString();
+    }
+
+    /// <summary>The outcome of <see cref="Explore"/>.</summary>
+    /// <param name="Configuration">The model explored.</param>
+    /// <param name="States">Distinct states reached (up to a permutation of the workers and of the producers).</param>
+    /// <param name="Transitions">Steps taken from explored states, including those that led to known states.</param>
+    /// <param name="TerminalStates">States where no thread could take a step.</param>
+    /// <param name="Elapsed">The time the exploration took.</param>
+    /// <param name="StateLimitReached">Whether the exploration stopped at the state limit, before it explored every reachable state or found a violation.</param>
+    /// <param name="Violation">The first property found broken, or <see langword="null"/>.</param>
+    /// <param name="Trace">The steps from the initial state to the violating state (empty if none).</param>
+    public sealed record Exploration(
+        string Configuration,
+        int States,
+        long Transitions,
+        int TerminalStates,
+        TimeSpan Elapsed,
+        bool StateLimitReached,
+        string? Violation,
+        IReadOnlyList<string> Trace)
+    {
+        /// <summary>Gets the summary line: configuration, states, transitions, time and outcome.</summary>
+        public string Summary =>
+            string.Create(
+                CultureInfo.InvariantCulture,
+                $"{Configuration}: {States:N0} states, {Transitions:N0} transitions, {TerminalStates:N0} terminal, {Elapsed.TotalMilliseconds:N0} ms — {Violation ?? (StateLimitReached ? "INCOMPLETE: the state limit was reached" : "no violation")}");
+
+        /// <summary>Gets the summary followed by the counterexample trace, one step per line.</summary>
+        public string Report => Trace.Count == 0 ? Summary : Summary + Environment.NewLine + string.Join(Environment.NewLine, Trace);
+    }
+
+    /// <summary>One step: the state after it, the thread that took it, and what it did.</summary>
+    private readonly record struct Transition(byte[] Next, int Thread, string What);
+
+    /// <summary>Compares states (or canonical keys) by content.</summary>
+    private sealed class StateComparer : IEqualityComparer<byte[]>
+    {
+        public static readonly StateComparer Instance = new();
+
+        public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
+
+        public int GetHashCode(byte[] obj)
+        {
+            var hash = default(HashCode);
+            hash.AddBytes(obj);
+            return hash.ToHashCode();
+        }
+    }
+}
