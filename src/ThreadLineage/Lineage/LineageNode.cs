@@ -20,8 +20,8 @@ public sealed class LineageNode
 
     private static long s_lastNodeNumber;
 
-    // Bumped after every attach anywhere. A node's cache of what its ancestors resolve to is valid only
-    // for the version it was filled at, so an attach above a node can never be hidden by the cache.
+    // Bumped after every attach or detach anywhere. A node's cache of what its ancestors resolve to is valid
+    // only for the version it was filled at, so a change above a node can never be hidden by the cache.
     private static long s_attachVersion;
 
     private readonly Lock _lock = new();
@@ -52,6 +52,7 @@ public sealed class LineageNode
     public string? Name { get; }
 
     /// <summary>Gets a snapshot of the managers attached to this node only (not its ancestors), keyed by id.</summary>
+    /// <remarks>A disposed manager is detached from its node: it is not listed, and no lookup returns it.</remarks>
     public IReadOnlyDictionary<string, ThreadPoolManager> Managers
     {
         get
@@ -137,6 +138,30 @@ public sealed class LineageNode
             // and a reader that walked before it publishes its cache under the old version, which is now stale.
             Interlocked.Increment(ref s_attachVersion);
             return manager;
+        }
+    }
+
+    /// <summary>
+    /// Removes <paramref name="manager"/> from this node, if it is still the manager attached under its id (a
+    /// manager that was replaced since leaves its replacement attached). Called when the manager is disposed.
+    /// </summary>
+    internal void Detach(ThreadPoolManager manager)
+    {
+        // Same discipline as Attach: writers serialise on the node's lock and publish a new dictionary.
+        lock (_lock)
+        {
+            var current = _managers;
+            if (current is null || !current.TryGetValue(manager.Id, out var attached) || !ReferenceEquals(attached, manager))
+            {
+                return;
+            }
+
+            var next = new Dictionary<string, ThreadPoolManager>(current, StringComparer.Ordinal);
+            next.Remove(manager.Id);
+            _managers = next.Count == 0 ? null : next;
+            // Interlocked, and after publishing (as in Attach): every node's cache filled before this point is now
+            // stale, so no cached inherited resolution can return the detached manager any more.
+            Interlocked.Increment(ref s_attachVersion);
         }
     }
 

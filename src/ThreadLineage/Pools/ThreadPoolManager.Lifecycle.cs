@@ -203,6 +203,7 @@ public partial class ThreadPoolManager
     public void Dispose()
     {
         _disposed = true;
+        Owner?.Detach(this);
         WaitForStartInProgress();
         Stop(wait: true);
         GC.SuppressFinalize(this);
@@ -213,6 +214,7 @@ public partial class ThreadPoolManager
     public async ValueTask DisposeAsync()
     {
         _disposed = true;
+        Owner?.Detach(this);
         WaitForStartInProgress();
         await StopAsync().ConfigureAwait(false);
         GC.SuppressFinalize(this);
