@@ -91,10 +91,15 @@ public static class Lineage
     /// </summary>
     /// <param name="name">A name for the node, shown by <see cref="Describe"/> and in error messages.</param>
     /// <returns>The scope; dispose it to restore the previous <see cref="Current"/> and stop the managers attached inside it.</returns>
+    /// <remarks>
+    /// When <see cref="Current"/> lies inside a scope that has already ended, the new node is created under the node
+    /// that was current when that scope began, never below the ended scope.
+    /// </remarks>
     public static LineageScope BeginScope(string? name = null)
     {
         var previous = s_current.Value;
-        var node = new LineageNode(previous ?? s_root, name);
+        // Never below an ended scope (see OwnNode); disposing the new scope still restores previous.
+        var node = new LineageNode((previous ?? s_root).LiveAncestorOrSelf(), name);
         MakeOwn(node);
         return new LineageScope(node, previous);
     }
@@ -130,14 +135,34 @@ public static class Lineage
     internal static ThreadPoolManager? Resolve(LineageNode node, string id) =>
         node.TryGetManager(id, out var own) ? own : node.Parent is null ? null : node.ResolveInherited(id);
 
-    /// <summary>Restores the current node a scope replaced; called once, by the scope, in the disposing flow.</summary>
+    /// <summary>
+    /// Ends a scope, once, in the disposing flow: marks its node ended, and if this flow is inside the scope (its
+    /// <see cref="Current"/> is the scope's node or below it) restores the current node the scope replaced.
+    /// </summary>
     internal static void EndScope(LineageScope scope, LineageNode? previous)
     {
+        var node = scope.Node;
+        // Marked before anything else, so that from here on no flow attaches inside the scope through Lineage.
+        node.MarkEnded();
+        var current = s_current.Value;
+        if (current is null || !node.IsAncestorOrSelfOf(current))
+        {
+            // Another flow's scope (a janitor, a timeout handler), or one this flow already left by ending an outer
+            // scope first: this flow's Current, and what it owns, stay as they are.
+            return;
+        }
+
         s_current.Value = previous;
-        // The flow owns again what it owned before the scope only if nothing switched it since the scope
-        // began on this thread (otherwise the scope's node is no longer the newest owned one).
+        // Forget the owned nodes inside the scope (its node, and nested scopes or own nodes below it, newest first).
+        // What remains is what the flow owned before the scope began, unless a context switch since made the thread
+        // forget it: then nothing remains, and the flow's next attach creates a fresh own node under previous.
         var owned = t_owned;
-        t_owned = owned is not null && ReferenceEquals(owned.Node, scope.Node) ? owned.Below : null;
+        while (owned is not null && node.IsAncestorOrSelfOf(owned.Node))
+        {
+            owned = owned.Below;
+        }
+
+        t_owned = owned;
     }
 
     /// <summary>
@@ -162,12 +187,16 @@ public static class Lineage
     private static LineageNode OwnNode()
     {
         var current = s_current.Value;
-        if (current is not null && ReferenceEquals(current, t_owned?.Node))
+        // Inside an ended scope (the flow did not dispose it, or went back into it), nothing is attached to the
+        // scope's node or below it: the scope's managers were stopped, and nothing would stop new ones. The flow
+        // gets a fresh own node under the node that was current when that scope began.
+        var live = (current ?? s_root).LiveAncestorOrSelf();
+        if (current is not null && ReferenceEquals(current, live) && ReferenceEquals(current, t_owned?.Node))
         {
             return current;
         }
 
-        var node = new LineageNode(current ?? s_root, name: null);
+        var node = new LineageNode(live, name: null);
         MakeOwn(node);
         return node;
     }
@@ -194,7 +223,7 @@ public static class Lineage
         // began its own scope awaits: the caller keeps what it owned. Anything else (a move down or across the
         // tree, or to the root, as when a thread runs another flow's work) is another flow: it owns nothing.
         var now = args.CurrentValue;
-        if (now is not null && args.PreviousValue is { } previous && IsAncestorOrSelf(now, previous))
+        if (now is not null && args.PreviousValue is { } previous && now.IsAncestorOrSelfOf(previous))
         {
             while (owned is not null && !ReferenceEquals(owned.Node, now))
             {
@@ -207,19 +236,6 @@ public static class Lineage
         {
             t_owned = null;
         }
-    }
-
-    private static bool IsAncestorOrSelf(LineageNode ancestor, LineageNode node)
-    {
-        for (LineageNode? walk = node; walk is not null; walk = walk.Parent)
-        {
-            if (ReferenceEquals(walk, ancestor))
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     /// <summary>One node a flow on this thread created, above the ones created before it (an immutable stack).</summary>

@@ -34,6 +34,10 @@ public sealed class LineageNode
     // What the ancestors resolve each looked-up id to (null: nothing), as of one attach version.
     private volatile InheritedCache? _inherited;
 
+    // Set once, on a scope's node, when the scope is disposed; never cleared. Volatile: read without a lock by
+    // flows deciding where to attach, which must see the end as soon as the disposing flow has marked it.
+    private volatile bool _ended;
+
     internal LineageNode(LineageNode? parent, string? name)
     {
         Parent = parent;
@@ -71,6 +75,9 @@ public sealed class LineageNode
     internal long Number { get; }
 
     internal string CreatedOnThread { get; }
+
+    /// <summary>Gets whether this node is the node of a scope that has been disposed.</summary>
+    internal bool IsEnded => _ended;
 
     /// <summary>
     /// Returns the manager attached to this node under <paramref name="id"/>, creating and attaching a
@@ -113,6 +120,40 @@ public sealed class LineageNode
         return Name is null
             ? $"lineage node #{Number} (created on {CreatedOnThread})"
             : $"lineage node #{Number} '{Name}' (created on {CreatedOnThread})";
+    }
+
+    /// <summary>Marks this (scope) node as ended; called once, by the scope's disposal, before it stops its managers.</summary>
+    internal void MarkEnded() => _ended = true;
+
+    /// <summary>
+    /// Returns this node if neither it nor any ancestor has ended; otherwise the parent of the outermost ended node
+    /// above it (the node that was current when that scope began), the nearest node a flow may still attach under.
+    /// </summary>
+    internal LineageNode LiveAncestorOrSelf()
+    {
+        LineageNode? outermostEnded = null;
+        for (LineageNode? walk = this; walk is not null; walk = walk.Parent)
+        {
+            if (walk._ended)
+            {
+                outermostEnded = walk;
+            }
+        }
+
+        // An ended node is a scope's node, never the root, so it has a parent.
+        return outermostEnded?.Parent ?? this;
+    }
+
+    /// <summary>Returns whether this node is <paramref name="node"/> or one of its ancestors; walks only the depth difference.</summary>
+    internal bool IsAncestorOrSelfOf(LineageNode node)
+    {
+        var walk = node;
+        for (var steps = node.Depth - Depth; steps > 0; steps--)
+        {
+            walk = walk.Parent!;
+        }
+
+        return ReferenceEquals(walk, this);
     }
 
     /// <summary>Creates a manager and attaches it under <paramref name="id"/>; with <paramref name="replace"/>, an existing one is replaced.</summary>
