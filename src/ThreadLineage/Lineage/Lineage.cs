@@ -17,9 +17,11 @@ namespace ThreadLineage;
 /// </para>
 /// <para>
 /// Ownership is per flow and thread: a node is the flow's own only while the flow keeps running on the
-/// thread that created it with no other flow in between. Code that the runtime runs synchronously inside
-/// its parent's call (<see cref="Task.Wait()"/> inlining a <see cref="Task.Run(Action)"/> child, a
-/// continuation run inside <c>SetResult</c>) counts as its parent. Every member is thread-safe.
+/// thread that created it with no other flow in between. A flow that runs a child's code inline, in the
+/// child's context below its node (a cancellation callback, a continuation run inside <c>SetResult</c>, a
+/// task inlined by <see cref="Task.Wait()"/>), still owns its node afterwards. Code that the runtime runs
+/// synchronously inside its parent's call while it sees the parent's own node counts as its parent.
+/// Every member is thread-safe.
 /// </para>
 /// </remarks>
 public static class Lineage
@@ -30,10 +32,19 @@ public static class Lineage
     private static readonly AsyncLocal<LineageNode?> s_current = new(OnCurrentChanged);
 
     // The nodes flows on this thread created, newest first; the flow owns Current when it is the newest.
-    // A switch to another flow clears it, so a child flow that the runtime later runs on this very thread
-    // never mistakes its parent's node for its own (see OnCurrentChanged).
+    // A switch to another flow clears (or parks) it, so a child flow that the runtime later runs on this very
+    // thread never mistakes its parent's node for its own (see OnCurrentChanged).
     [ThreadStatic]
     private static OwnedNode? t_owned;
+
+    // What this thread owned when it switched down the tree into a descendant's context (a child's callback or
+    // continuation run inline), newest first; given back when the thread switches up to exactly that node again.
+    [ThreadStatic]
+    private static ParkedOwnership? t_parked;
+
+    // Inline runs nest only so deep; past this many parked stacks, a switch down forgets instead of parking, so a
+    // thread never holds an unbounded list of nodes (bounded memory should the runtime ever not switch back).
+    private const int MaxParked = 32;
 
     /// <summary>Gets the root of the lineage tree, one per process. Managers attached to it are visible to every flow.</summary>
     public static LineageNode Root => s_root;
@@ -173,12 +184,28 @@ public static class Lineage
     internal static object? SuspendOwnership()
     {
         var owned = t_owned;
+        var parked = t_parked;
         t_owned = null;
-        return owned;
+        // The parked stacks too: the inline work must not switch back up into the waiter's node and take them.
+        t_parked = null;
+        // No allocation in the common cases (a worker between items owns nothing; an owner with nothing parked).
+        return parked is null ? owned : new SuspendedOwnership(owned, parked);
     }
 
     /// <summary>Gives back what <see cref="SuspendOwnership"/> took, after the inline work finished.</summary>
-    internal static void ResumeOwnership(object? owned) => t_owned = (OwnedNode?)owned;
+    internal static void ResumeOwnership(object? suspended)
+    {
+        if (suspended is SuspendedOwnership both)
+        {
+            t_owned = both.Owned;
+            t_parked = both.Parked;
+        }
+        else
+        {
+            t_owned = (OwnedNode?)suspended;
+            t_parked = null;
+        }
+    }
 
     /// <summary>Sets the lineage a pool worker's own context sees (its manager's owner), without owning it.</summary>
     internal static void SetWorkerLineage(LineageNode? owner) =>
@@ -212,25 +239,47 @@ public static class Lineage
     private static void OnCurrentChanged(AsyncLocalValueChangedArgs<LineageNode?> args)
     {
         var owned = t_owned;
-        if (!args.ThreadContextChanged || owned is null)
+        var parked = t_parked;
+        if (!args.ThreadContextChanged || (owned is null && parked is null))
         {
             // An assignment by the flow itself, or a thread that owns nothing (every pool thread between items).
             return;
         }
 
-        // The thread switched execution contexts. Going back up the tree (the new node is an ancestor of the
-        // old one) is a callee returning or yielding to its caller on this thread, as when an async method that
-        // began its own scope awaits: the caller keeps what it owned. Anything else (a move down or across the
-        // tree, or to the root, as when a thread runs another flow's work) is another flow: it owns nothing.
+        // The thread switched execution contexts. Three moves keep ownership, everything else (across the tree,
+        // to or from the root, as when a thread runs another flow's work) is another flow: it owns nothing.
         var now = args.CurrentValue;
-        if (now is not null && args.PreviousValue is { } previous && now.IsAncestorOrSelfOf(previous))
+        var previous = args.PreviousValue;
+        if (now is null || previous is null)
         {
-            while (owned is not null && !ReferenceEquals(owned.Node, now))
+            t_owned = null;
+        }
+        else if (now.IsAncestorOrSelfOf(previous))
+        {
+            // Up the tree. Back to exactly a node the thread parked on its way down: the child's code that the
+            // owner ran inline returned, and the owner gets its nodes back. Otherwise a callee returning or yielding
+            // to its caller on this thread (an async method that began its own scope awaits): the caller keeps
+            // what it owned.
+            if (!TryUnpark(now))
             {
-                owned = owned.Below;
-            }
+                while (owned is not null && !ReferenceEquals(owned.Node, now))
+                {
+                    owned = owned.Below;
+                }
 
-            t_owned = owned;
+                t_owned = owned;
+            }
+        }
+        else if (owned is not null && ReferenceEquals(owned.Node, previous) && previous.IsAncestorOrSelfOf(now)
+            && (parked?.Count ?? 0) < MaxParked)
+        {
+            // Down the tree from the node the thread owns: the owner runs a child's code inline (a cancellation
+            // callback, a continuation run by SetResult, a task inlined by Wait), in the child's context. The child
+            // owns nothing; park the owner's nodes until the thread comes back up to this node. A child that the
+            // runtime runs later on this thread, after the owner yielded, never gets them: the thread goes to its
+            // own base context first (up or across, or to the root), which is not this move.
+            t_parked = new ParkedOwnership(owned, parked, (parked?.Count ?? 0) + 1);
+            t_owned = null;
         }
         else
         {
@@ -238,6 +287,28 @@ public static class Lineage
         }
     }
 
+    /// <summary>Gives back the stack parked at <paramref name="node"/>, dropping any parked after it.</summary>
+    private static bool TryUnpark(LineageNode node)
+    {
+        for (var walk = t_parked; walk is not null; walk = walk.Below)
+        {
+            if (ReferenceEquals(walk.Owned.Node, node))
+            {
+                t_owned = walk.Owned;
+                t_parked = walk.Below;
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>One node a flow on this thread created, above the ones created before it (an immutable stack).</summary>
     private sealed record OwnedNode(LineageNode Node, OwnedNode? Below);
+
+    /// <summary>An owned stack set aside on a switch down from its top node, above those parked before it.</summary>
+    private sealed record ParkedOwnership(OwnedNode Owned, ParkedOwnership? Below, int Count);
+
+    /// <summary>What <see cref="SuspendOwnership"/> took when the thread had parked stacks as well.</summary>
+    private sealed record SuspendedOwnership(OwnedNode? Owned, ParkedOwnership Parked);
 }

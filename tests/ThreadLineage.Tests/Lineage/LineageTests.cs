@@ -5,7 +5,7 @@ using ThreadLineage.Tests.Support;
 namespace ThreadLineage.Tests.LineageModel;
 
 /// <summary>
-/// The resolution rules and the six invariants of DESIGN.md section 1. Every test isolates its flow in a
+/// The resolution rules and the six invariants of docs/lineage.md. Every test isolates its flow in a
 /// <see cref="Lineage.BeginScope(string?)"/> or on fresh threads, and uses unique ids (the root is shared).
 /// </summary>
 /// <remarks>
@@ -437,6 +437,154 @@ public class LineageTests
         Assert.False(childSaw);
         Assert.Same(scope.Node, childCurrent);
         Assert.Same(scope.Node, attached.Owner!.Parent);
+    }
+
+    // ---- Invariant 1 when the parent runs a child's code inline (docs/lineage.md, "Running a child's code inline") ----
+
+    [Fact]
+    public void GetOrCreateManager_AfterCancelRanChildsRegistrationInline_StillAttachesToOwnNodeThatChildrenShare()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_AfterCancelRanChildsRegistrationInline_StillAttachesToOwnNodeThatChildrenShare));
+        var laterId = TestIds.New("later");
+
+        var outcome = Bounded.OnNewThread(() =>
+        {
+            Lineage.GetOrCreateManager(TestIds.New("first")); // the parent's own node from here on
+            var ownNode = Lineage.Current;
+            using var cts = new CancellationTokenSource();
+            (LineageNode Current, int Thread) ranAs = default;
+            var registrarNode = Bounded.OnNewThread(
+                () =>
+                {
+                    Lineage.GetOrCreateManager(TestIds.New("registrar")); // a node of the child's own, below the parent's
+                    _ = cts.Token.Register(() => ranAs = (Lineage.Current, Environment.CurrentManagedThreadId));
+                    return Lineage.Current;
+                },
+                "registrar");
+            using var attached = new ManualResetEventSlim();
+            var sharer = StartChildWaitingFor(laterId, attached);
+
+            cts.Cancel(); // runs the child's registration here, in the child's context
+            var later = Lineage.GetOrCreateManager(laterId);
+            attached.Set();
+            return (ownNode, registrarNode, ranAs, Environment.CurrentManagedThreadId, later, SeenBySharer: Bounded.Result(sharer, "the child sharing the parent's node"));
+        });
+
+        Assert.Equal(outcome.CurrentManagedThreadId, outcome.ranAs.Thread);
+        Assert.Same(outcome.registrarNode, outcome.ranAs.Current);
+        Assert.Same(outcome.ownNode, outcome.registrarNode.Parent);
+        Assert.Same(outcome.ownNode, outcome.later.Owner);
+        Assert.Same(outcome.later, outcome.SeenBySharer);
+    }
+
+    [Fact]
+    public void GetOrCreateManager_AfterSetResultRanChildsContinuationInline_StillAttachesToOwnNodeThatChildrenShare()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_AfterSetResultRanChildsContinuationInline_StillAttachesToOwnNodeThatChildrenShare));
+        var laterId = TestIds.New("later");
+
+        var outcome = Bounded.OnNewThread(() =>
+        {
+            Lineage.GetOrCreateManager(TestIds.New("first"));
+            var ownNode = Lineage.Current;
+            // Without RunContinuationsAsynchronously: SetResult runs the awaiting child's continuation itself.
+            var signal = new TaskCompletionSource();
+            var (awaiterNode, resumed) = Bounded.OnNewThread(
+                () =>
+                {
+                    Lineage.GetOrCreateManager(TestIds.New("awaiter"));
+                    // An async method runs synchronously up to its first await, so the continuation is registered here.
+                    return (Lineage.Current, ResumeAfterAsync(signal.Task));
+                },
+                "awaiter");
+            using var attached = new ManualResetEventSlim();
+            var sharer = StartChildWaitingFor(laterId, attached);
+
+            signal.SetResult(); // runs the child's continuation here, in the child's context
+            var resumedInline = resumed.IsCompleted;
+            var later = Lineage.GetOrCreateManager(laterId);
+            attached.Set();
+            var ranAs = Bounded.Result(resumed, "the child's continuation");
+            return (ownNode, awaiterNode, resumedInline, ranAs, Environment.CurrentManagedThreadId, later, SeenBySharer: Bounded.Result(sharer, "the child sharing the parent's node"));
+        });
+
+        Assert.True(outcome.resumedInline, "SetResult did not run the continuation inline: the test does not test what it should");
+        Assert.Equal(outcome.CurrentManagedThreadId, outcome.ranAs.Thread);
+        Assert.Same(outcome.awaiterNode, outcome.ranAs.Current);
+        Assert.Same(outcome.ownNode, outcome.later.Owner);
+        Assert.Same(outcome.later, outcome.SeenBySharer);
+    }
+
+    [Fact]
+    public void GetOrCreateManager_AfterWaitInlinedChildsTask_StillAttachesToOwnNodeThatChildrenShare()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_AfterWaitInlinedChildsTask_StillAttachesToOwnNodeThatChildrenShare));
+        var laterId = TestIds.New("later");
+        var scheduler = new InlineOnlyScheduler();
+
+        var outcome = Bounded.OnNewThread(() =>
+        {
+            Lineage.GetOrCreateManager(TestIds.New("first"));
+            var ownNode = Lineage.Current;
+            var (creatorNode, task) = Bounded.OnNewThread(
+                () =>
+                {
+                    Lineage.GetOrCreateManager(TestIds.New("creator"));
+                    return (Lineage.Current, scheduler.Run(() => (Lineage.Current, Environment.CurrentManagedThreadId)));
+                },
+                "task creator");
+            using var attached = new ManualResetEventSlim();
+            var sharer = StartChildWaitingFor(laterId, attached);
+
+            // Wait() without a timeout: only an infinite wait inlines. Bounded all the same: the scheduler runs the task
+            // itself after Bounded.Timeout if nothing inlined it, and the thread assertion below then fails.
+            task.Wait();
+            var later = Lineage.GetOrCreateManager(laterId);
+            attached.Set();
+            return (ownNode, creatorNode, RanAs: task.Result, Environment.CurrentManagedThreadId, later, SeenBySharer: Bounded.Result(sharer, "the child sharing the parent's node"));
+        });
+
+        Assert.Equal(outcome.CurrentManagedThreadId, outcome.RanAs.CurrentManagedThreadId);
+        Assert.Same(outcome.creatorNode, outcome.RanAs.Current);
+        Assert.Same(outcome.ownNode, outcome.later.Owner);
+        Assert.Same(outcome.later, outcome.SeenBySharer);
+    }
+
+    [Fact]
+    public void GetOrCreateManager_InChildRunLaterOnParentsThreadAfterParentRanChildCodeInline_CreatesOwnNode()
+    {
+        // The parent keeps its node across the inline callback; that must not leak to a child the runtime runs on the
+        // parent's thread after the parent yielded it.
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_InChildRunLaterOnParentsThreadAfterParentRanChildCodeInline_CreatesOwnNode));
+        using var scheduler = new SingleThreadScheduler("lineage-inline-then-yield");
+        var childId = TestIds.New("child");
+
+        var outcome = Bounded.Result(
+            scheduler.RunAsync(async () =>
+            {
+                Lineage.GetOrCreateManager(TestIds.New("parent"));
+                var parentNode = Lineage.Current;
+                using var cts = new CancellationTokenSource();
+                Bounded.OnNewThread(
+                    () =>
+                    {
+                        Lineage.GetOrCreateManager(TestIds.New("registrar"));
+                        _ = cts.Token.Register(() => { });
+                    },
+                    "registrar");
+                cts.Cancel();
+                var keptOwnNode = Lineage.GetOrCreateManager(TestIds.New("kept")).Owner;
+                var child = scheduler.Run(() => (Manager: Lineage.GetOrCreateManager(childId), Node: Lineage.Current, Thread: Environment.CurrentManagedThreadId));
+                var childOutcome = await child;
+                return (parentNode, keptOwnNode, ParentThread: Environment.CurrentManagedThreadId, childOutcome);
+            }),
+            "parent flow on the one-thread scheduler");
+
+        Assert.Same(outcome.parentNode, outcome.keptOwnNode);
+        Assert.Equal(outcome.ParentThread, outcome.childOutcome.Thread);
+        Assert.NotSame(outcome.parentNode, outcome.childOutcome.Node);
+        Assert.Same(outcome.parentNode, outcome.childOutcome.Node.Parent);
+        Assert.False(outcome.parentNode.TryGetManager(childId, out _));
     }
 
     // ---- Invariant 2: isolation ----------------------------------------------------------------------------
@@ -1085,6 +1233,20 @@ public class LineageTests
     // ---- Helpers (not inlined, so that the JIT keeps no reference to what they allocate) ---------------------
 
     private static T BlockOn<T>(Task<T> task) => task.Result;
+
+    /// <summary>Starts a child flow that, once <paramref name="attached"/> is set, looks <paramref name="id"/> up (null if not found).</summary>
+    private static Task<ThreadPoolManager?> StartChildWaitingFor(string id, ManualResetEventSlim attached) =>
+        TestThreads.StartChild(() =>
+        {
+            Bounded.Wait(attached, "the parent's later attach");
+            return Lineage.TryGetManager(id, out var seen) ? seen : null;
+        });
+
+    private static async Task<(LineageNode Current, int Thread)> ResumeAfterAsync(Task signal)
+    {
+        await signal;
+        return (Lineage.Current, Environment.CurrentManagedThreadId);
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static (int ThreadId, ThreadPoolManager Manager, bool DescendantSaw) AttachOnShortLivedThreadWithDescendant(string id) =>
