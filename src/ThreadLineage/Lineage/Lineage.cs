@@ -46,6 +46,9 @@ public static class Lineage
     // thread never holds an unbounded list of nodes (bounded memory should the runtime ever not switch back).
     private const int MaxParked = 32;
 
+    // Describe indents two spaces per level down to this depth, then names the depth instead.
+    private const int MaxIndentedDepth = 16;
+
     /// <summary>Gets the root of the lineage tree, one per process. Managers attached to it are visible to every flow.</summary>
     public static LineageNode Root => s_root;
 
@@ -117,16 +120,34 @@ public static class Lineage
 
     /// <summary>Renders the live lineage tree, with each node's managers and their state, as indented text.</summary>
     /// <returns>A multi-line description of the tree, starting at <see cref="Root"/>.</returns>
+    /// <remarks>
+    /// Each level is indented by two spaces, down to depth 16; deeper nodes keep that indentation and name their
+    /// depth (<c>[depth 17]</c>), so the text stays linear in the size of the tree however deep it is. The node of a
+    /// scope that has been disposed is marked <c>(ended)</c>.
+    /// </remarks>
     public static string Describe()
     {
         var builder = new StringBuilder();
-        var pending = new Stack<(LineageNode Node, int Indent)>();
-        pending.Push((s_root, 0));
+        // An explicit stack, not recursion: a chain thousands of nodes deep must not overflow the thread's stack.
+        var pending = new Stack<LineageNode>();
+        pending.Push(s_root);
         while (pending.Count > 0)
         {
-            var (node, indent) = pending.Pop();
-            var pad = new string(' ', indent * 2);
-            builder.Append(pad).Append("- ").AppendLine(node.Parent is null ? "root" : node.ToString());
+            var node = pending.Pop();
+            var pad = new string(' ', Math.Min(node.Depth, MaxIndentedDepth) * 2);
+            builder.Append(pad).Append("- ");
+            if (node.Depth > MaxIndentedDepth)
+            {
+                builder.Append("[depth ").Append(node.Depth).Append("] ");
+            }
+
+            builder.Append(node.Parent is null ? "root" : node.ToString());
+            if (node.IsEnded)
+            {
+                builder.Append(" (ended)");
+            }
+
+            builder.AppendLine();
             foreach (var manager in node.Managers.Values.OrderBy(static m => m.Id, StringComparer.Ordinal))
             {
                 builder.Append(pad).Append("    * ").AppendLine(manager.Describe());
@@ -135,7 +156,7 @@ public static class Lineage
             var children = node.Children;
             for (var i = children.Count - 1; i >= 0; i--)
             {
-                pending.Push((children[i], indent + 1));
+                pending.Push(children[i]);
             }
         }
 

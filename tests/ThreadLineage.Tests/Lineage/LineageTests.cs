@@ -1214,6 +1214,61 @@ public class LineageTests
     }
 
     [Fact]
+    public void Describe_EndedScopeStillReferenced_MarksItsNodeEnded()
+    {
+        var endedName = TestIds.New("describe-ended");
+        var liveName = TestIds.New("describe-live");
+        using var live = Lineage.BeginScope(liveName);
+        var ended = Lineage.BeginScope(endedName);
+        ended.Dispose();
+
+        var description = Lineage.Describe();
+
+        Assert.EndsWith("(ended)", LineContaining(description, endedName).TrimEnd(), StringComparison.Ordinal);
+        Assert.DoesNotContain("(ended)", LineContaining(description, liveName), StringComparison.Ordinal);
+        GC.KeepAlive(ended);
+    }
+
+    [Fact]
+    public void Describe_ChainOf5000NestedScopes_RendersEachNodeOnLineOfBoundedLengthWithoutOverflowingTheStack()
+    {
+        const int Depth = 5_000;
+        var prefix = TestIds.New("chain");
+
+        // On a thread of its own with the default stack size: a recursive walk would overflow it.
+        var (lines, restored) = Bounded.OnNewThread(
+            () =>
+            {
+                var before = Lineage.Current;
+                var scopes = new List<LineageScope>(Depth);
+                for (var i = 0; i < Depth; i++)
+                {
+                    scopes.Add(Lineage.BeginScope($"{prefix}-{i}"));
+                }
+
+                var description = Lineage.Describe();
+                scopes[0].Dispose(); // the outermost first: it pops every scope of the chain at once
+                for (var i = Depth - 1; i > 0; i--)
+                {
+                    scopes[i].Dispose();
+                }
+
+                var chainLines = description.Split('\n').Where(line => line.Contains(prefix, StringComparison.Ordinal)).ToList();
+                return (chainLines, ReferenceEquals(before, Lineage.Current));
+            },
+            "deep-chain");
+
+        Assert.True(restored, "disposing the chain did not restore the Current from before it");
+        Assert.Equal(Depth, lines.Count);
+        Assert.All(lines.Select((line, i) => (line, i)), entry => Assert.Contains($"'{prefix}-{entry.i}'", entry.line, StringComparison.Ordinal));
+        // Linear: every line stays short however deep its node (indentation of 2 spaces per level would make the
+        // deepest ones 10,000 characters long, and the whole chain about 25 million).
+        var longest = lines.Max(line => line.Length);
+        Assert.True(longest < 250, $"the longest line of the chain has {longest} characters");
+        Assert.True(lines.Sum(line => line.Length) < Depth * 250, "the chain's description grows faster than the chain");
+    }
+
+    [Fact]
     public void AllInstances_LiveAttachedAndFreeStandingManagers_AreListed()
     {
         using var scope = Lineage.BeginScope(nameof(AllInstances_LiveAttachedAndFreeStandingManagers_AreListed));
