@@ -237,7 +237,8 @@ public static class Lineage
         var current = s_current.Value;
         // Inside an ended scope (the flow did not dispose it, or went back into it), nothing is attached to the
         // scope's node or below it: the scope's managers were stopped, and nothing would stop new ones. The flow
-        // gets a fresh own node under the node that was current when that scope began.
+        // gets a fresh own node under the node that was current when that scope began. Not atomic with the attach:
+        // a scope that another flow ends right after this check may still get this manager (docs/lineage.md says so).
         var live = (current ?? s_root).LiveAncestorOrSelf();
         if (current is not null && ReferenceEquals(current, live) && ReferenceEquals(current, t_owned?.Node))
         {
@@ -267,8 +268,9 @@ public static class Lineage
             return;
         }
 
-        // The thread switched execution contexts. Three moves keep ownership, everything else (across the tree,
-        // to or from the root, as when a thread runs another flow's work) is another flow: it owns nothing.
+        // The thread switched execution contexts. A move up the tree keeps (or gives back) ownership, a move down
+        // from the owned node parks it; anything else (across the tree, to or from the root, as when a thread runs
+        // another flow's work) is another flow: it owns nothing.
         var now = args.CurrentValue;
         var previous = args.PreviousValue;
         if (now is null || previous is null)

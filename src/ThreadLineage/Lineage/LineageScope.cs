@@ -15,7 +15,8 @@ namespace ThreadLineage;
 /// </para>
 /// <para>
 /// After the end, <see cref="Lineage"/> attaches nothing to <see cref="Node"/> or below it: a flow still inside the
-/// ended scope that attaches gets a fresh own node under the node that was current when the scope began.
+/// ended scope that attaches gets a fresh own node under the parent of <see cref="Node"/> (the node that was current
+/// when the scope began).
 /// Typical use: one scope per request, per job or per test.
 /// </para>
 /// </remarks>
