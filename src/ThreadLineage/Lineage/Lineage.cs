@@ -17,9 +17,11 @@ namespace ThreadLineage;
 /// </para>
 /// <para>
 /// Ownership is per flow and thread: a node is the flow's own only while the flow keeps running on the
-/// thread that created it with no other flow in between. Code that the runtime runs synchronously inside
-/// its parent's call (<see cref="Task.Wait()"/> inlining a <see cref="Task.Run(Action)"/> child, a
-/// continuation run inside <c>SetResult</c>) counts as its parent. Every member is thread-safe.
+/// thread that created it with no other flow in between. A flow that runs a child's code inline, in the
+/// child's context below its node (a cancellation callback, a continuation run inside <c>SetResult</c>, a
+/// task inlined by <see cref="Task.Wait()"/>), still owns its node afterwards. Code that the runtime runs
+/// synchronously inside its parent's call while it sees the parent's own node counts as its parent.
+/// Every member is thread-safe.
 /// </para>
 /// </remarks>
 public static class Lineage
@@ -30,10 +32,22 @@ public static class Lineage
     private static readonly AsyncLocal<LineageNode?> s_current = new(OnCurrentChanged);
 
     // The nodes flows on this thread created, newest first; the flow owns Current when it is the newest.
-    // A switch to another flow clears it, so a child flow that the runtime later runs on this very thread
-    // never mistakes its parent's node for its own (see OnCurrentChanged).
+    // A switch to another flow clears (or parks) it, so a child flow that the runtime later runs on this very
+    // thread never mistakes its parent's node for its own (see OnCurrentChanged).
     [ThreadStatic]
     private static OwnedNode? t_owned;
+
+    // What this thread owned when it switched down the tree into a descendant's context (a child's callback or
+    // continuation run inline), newest first; given back when the thread switches up to exactly that node again.
+    [ThreadStatic]
+    private static ParkedOwnership? t_parked;
+
+    // Inline runs nest only so deep; past this many parked stacks, a switch down forgets instead of parking, so a
+    // thread never holds an unbounded list of nodes (bounded memory should the runtime ever not switch back).
+    private const int MaxParked = 32;
+
+    // Describe indents two spaces per level down to this depth, then names the depth instead.
+    private const int MaxIndentedDepth = 16;
 
     /// <summary>Gets the root of the lineage tree, one per process. Managers attached to it are visible to every flow.</summary>
     public static LineageNode Root => s_root;
@@ -91,26 +105,49 @@ public static class Lineage
     /// </summary>
     /// <param name="name">A name for the node, shown by <see cref="Describe"/> and in error messages.</param>
     /// <returns>The scope; dispose it to restore the previous <see cref="Current"/> and stop the managers attached inside it.</returns>
+    /// <remarks>
+    /// When <see cref="Current"/> lies inside a scope that has already ended, the new node is created under the node
+    /// that was current when that scope began, never below the ended scope.
+    /// </remarks>
     public static LineageScope BeginScope(string? name = null)
     {
         var previous = s_current.Value;
-        var node = new LineageNode(previous ?? s_root, name);
+        // Never below an ended scope (see OwnNode); disposing the new scope still restores previous.
+        var node = new LineageNode((previous ?? s_root).LiveAncestorOrSelf(), name);
         MakeOwn(node);
         return new LineageScope(node, previous);
     }
 
     /// <summary>Renders the live lineage tree, with each node's managers and their state, as indented text.</summary>
     /// <returns>A multi-line description of the tree, starting at <see cref="Root"/>.</returns>
+    /// <remarks>
+    /// Each level is indented by two spaces, down to depth 16; deeper nodes keep that indentation and name their
+    /// depth (<c>[depth 17]</c>), so the text stays linear in the size of the tree however deep it is. The node of a
+    /// scope that has been disposed is marked <c>(ended)</c>.
+    /// </remarks>
     public static string Describe()
     {
         var builder = new StringBuilder();
-        var pending = new Stack<(LineageNode Node, int Indent)>();
-        pending.Push((s_root, 0));
+        // An explicit stack, not recursion: a chain thousands of nodes deep must not overflow the thread's stack.
+        var pending = new Stack<LineageNode>();
+        pending.Push(s_root);
         while (pending.Count > 0)
         {
-            var (node, indent) = pending.Pop();
-            var pad = new string(' ', indent * 2);
-            builder.Append(pad).Append("- ").AppendLine(node.Parent is null ? "root" : node.ToString());
+            var node = pending.Pop();
+            var pad = new string(' ', Math.Min(node.Depth, MaxIndentedDepth) * 2);
+            builder.Append(pad).Append("- ");
+            if (node.Depth > MaxIndentedDepth)
+            {
+                builder.Append("[depth ").Append(node.Depth).Append("] ");
+            }
+
+            builder.Append(node.Parent is null ? "root" : node.ToString());
+            if (node.IsEnded)
+            {
+                builder.Append(" (ended)");
+            }
+
+            builder.AppendLine();
             foreach (var manager in node.Managers.Values.OrderBy(static m => m.Id, StringComparer.Ordinal))
             {
                 builder.Append(pad).Append("    * ").AppendLine(manager.Describe());
@@ -119,7 +156,7 @@ public static class Lineage
             var children = node.Children;
             for (var i = children.Count - 1; i >= 0; i--)
             {
-                pending.Push((children[i], indent + 1));
+                pending.Push(children[i]);
             }
         }
 
@@ -130,14 +167,34 @@ public static class Lineage
     internal static ThreadPoolManager? Resolve(LineageNode node, string id) =>
         node.TryGetManager(id, out var own) ? own : node.Parent is null ? null : node.ResolveInherited(id);
 
-    /// <summary>Restores the current node a scope replaced; called once, by the scope, in the disposing flow.</summary>
+    /// <summary>
+    /// Ends a scope, once, in the disposing flow: marks its node ended, and if this flow is inside the scope (its
+    /// <see cref="Current"/> is the scope's node or below it) restores the current node the scope replaced.
+    /// </summary>
     internal static void EndScope(LineageScope scope, LineageNode? previous)
     {
+        var node = scope.Node;
+        // Marked before anything else, so that from here on no flow attaches inside the scope through Lineage.
+        node.MarkEnded();
+        var current = s_current.Value;
+        if (current is null || !node.IsAncestorOrSelfOf(current))
+        {
+            // Another flow's scope (a janitor, a timeout handler), or one this flow already left by ending an outer
+            // scope first: this flow's Current, and what it owns, stay as they are.
+            return;
+        }
+
         s_current.Value = previous;
-        // The flow owns again what it owned before the scope only if nothing switched it since the scope
-        // began on this thread (otherwise the scope's node is no longer the newest owned one).
+        // Forget the owned nodes inside the scope (its node, and nested scopes or own nodes below it, newest first).
+        // What remains is what the flow owned before the scope began, unless a context switch since made the thread
+        // forget it: then nothing remains, and the flow's next attach creates a fresh own node under previous.
         var owned = t_owned;
-        t_owned = owned is not null && ReferenceEquals(owned.Node, scope.Node) ? owned.Below : null;
+        while (owned is not null && node.IsAncestorOrSelfOf(owned.Node))
+        {
+            owned = owned.Below;
+        }
+
+        t_owned = owned;
     }
 
     /// <summary>
@@ -148,12 +205,28 @@ public static class Lineage
     internal static object? SuspendOwnership()
     {
         var owned = t_owned;
+        var parked = t_parked;
         t_owned = null;
-        return owned;
+        // The parked stacks too: the inline work must not switch back up into the waiter's node and take them.
+        t_parked = null;
+        // No allocation in the common cases (a worker between items owns nothing; an owner with nothing parked).
+        return parked is null ? owned : new SuspendedOwnership(owned, parked);
     }
 
     /// <summary>Gives back what <see cref="SuspendOwnership"/> took, after the inline work finished.</summary>
-    internal static void ResumeOwnership(object? owned) => t_owned = (OwnedNode?)owned;
+    internal static void ResumeOwnership(object? suspended)
+    {
+        if (suspended is SuspendedOwnership both)
+        {
+            t_owned = both.Owned;
+            t_parked = both.Parked;
+        }
+        else
+        {
+            t_owned = (OwnedNode?)suspended;
+            t_parked = null;
+        }
+    }
 
     /// <summary>Sets the lineage a pool worker's own context sees (its manager's owner), without owning it.</summary>
     internal static void SetWorkerLineage(LineageNode? owner) =>
@@ -162,12 +235,17 @@ public static class Lineage
     private static LineageNode OwnNode()
     {
         var current = s_current.Value;
-        if (current is not null && ReferenceEquals(current, t_owned?.Node))
+        // Inside an ended scope (the flow did not dispose it, or went back into it), nothing is attached to the
+        // scope's node or below it: the scope's managers were stopped, and nothing would stop new ones. The flow
+        // gets a fresh own node under the node that was current when that scope began. Not atomic with the attach:
+        // a scope that another flow ends right after this check may still get this manager (docs/lineage.md says so).
+        var live = (current ?? s_root).LiveAncestorOrSelf();
+        if (current is not null && ReferenceEquals(current, live) && ReferenceEquals(current, t_owned?.Node))
         {
             return current;
         }
 
-        var node = new LineageNode(current ?? s_root, name: null);
+        var node = new LineageNode(live, name: null);
         MakeOwn(node);
         return node;
     }
@@ -183,25 +261,48 @@ public static class Lineage
     private static void OnCurrentChanged(AsyncLocalValueChangedArgs<LineageNode?> args)
     {
         var owned = t_owned;
-        if (!args.ThreadContextChanged || owned is null)
+        var parked = t_parked;
+        if (!args.ThreadContextChanged || (owned is null && parked is null))
         {
             // An assignment by the flow itself, or a thread that owns nothing (every pool thread between items).
             return;
         }
 
-        // The thread switched execution contexts. Going back up the tree (the new node is an ancestor of the
-        // old one) is a callee returning or yielding to its caller on this thread, as when an async method that
-        // began its own scope awaits: the caller keeps what it owned. Anything else (a move down or across the
-        // tree, or to the root, as when a thread runs another flow's work) is another flow: it owns nothing.
+        // The thread switched execution contexts. A move up the tree keeps (or gives back) ownership, a move down
+        // from the owned node parks it; anything else (across the tree, to or from the root, as when a thread runs
+        // another flow's work) is another flow: it owns nothing.
         var now = args.CurrentValue;
-        if (now is not null && args.PreviousValue is { } previous && IsAncestorOrSelf(now, previous))
+        var previous = args.PreviousValue;
+        if (now is null || previous is null)
         {
-            while (owned is not null && !ReferenceEquals(owned.Node, now))
+            t_owned = null;
+        }
+        else if (now.IsAncestorOrSelfOf(previous))
+        {
+            // Up the tree. Back to exactly a node the thread parked on its way down: the child's code that the
+            // owner ran inline returned, and the owner gets its nodes back. Otherwise a callee returning or yielding
+            // to its caller on this thread (an async method that began its own scope awaits): the caller keeps
+            // what it owned.
+            if (!TryUnpark(now))
             {
-                owned = owned.Below;
-            }
+                while (owned is not null && !ReferenceEquals(owned.Node, now))
+                {
+                    owned = owned.Below;
+                }
 
-            t_owned = owned;
+                t_owned = owned;
+            }
+        }
+        else if (owned is not null && ReferenceEquals(owned.Node, previous) && previous.IsAncestorOrSelfOf(now)
+            && (parked?.Count ?? 0) < MaxParked)
+        {
+            // Down the tree from the node the thread owns: the owner runs a child's code inline (a cancellation
+            // callback, a continuation run by SetResult, a task inlined by Wait), in the child's context. The child
+            // owns nothing; park the owner's nodes until the thread comes back up to this node. A child that the
+            // runtime runs later on this thread, after the owner yielded, never gets them: the thread goes to its
+            // own base context first (up or across, or to the root), which is not this move.
+            t_parked = new ParkedOwnership(owned, parked, (parked?.Count ?? 0) + 1);
+            t_owned = null;
         }
         else
         {
@@ -209,12 +310,15 @@ public static class Lineage
         }
     }
 
-    private static bool IsAncestorOrSelf(LineageNode ancestor, LineageNode node)
+    /// <summary>Gives back the stack parked at <paramref name="node"/>, dropping any parked after it.</summary>
+    private static bool TryUnpark(LineageNode node)
     {
-        for (LineageNode? walk = node; walk is not null; walk = walk.Parent)
+        for (var walk = t_parked; walk is not null; walk = walk.Below)
         {
-            if (ReferenceEquals(walk, ancestor))
+            if (ReferenceEquals(walk.Owned.Node, node))
             {
+                t_owned = walk.Owned;
+                t_parked = walk.Below;
                 return true;
             }
         }
@@ -224,4 +328,10 @@ public static class Lineage
 
     /// <summary>One node a flow on this thread created, above the ones created before it (an immutable stack).</summary>
     private sealed record OwnedNode(LineageNode Node, OwnedNode? Below);
+
+    /// <summary>An owned stack set aside on a switch down from its top node, above those parked before it.</summary>
+    private sealed record ParkedOwnership(OwnedNode Owned, ParkedOwnership? Below, int Count);
+
+    /// <summary>What <see cref="SuspendOwnership"/> took when the thread had parked stacks as well.</summary>
+    private sealed record SuspendedOwnership(OwnedNode? Owned, ParkedOwnership Parked);
 }

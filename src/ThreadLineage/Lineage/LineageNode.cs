@@ -20,8 +20,8 @@ public sealed class LineageNode
 
     private static long s_lastNodeNumber;
 
-    // Bumped after every attach anywhere. A node's cache of what its ancestors resolve to is valid only
-    // for the version it was filled at, so an attach above a node can never be hidden by the cache.
+    // Bumped after every attach or detach anywhere. A node's cache of what its ancestors resolve to is valid
+    // only for the version it was filled at, so a change above a node can never be hidden by the cache.
     private static long s_attachVersion;
 
     private readonly Lock _lock = new();
@@ -33,6 +33,10 @@ public sealed class LineageNode
 
     // What the ancestors resolve each looked-up id to (null: nothing), as of one attach version.
     private volatile InheritedCache? _inherited;
+
+    // Set once, on a scope's node, when the scope is disposed; never cleared. Volatile: read without a lock by
+    // flows deciding where to attach, which must see the end as soon as the disposing flow has marked it.
+    private volatile bool _ended;
 
     internal LineageNode(LineageNode? parent, string? name)
     {
@@ -52,6 +56,7 @@ public sealed class LineageNode
     public string? Name { get; }
 
     /// <summary>Gets a snapshot of the managers attached to this node only (not its ancestors), keyed by id.</summary>
+    /// <remarks>A disposed manager is detached from its node: it is not listed, and no lookup returns it.</remarks>
     public IReadOnlyDictionary<string, ThreadPoolManager> Managers
     {
         get
@@ -70,6 +75,9 @@ public sealed class LineageNode
     internal long Number { get; }
 
     internal string CreatedOnThread { get; }
+
+    /// <summary>Gets whether this node is the node of a scope that has been disposed.</summary>
+    internal bool IsEnded => _ended;
 
     /// <summary>
     /// Returns the manager attached to this node under <paramref name="id"/>, creating and attaching a
@@ -114,6 +122,40 @@ public sealed class LineageNode
             : $"lineage node #{Number} '{Name}' (created on {CreatedOnThread})";
     }
 
+    /// <summary>Marks this (scope) node as ended; called once, by the scope's disposal, before it stops its managers.</summary>
+    internal void MarkEnded() => _ended = true;
+
+    /// <summary>
+    /// Returns this node if neither it nor any ancestor has ended; otherwise the parent of the outermost ended node
+    /// above it (the node that was current when that scope began), the nearest node a flow may still attach under.
+    /// </summary>
+    internal LineageNode LiveAncestorOrSelf()
+    {
+        LineageNode? outermostEnded = null;
+        for (LineageNode? walk = this; walk is not null; walk = walk.Parent)
+        {
+            if (walk._ended)
+            {
+                outermostEnded = walk;
+            }
+        }
+
+        // An ended node is a scope's node, never the root, so it has a parent.
+        return outermostEnded?.Parent ?? this;
+    }
+
+    /// <summary>Returns whether this node is <paramref name="node"/> or one of its ancestors; walks only the depth difference.</summary>
+    internal bool IsAncestorOrSelfOf(LineageNode node)
+    {
+        var walk = node;
+        for (var steps = node.Depth - Depth; steps > 0; steps--)
+        {
+            walk = walk.Parent!;
+        }
+
+        return ReferenceEquals(walk, this);
+    }
+
     /// <summary>Creates a manager and attaches it under <paramref name="id"/>; with <paramref name="replace"/>, an existing one is replaced.</summary>
     internal ThreadPoolManager Attach(string id, bool replace)
     {
@@ -137,6 +179,30 @@ public sealed class LineageNode
             // and a reader that walked before it publishes its cache under the old version, which is now stale.
             Interlocked.Increment(ref s_attachVersion);
             return manager;
+        }
+    }
+
+    /// <summary>
+    /// Removes <paramref name="manager"/> from this node, if it is still the manager attached under its id (a
+    /// manager that was replaced since leaves its replacement attached). Called when the manager is disposed.
+    /// </summary>
+    internal void Detach(ThreadPoolManager manager)
+    {
+        // Same discipline as Attach: writers serialise on the node's lock and publish a new dictionary.
+        lock (_lock)
+        {
+            var current = _managers;
+            if (current is null || !current.TryGetValue(manager.Id, out var attached) || !ReferenceEquals(attached, manager))
+            {
+                return;
+            }
+
+            var next = new Dictionary<string, ThreadPoolManager>(current, StringComparer.Ordinal);
+            next.Remove(manager.Id);
+            _managers = next.Count == 0 ? null : next;
+            // Interlocked, and after publishing (as in Attach): every node's cache filled before this point is now
+            // stale, so no cached inherited resolution can return the detached manager any more.
+            Interlocked.Increment(ref s_attachVersion);
         }
     }
 

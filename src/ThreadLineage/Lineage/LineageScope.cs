@@ -5,11 +5,20 @@ namespace ThreadLineage;
 /// <see cref="Lineage.Current"/> for the flow (and the flows it starts) until the scope is disposed.
 /// </summary>
 /// <remarks>
-/// Disposing restores the previous <see cref="Lineage.Current"/> in the flow that disposes, then stops
-/// every manager attached to <see cref="Node"/> or to any node below it (<see cref="Dispose"/>:
-/// <see cref="ThreadPoolManager.Stop(bool, bool)"/> with <c>wait: true</c>; <see cref="DisposeAsync"/>:
-/// <see cref="ThreadPoolManager.StopAsync(CancellationToken)"/>). A second dispose does nothing.
+/// <para>
+/// Disposing ends the scope: it marks <see cref="Node"/> ended, restores the previous <see cref="Lineage.Current"/>
+/// in the flow that disposes if that flow is inside the scope (its current node is <see cref="Node"/> or below it;
+/// a flow outside the scope keeps its own), then stops every manager attached to <see cref="Node"/> or to any node
+/// below it (<see cref="Dispose"/>: <see cref="ThreadPoolManager.Stop(bool, bool)"/> with <c>wait: true</c>;
+/// <see cref="DisposeAsync"/>: <see cref="ThreadPoolManager.StopAsync(CancellationToken)"/>). A second dispose
+/// does nothing. Scopes may be disposed in any order, and from any flow.
+/// </para>
+/// <para>
+/// After the end, <see cref="Lineage"/> attaches nothing to <see cref="Node"/> or below it: a flow still inside the
+/// ended scope that attaches gets a fresh own node under the parent of <see cref="Node"/> (the node that was current
+/// when the scope began).
 /// Typical use: one scope per request, per job or per test.
+/// </para>
 /// </remarks>
 public sealed class LineageScope : IDisposable, IAsyncDisposable
 {
@@ -25,7 +34,7 @@ public sealed class LineageScope : IDisposable, IAsyncDisposable
     /// <summary>Gets the node this scope created.</summary>
     public LineageNode Node { get; }
 
-    /// <summary>Restores the previous current node and stops, waiting, every manager attached inside the scope.</summary>
+    /// <summary>Ends the scope (restoring the previous current node if this flow is inside it) and stops, waiting, every manager attached inside it.</summary>
     public void Dispose()
     {
         if (!TryEnd())
@@ -46,7 +55,7 @@ public sealed class LineageScope : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>Restores the previous current node and stops every manager attached inside the scope without blocking.</summary>
+    /// <summary>Ends the scope (restoring the previous current node if this flow is inside it) and stops every manager attached inside it without blocking.</summary>
     /// <returns>A task that completes when every such manager has drained and its workers have exited.</returns>
     /// <remarks>
     /// Not an <see langword="async"/> method on purpose: the current node is restored synchronously, in the caller's own

@@ -278,6 +278,7 @@ public partial class ThreadPoolManager
     public void Dispose()
     {
         _disposed = true;
+        Owner?.Detach(this);
         WaitForStartInProgress();
         Stop(wait: true);
         GC.SuppressFinalize(this);
@@ -288,6 +289,7 @@ public partial class ThreadPoolManager
     public async ValueTask DisposeAsync()
     {
         _disposed = true;
+        Owner?.Detach(this);
         WaitForStartInProgress();
         await StopAsync().ConfigureAwait(false);
         GC.SuppressFinalize(this);

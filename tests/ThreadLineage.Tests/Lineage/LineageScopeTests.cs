@@ -4,7 +4,7 @@ using ThreadLineage.Tests.Support;
 namespace ThreadLineage.Tests.LineageModel;
 
 /// <summary>
-/// <see cref="Lineage.BeginScope(string?)"/> and <see cref="LineageScope"/> (DESIGN.md section 1, "Scopes").
+/// <see cref="Lineage.BeginScope(string?)"/> and <see cref="LineageScope"/> (docs/lineage.md, "Scopes").
 /// Each test runs inside an outer scope of its own, so what it attaches never reaches the shared root.
 /// </summary>
 public class LineageScopeTests
@@ -90,8 +90,8 @@ public class LineageScopeTests
     {
         // The caller never leaves its thread: an async method it calls begins a scope of its own and yields
         // (a real await). The caller still owns its scope's node, so a child flow it started inside the scope
-        // sees what the caller attaches afterwards (DESIGN.md: "Give a thread its own node before it starts
-        // children with Lineage.BeginScope()").
+        // sees what the caller attaches afterwards (docs/lineage.md, "Flows started before a flow got its own node":
+        // give a thread its own node before it starts children, with Lineage.BeginScope()).
         using var outer = Lineage.BeginScope(nameof(GetOrCreateManager_AfterCallingAsyncMethodThatYieldedInsideItsOwnScope_StillAttachesToCallersScopeNode));
         using var scope = Lineage.BeginScope("caller");
         var id = TestIds.New("io");
@@ -431,6 +431,243 @@ public class LineageScopeTests
         first.Dispose();
 
         Assert.True(manager.IsRunning, "a second DisposeAsync stopped the scope's managers again");
+    }
+
+    // ---- Disposal out of order, or from another flow (docs/lineage.md, "Ending a scope") ----------------------
+
+    [Fact]
+    public void Dispose_OuterScopeFirst_PopsTheInnerScopeTooAndDisposingInnerLaterChangesNothing()
+    {
+        using var test = Lineage.BeginScope(nameof(Dispose_OuterScopeFirst_PopsTheInnerScopeTooAndDisposingInnerLaterChangesNothing));
+        var outer = Lineage.BeginScope("outer");
+        var inner = Lineage.BeginScope("inner");
+
+        outer.Dispose();
+        var afterOuter = Lineage.Current;
+        inner.Dispose();
+
+        Assert.Same(test.Node, afterOuter);
+        Assert.Same(test.Node, Lineage.Current);
+    }
+
+    [Fact]
+    public void GetOrCreateManager_AfterOuterScopeDisposedFirst_AttachesToTheRestoredOwnNodeNotInsideEndedScopes()
+    {
+        using var test = Lineage.BeginScope(nameof(GetOrCreateManager_AfterOuterScopeDisposedFirst_AttachesToTheRestoredOwnNodeNotInsideEndedScopes));
+        var outer = Lineage.BeginScope("outer");
+        var inner = Lineage.BeginScope("inner");
+        outer.Dispose();
+        inner.Dispose();
+
+        var manager = Lineage.GetOrCreateManager(TestIds.New("later"));
+
+        // This flow owned the test scope's node before the outer scope began, so it owns it again.
+        Assert.Same(test.Node, manager.Owner);
+        Assert.Empty(outer.Node.Managers);
+        Assert.Empty(inner.Node.Managers);
+        Assert.Empty(inner.Node.Children);
+    }
+
+    [Fact]
+    public void GetOrCreateManager_InInheritedFlowAfterOuterScopeDisposedFirst_AttachesToFreshNodeUnderRestoredCurrent()
+    {
+        using var test = Lineage.BeginScope(nameof(GetOrCreateManager_InInheritedFlowAfterOuterScopeDisposedFirst_AttachesToFreshNodeUnderRestoredCurrent));
+
+        var (outer, inner, current, manager) = Bounded.OnNewThread(() =>
+        {
+            var outer = Lineage.BeginScope("outer");
+            var inner = Lineage.BeginScope("inner");
+            outer.Dispose();
+            inner.Dispose();
+            return (outer.Node, inner.Node, Lineage.Current, Lineage.GetOrCreateManager(TestIds.New("later")));
+        });
+
+        Assert.Same(test.Node, current);
+        Assert.Same(test.Node, manager.Owner!.Parent);
+        Assert.False(IsSelfOrDescendant(manager.Owner, outer), "a manager attached after the outer scope ended landed inside it");
+        Assert.Empty(inner.Children);
+    }
+
+    [Fact]
+    public async Task DisposeAsync_OuterScopeFirst_PopsTheInnerScopeToo()
+    {
+        using var test = Lineage.BeginScope(nameof(DisposeAsync_OuterScopeFirst_PopsTheInnerScopeToo));
+        var outer = Lineage.BeginScope("outer");
+        var inner = Lineage.BeginScope("inner");
+        await using var manager = Lineage.GetOrCreateManager(TestIds.New("io"));
+        manager.Start(1);
+
+        await outer.DisposeAsync();
+        var afterOuter = Lineage.Current;
+        await inner.DisposeAsync();
+
+        Assert.Same(test.Node, afterOuter);
+        Assert.Same(test.Node, Lineage.Current);
+        Assert.False(manager.IsRunning, "the outer scope's disposal did not stop a manager of the inner scope");
+    }
+
+    [Fact]
+    public void Dispose_FromFlowWhoseCurrentIsBelowTheScopeNode_RestoresCurrentFromBeforeTheScope()
+    {
+        using var test = Lineage.BeginScope(nameof(Dispose_FromFlowWhoseCurrentIsBelowTheScopeNode_RestoresCurrentFromBeforeTheScope));
+        var scope = Lineage.BeginScope("job");
+        using var below = Lineage.BeginScope("below"); // stays undisposed: the flow is below the scope's node
+
+        scope.Dispose();
+
+        Assert.Same(test.Node, Lineage.Current);
+    }
+
+    [Fact]
+    public void Dispose_ScopeOfAnotherFlow_StopsItsManagersAndKeepsTheDisposingFlowsCurrentAndOwnership()
+    {
+        // A janitor (this flow, in a scope of its own) disposes a request's scope. The request flow had its own node
+        // with a manager before the scope began: the janitor must neither move there nor see that manager.
+        using var test = Lineage.BeginScope(nameof(Dispose_ScopeOfAnotherFlow_StopsItsManagersAndKeepsTheDisposingFlowsCurrentAndOwnership));
+        var siblingId = TestIds.New("request-sibling");
+        using var handedOver = new ManualResetEventSlim();
+        using var disposed = new ManualResetEventSlim();
+        LineageScope? requestScope = null;
+        ThreadPoolManager? requestManager = null;
+        var request = TestThreads.StartChild(() =>
+        {
+            Lineage.GetOrCreateManager(siblingId);
+            requestScope = Lineage.BeginScope("request");
+            requestManager = Lineage.GetOrCreateManager(TestIds.New("io"));
+            requestManager.Start(1);
+            handedOver.Set();
+            Bounded.Wait(disposed, "the janitor's disposal");
+            return true;
+        });
+        using var janitor = Lineage.BeginScope("janitor");
+        Bounded.Wait(handedOver, "the request's scope");
+        using var managerGuard = requestManager!;
+        var requestManagerStarted = requestManager!;
+
+        try
+        {
+            requestScope!.Dispose();
+        }
+        finally
+        {
+            disposed.Set();
+        }
+
+        var currentAfter = Lineage.Current;
+        var sawSibling = Lineage.TryGetManager(siblingId, out _);
+        var attachedAfter = Lineage.GetOrCreateManager(TestIds.New("janitor-own"));
+        Bounded.Result(request, "the request flow");
+
+        Assert.False(requestManagerStarted.IsRunning, "disposing another flow's scope did not stop its managers");
+        Assert.Same(janitor.Node, currentAfter);
+        Assert.False(sawSibling, "the disposing flow moved into the request's branch and resolves its managers");
+        Assert.Same(janitor.Node, attachedAfter.Owner);
+    }
+
+    [Fact]
+    public void GetOrCreateManager_InScopesOwnFlowAfterAnotherFlowEndedTheScope_KeepsCurrentButAttachesToFreshNodeOutsideTheScope()
+    {
+        using var test = Lineage.BeginScope(nameof(GetOrCreateManager_InScopesOwnFlowAfterAnotherFlowEndedTheScope_KeepsCurrentButAttachesToFreshNodeOutsideTheScope));
+        using var handedOver = new ManualResetEventSlim();
+        using var disposed = new ManualResetEventSlim();
+        LineageScope? requestScope = null;
+        var request = TestThreads.StartChild(() =>
+        {
+            Lineage.GetOrCreateManager(TestIds.New("request-own")); // the request flow's own node, parent of its scope
+            var ownNode = Lineage.Current;
+            requestScope = Lineage.BeginScope("request");
+            handedOver.Set();
+            Bounded.Wait(disposed, "the janitor's disposal");
+            var currentAfterEnd = Lineage.Current;
+            var manager = Lineage.GetOrCreateManager(TestIds.New("after-end"));
+            return (ownNode, currentAfterEnd, manager, CurrentAfterAttach: Lineage.Current);
+        });
+        Bounded.Wait(handedOver, "the request's scope");
+
+        try
+        {
+            requestScope!.Dispose();
+        }
+        finally
+        {
+            disposed.Set();
+        }
+
+        var outcome = Bounded.Result(request, "the request flow");
+        Assert.Same(requestScope.Node, outcome.currentAfterEnd);
+        Assert.False(IsSelfOrDescendant(outcome.manager.Owner!, requestScope.Node), "a manager attached after the scope ended landed inside it");
+        Assert.Same(outcome.ownNode, outcome.manager.Owner!.Parent);
+        Assert.Same(outcome.manager.Owner, outcome.CurrentAfterAttach);
+        Assert.Empty(requestScope.Node.Managers);
+    }
+
+    [Fact]
+    public void GetOrCreateManager_InChildFlowStillInsideEndedScope_AttachesToFreshNodeUnderTheScopesPrevious()
+    {
+        using var test = Lineage.BeginScope(nameof(GetOrCreateManager_InChildFlowStillInsideEndedScope_AttachesToFreshNodeUnderTheScopesPrevious));
+        var scope = Lineage.BeginScope("job");
+        var id = TestIds.New("io");
+        using var ended = new ManualResetEventSlim();
+        var child = TestThreads.StartChild(() =>
+        {
+            Lineage.CreateManager(TestIds.New("child-before")); // the child's own node, below the scope's
+            var ownNode = Lineage.Current;
+            Bounded.Wait(ended, "the scope's end");
+            var currentAfterEnd = Lineage.Current;
+            return (ownNode, currentAfterEnd, Manager: Lineage.GetOrCreateManager(id));
+        });
+
+        scope.Dispose();
+        ended.Set();
+        var outcome = Bounded.Result(child, "the child flow");
+
+        Assert.Same(scope.Node, outcome.ownNode.Parent);
+        Assert.Same(outcome.ownNode, outcome.currentAfterEnd);
+        Assert.False(IsSelfOrDescendant(outcome.Manager.Owner!, scope.Node), "a manager attached after the scope ended landed inside it");
+        Assert.Same(test.Node, outcome.Manager.Owner!.Parent);
+        Assert.Single(outcome.ownNode.Managers);
+    }
+
+    [Fact]
+    public void BeginScope_InFlowStillInsideEndedScope_CreatesNodeOutsideItAndDisposeRestoresTheEndedCurrent()
+    {
+        using var test = Lineage.BeginScope(nameof(BeginScope_InFlowStillInsideEndedScope_CreatesNodeOutsideItAndDisposeRestoresTheEndedCurrent));
+        var scope = Lineage.BeginScope("job");
+        using var ended = new ManualResetEventSlim();
+        var child = TestThreads.StartChild(() =>
+        {
+            Bounded.Wait(ended, "the scope's end");
+            LineageNode nested;
+            ThreadPoolManager manager;
+            using (var inner = Lineage.BeginScope("nested"))
+            {
+                nested = inner.Node;
+                manager = Lineage.GetOrCreateManager(TestIds.New("io"));
+            }
+
+            return (nested, manager, CurrentAfter: Lineage.Current);
+        });
+
+        scope.Dispose();
+        ended.Set();
+        var outcome = Bounded.Result(child, "the child flow");
+
+        Assert.Same(test.Node, outcome.nested.Parent);
+        Assert.Same(outcome.nested, outcome.manager.Owner);
+        Assert.Same(scope.Node, outcome.CurrentAfter);
+    }
+
+    [Fact]
+    public void GetOrCreateManager_OnEndedNodeExplicitly_AttachesThere()
+    {
+        using var test = Lineage.BeginScope(nameof(GetOrCreateManager_OnEndedNodeExplicitly_AttachesThere));
+        var scope = Lineage.BeginScope("job");
+        scope.Dispose();
+
+        var manager = scope.Node.GetOrCreateManager(TestIds.New("explicit"));
+
+        Assert.Same(scope.Node, manager.Owner);
+        Assert.Same(test.Node, Lineage.Current);
     }
 
     private static async Task CalleeWithOwnScopeAsync(Task resume)

@@ -5,7 +5,7 @@ using ThreadLineage.Tests.Support;
 namespace ThreadLineage.Tests.LineageModel;
 
 /// <summary>
-/// The resolution rules and the six invariants of DESIGN.md section 1. Every test isolates its flow in a
+/// The resolution rules and the six invariants of docs/lineage.md. Every test isolates its flow in a
 /// <see cref="Lineage.BeginScope(string?)"/> or on fresh threads, and uses unique ids (the root is shared).
 /// </summary>
 /// <remarks>
@@ -437,6 +437,154 @@ public class LineageTests
         Assert.False(childSaw);
         Assert.Same(scope.Node, childCurrent);
         Assert.Same(scope.Node, attached.Owner!.Parent);
+    }
+
+    // ---- Invariant 1 when the parent runs a child's code inline (docs/lineage.md, "Running a child's code inline") ----
+
+    [Fact]
+    public void GetOrCreateManager_AfterCancelRanChildsRegistrationInline_StillAttachesToOwnNodeThatChildrenShare()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_AfterCancelRanChildsRegistrationInline_StillAttachesToOwnNodeThatChildrenShare));
+        var laterId = TestIds.New("later");
+
+        var outcome = Bounded.OnNewThread(() =>
+        {
+            Lineage.GetOrCreateManager(TestIds.New("first")); // the parent's own node from here on
+            var ownNode = Lineage.Current;
+            using var cts = new CancellationTokenSource();
+            (LineageNode Current, int Thread) ranAs = default;
+            var registrarNode = Bounded.OnNewThread(
+                () =>
+                {
+                    Lineage.GetOrCreateManager(TestIds.New("registrar")); // a node of the child's own, below the parent's
+                    _ = cts.Token.Register(() => ranAs = (Lineage.Current, Environment.CurrentManagedThreadId));
+                    return Lineage.Current;
+                },
+                "registrar");
+            using var attached = new ManualResetEventSlim();
+            var sharer = StartChildWaitingFor(laterId, attached);
+
+            cts.Cancel(); // runs the child's registration here, in the child's context
+            var later = Lineage.GetOrCreateManager(laterId);
+            attached.Set();
+            return (ownNode, registrarNode, ranAs, Environment.CurrentManagedThreadId, later, SeenBySharer: Bounded.Result(sharer, "the child sharing the parent's node"));
+        });
+
+        Assert.Equal(outcome.CurrentManagedThreadId, outcome.ranAs.Thread);
+        Assert.Same(outcome.registrarNode, outcome.ranAs.Current);
+        Assert.Same(outcome.ownNode, outcome.registrarNode.Parent);
+        Assert.Same(outcome.ownNode, outcome.later.Owner);
+        Assert.Same(outcome.later, outcome.SeenBySharer);
+    }
+
+    [Fact]
+    public void GetOrCreateManager_AfterSetResultRanChildsContinuationInline_StillAttachesToOwnNodeThatChildrenShare()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_AfterSetResultRanChildsContinuationInline_StillAttachesToOwnNodeThatChildrenShare));
+        var laterId = TestIds.New("later");
+
+        var outcome = Bounded.OnNewThread(() =>
+        {
+            Lineage.GetOrCreateManager(TestIds.New("first"));
+            var ownNode = Lineage.Current;
+            // Without RunContinuationsAsynchronously: SetResult runs the awaiting child's continuation itself.
+            var signal = new TaskCompletionSource();
+            var (awaiterNode, resumed) = Bounded.OnNewThread(
+                () =>
+                {
+                    Lineage.GetOrCreateManager(TestIds.New("awaiter"));
+                    // An async method runs synchronously up to its first await, so the continuation is registered here.
+                    return (Lineage.Current, ResumeAfterAsync(signal.Task));
+                },
+                "awaiter");
+            using var attached = new ManualResetEventSlim();
+            var sharer = StartChildWaitingFor(laterId, attached);
+
+            signal.SetResult(); // runs the child's continuation here, in the child's context
+            var resumedInline = resumed.IsCompleted;
+            var later = Lineage.GetOrCreateManager(laterId);
+            attached.Set();
+            var ranAs = Bounded.Result(resumed, "the child's continuation");
+            return (ownNode, awaiterNode, resumedInline, ranAs, Environment.CurrentManagedThreadId, later, SeenBySharer: Bounded.Result(sharer, "the child sharing the parent's node"));
+        });
+
+        Assert.True(outcome.resumedInline, "SetResult did not run the continuation inline: the test does not test what it should");
+        Assert.Equal(outcome.CurrentManagedThreadId, outcome.ranAs.Thread);
+        Assert.Same(outcome.awaiterNode, outcome.ranAs.Current);
+        Assert.Same(outcome.ownNode, outcome.later.Owner);
+        Assert.Same(outcome.later, outcome.SeenBySharer);
+    }
+
+    [Fact]
+    public void GetOrCreateManager_AfterWaitInlinedChildsTask_StillAttachesToOwnNodeThatChildrenShare()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_AfterWaitInlinedChildsTask_StillAttachesToOwnNodeThatChildrenShare));
+        var laterId = TestIds.New("later");
+        var scheduler = new InlineOnlyScheduler();
+
+        var outcome = Bounded.OnNewThread(() =>
+        {
+            Lineage.GetOrCreateManager(TestIds.New("first"));
+            var ownNode = Lineage.Current;
+            var (creatorNode, task) = Bounded.OnNewThread(
+                () =>
+                {
+                    Lineage.GetOrCreateManager(TestIds.New("creator"));
+                    return (Lineage.Current, scheduler.Run(() => (Lineage.Current, Environment.CurrentManagedThreadId)));
+                },
+                "task creator");
+            using var attached = new ManualResetEventSlim();
+            var sharer = StartChildWaitingFor(laterId, attached);
+
+            // Wait() without a timeout: only an infinite wait inlines. Bounded all the same: the scheduler runs the task
+            // itself after Bounded.Timeout if nothing inlined it, and the thread assertion below then fails.
+            task.Wait();
+            var later = Lineage.GetOrCreateManager(laterId);
+            attached.Set();
+            return (ownNode, creatorNode, RanAs: task.Result, Environment.CurrentManagedThreadId, later, SeenBySharer: Bounded.Result(sharer, "the child sharing the parent's node"));
+        });
+
+        Assert.Equal(outcome.CurrentManagedThreadId, outcome.RanAs.CurrentManagedThreadId);
+        Assert.Same(outcome.creatorNode, outcome.RanAs.Current);
+        Assert.Same(outcome.ownNode, outcome.later.Owner);
+        Assert.Same(outcome.later, outcome.SeenBySharer);
+    }
+
+    [Fact]
+    public void GetOrCreateManager_InChildRunLaterOnParentsThreadAfterParentRanChildCodeInline_CreatesOwnNode()
+    {
+        // The parent keeps its node across the inline callback; that must not leak to a child the runtime runs on the
+        // parent's thread after the parent yielded it.
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_InChildRunLaterOnParentsThreadAfterParentRanChildCodeInline_CreatesOwnNode));
+        using var scheduler = new SingleThreadScheduler("lineage-inline-then-yield");
+        var childId = TestIds.New("child");
+
+        var outcome = Bounded.Result(
+            scheduler.RunAsync(async () =>
+            {
+                Lineage.GetOrCreateManager(TestIds.New("parent"));
+                var parentNode = Lineage.Current;
+                using var cts = new CancellationTokenSource();
+                Bounded.OnNewThread(
+                    () =>
+                    {
+                        Lineage.GetOrCreateManager(TestIds.New("registrar"));
+                        _ = cts.Token.Register(() => { });
+                    },
+                    "registrar");
+                cts.Cancel();
+                var keptOwnNode = Lineage.GetOrCreateManager(TestIds.New("kept")).Owner;
+                var child = scheduler.Run(() => (Manager: Lineage.GetOrCreateManager(childId), Node: Lineage.Current, Thread: Environment.CurrentManagedThreadId));
+                var childOutcome = await child;
+                return (parentNode, keptOwnNode, ParentThread: Environment.CurrentManagedThreadId, childOutcome);
+            }),
+            "parent flow on the one-thread scheduler");
+
+        Assert.Same(outcome.parentNode, outcome.keptOwnNode);
+        Assert.Equal(outcome.ParentThread, outcome.childOutcome.Thread);
+        Assert.NotSame(outcome.parentNode, outcome.childOutcome.Node);
+        Assert.Same(outcome.parentNode, outcome.childOutcome.Node.Parent);
+        Assert.False(outcome.parentNode.TryGetManager(childId, out _));
     }
 
     // ---- Invariant 2: isolation ----------------------------------------------------------------------------
@@ -1066,6 +1214,61 @@ public class LineageTests
     }
 
     [Fact]
+    public void Describe_EndedScopeStillReferenced_MarksItsNodeEnded()
+    {
+        var endedName = TestIds.New("describe-ended");
+        var liveName = TestIds.New("describe-live");
+        using var live = Lineage.BeginScope(liveName);
+        var ended = Lineage.BeginScope(endedName);
+        ended.Dispose();
+
+        var description = Lineage.Describe();
+
+        Assert.EndsWith("(ended)", LineContaining(description, endedName).TrimEnd(), StringComparison.Ordinal);
+        Assert.DoesNotContain("(ended)", LineContaining(description, liveName), StringComparison.Ordinal);
+        GC.KeepAlive(ended);
+    }
+
+    [Fact]
+    public void Describe_ChainOf5000NestedScopes_RendersEachNodeOnLineOfBoundedLengthWithoutOverflowingTheStack()
+    {
+        const int Depth = 5_000;
+        var prefix = TestIds.New("chain");
+
+        // On a thread of its own with the default stack size: a recursive walk would overflow it.
+        var (lines, restored) = Bounded.OnNewThread(
+            () =>
+            {
+                var before = Lineage.Current;
+                var scopes = new List<LineageScope>(Depth);
+                for (var i = 0; i < Depth; i++)
+                {
+                    scopes.Add(Lineage.BeginScope($"{prefix}-{i}"));
+                }
+
+                var description = Lineage.Describe();
+                scopes[0].Dispose(); // the outermost first: it pops every scope of the chain at once
+                for (var i = Depth - 1; i > 0; i--)
+                {
+                    scopes[i].Dispose();
+                }
+
+                var chainLines = description.Split('\n').Where(line => line.Contains(prefix, StringComparison.Ordinal)).ToList();
+                return (chainLines, ReferenceEquals(before, Lineage.Current));
+            },
+            "deep-chain");
+
+        Assert.True(restored, "disposing the chain did not restore the Current from before it");
+        Assert.Equal(Depth, lines.Count);
+        Assert.All(lines.Select((line, i) => (line, i)), entry => Assert.Contains($"'{prefix}-{entry.i}'", entry.line, StringComparison.Ordinal));
+        // Linear: every line stays short however deep its node (indentation of 2 spaces per level would make the
+        // deepest ones 10,000 characters long, and the whole chain about 25 million).
+        var longest = lines.Max(line => line.Length);
+        Assert.True(longest < 250, $"the longest line of the chain has {longest} characters");
+        Assert.True(lines.Sum(line => line.Length) < Depth * 250, "the chain's description grows faster than the chain");
+    }
+
+    [Fact]
     public void AllInstances_LiveAttachedAndFreeStandingManagers_AreListed()
     {
         using var scope = Lineage.BeginScope(nameof(AllInstances_LiveAttachedAndFreeStandingManagers_AreListed));
@@ -1085,6 +1288,20 @@ public class LineageTests
     // ---- Helpers (not inlined, so that the JIT keeps no reference to what they allocate) ---------------------
 
     private static T BlockOn<T>(Task<T> task) => task.Result;
+
+    /// <summary>Starts a child flow that, once <paramref name="attached"/> is set, looks <paramref name="id"/> up (null if not found).</summary>
+    private static Task<ThreadPoolManager?> StartChildWaitingFor(string id, ManualResetEventSlim attached) =>
+        TestThreads.StartChild(() =>
+        {
+            Bounded.Wait(attached, "the parent's later attach");
+            return Lineage.TryGetManager(id, out var seen) ? seen : null;
+        });
+
+    private static async Task<(LineageNode Current, int Thread)> ResumeAfterAsync(Task signal)
+    {
+        await signal;
+        return (Lineage.Current, Environment.CurrentManagedThreadId);
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static (int ThreadId, ThreadPoolManager Manager, bool DescendantSaw) AttachOnShortLivedThreadWithDescendant(string id) =>

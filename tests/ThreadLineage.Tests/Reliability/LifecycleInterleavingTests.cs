@@ -559,7 +559,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
         Assert.Equal(0, own!.GetStatistics().Workers + below!.GetStatistics().Workers);
     }
 
-    /// <summary>DESIGN.md "Scopes": disposing restores the previous Current in the flow that disposes, DisposeAsync included.</summary>
+    /// <summary>docs/lineage.md "Scopes": disposing restores the previous Current in the flow that disposes, DisposeAsync included.</summary>
     [Fact]
     public async Task ScopeDisposeAsync_RestoresCurrentInTheFlowThatAwaitsIt()
     {

@@ -6,13 +6,13 @@ using Xunit.Abstractions;
 namespace ThreadLineage.Tests.Reliability;
 
 /// <summary>
-/// Property-based tests (CsCheck) of the lineage rules (DESIGN.md §1) over random trees of flows: threads,
+/// Property-based tests (CsCheck) of the lineage rules (docs/lineage.md) over random trees of flows: threads,
 /// <c>Task.Run</c> and <c>QueueUserWorkItem</c> children, async flows that await, work run by a
 /// <see cref="ThreadPoolManager"/> (also inline, on a worker that waits for it), and scopes. Random flows attach
 /// managers; every flow checks, at random points, what each id resolves to.
 /// </summary>
 /// <remarks>
-/// Two oracles. A model of the tree that follows DESIGN.md's rules (own node created on the first attach, a new own
+/// Two oracles. A model of the tree that follows docs/lineage.md's rules (own node created on the first attach, a new own
 /// node after an await, scopes) predicts every resolution and every <see cref="Lineage.Current"/>. An audit,
 /// independent of the model, checks the invariant in its plain words: a manager is seen only by the flow that
 /// attached it (after the attach) and by descendants of that flow started after the attach. A failure prints the
@@ -135,7 +135,7 @@ public sealed class LineagePropertyTests(ITestOutputHelper output) : IDisposable
         private static void Join(Task[] children, bool[] onPool, bool parentIsPoolWorker)
         {
             // A bounded wait never runs a child inline on this thread; only the pool's own items may be run inline,
-            // by a pool worker that waits for them without a timeout (what DESIGN.md's nested waits rely on).
+            // by a pool worker that waits for them without a timeout (what the nested waits of docs/pools.md rely on).
             var elsewhere = children.Where((_, i) => !(onPool[i] && parentIsPoolWorker)).ToArray();
             if (!Task.WaitAll(elsewhere, Bounded.Timeout))
             {

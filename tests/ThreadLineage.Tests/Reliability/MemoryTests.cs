@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 namespace ThreadLineage.Tests.Reliability;
 
 /// <summary>
-/// DESIGN.md §1 invariant 5 ("No leaks"): nodes and managers that are not running are collectable; a million
+/// docs/lineage.md invariant 5 ("No leaks"): nodes and managers that are not running are collectable; a million
 /// short-lived flows creating managers leave memory flat; <see cref="ThreadPoolManager.AllInstances"/> does not grow
 /// without bound. The measured figures are printed (docs/reliability.md records them). Heap measurements mean
 /// something only while nothing else allocates, so the class runs alone (<see cref="GcSensitiveTestGroup"/>).
