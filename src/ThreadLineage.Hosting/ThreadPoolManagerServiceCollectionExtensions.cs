@@ -91,8 +91,12 @@ public static class ThreadPoolManagerServiceCollectionExtensions
     public static IServiceCollection AddThreadPoolManager(this IServiceCollection services, string name, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        // An unknown key is almost always a typo ("MaxWorker"); failing the start beats a silently ignored setting.
-        AddThreadPoolManagerCore(services, name).Bind(configuration, static binder => binder.ErrorOnUnknownConfiguration = true);
+        // As OptionsBuilder.Bind, except that a binding failure (an unknown key, a value of the wrong type) is reported by
+        // validation with every other manager's problems, instead of aborting the host's validation at the first one.
+        var options = AddThreadPoolManagerCore(services, name);
+        options.Services.AddSingleton<IOptionsChangeTokenSource<ThreadPoolManagerOptions>>(
+            new ConfigurationChangeTokenSource<ThreadPoolManagerOptions>(name, configuration));
+        options.Configure(o => ConfigurationBindingFailures.Bind(o, configuration));
         return services;
     }
 
@@ -113,6 +117,12 @@ public static class ThreadPoolManagerServiceCollectionExtensions
         services.AddKeyedSingleton(name, manager);
         services.AddSingleton(new ThreadPoolManagerRegistration(name, manager));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ThreadPoolManagersHostedService>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ThreadPoolManagerOptions>, ThreadPoolManagerOptionsValidator>());
+        // A closed registration wins over AddOptions' open generic OptionsFactory<>, whatever the order.
+        services.TryAddTransient<IOptionsFactory<ThreadPoolManagerOptions>, ThreadPoolManagerOptionsFactory>();
+
+        // Validated by the host before any hosted service starts, so every manager's problems are reported before any starts.
+        options.ValidateOnStart();
 
         // After every Configure and Bind: the host's logger factory, unless the application chose one.
         options.PostConfigure<IServiceProvider>(static (o, provider) => o.LoggerFactory ??= provider.GetService<ILoggerFactory>());
