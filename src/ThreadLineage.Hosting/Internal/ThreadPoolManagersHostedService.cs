@@ -191,6 +191,11 @@ internal sealed class ThreadPoolManagersHostedService : IHostedLifecycleService
         {
             StartAll();
         }
+        else if (ExecutionContext.IsFlowSuppressed())
+        {
+            // The caller suppressed the flow already (SuppressFlow would throw): the item runs in the default context anyway.
+            await Task.Run(StartAll).ConfigureAwait(false);
+        }
         else
         {
             Task starting;
