@@ -34,11 +34,20 @@ public static class ThreadPoolManagerServiceCollectionExtensions
     /// <see cref="ThreadPoolManagerOptions.LoggerFactory"/> defaults to the host's <see cref="ILoggerFactory"/>.
     /// </para>
     /// <para>
-    /// The host's start fails if the options are invalid: with an <see cref="OptionsValidationException"/> whose message names
-    /// the manager and every bad property (an <see cref="AggregateException"/> of them when several managers are invalid).
+    /// The host validates the options of every registered manager before any of them starts (<c>ValidateOnStart</c>): the
+    /// rules of <see cref="ThreadPoolManagerOptions.Validate"/>, configuration that could not be bound, and
+    /// <see cref="ThreadPoolManagerOptions.WorkersFrom"/> (the host must be registered here or already running on
+    /// <see cref="Lineage.Root"/>, with no cycle of borrowers and a compatible task type). Invalid options fail the host's
+    /// start with an <see cref="OptionsValidationException"/> per manager, each failure prefixed with
+    /// <c>Thread pool manager '{name}': </c> (an <see cref="AggregateException"/> of them when several managers are invalid).
     /// Validators added for the named options (<c>services.AddOptions&lt;ThreadPoolManagerOptions&gt;(name).Validate(…)</c>)
-    /// run then too. When the host stops, the manager stops accepting work and drains its queue within the host's
-    /// shutdown timeout (<c>HostOptions.ShutdownTimeout</c>); work still queued when it elapses is canceled.
+    /// run then too, and their failures get the same prefix.
+    /// </para>
+    /// <para>
+    /// A manager whose <see cref="ThreadPoolManagerOptions.WorkersFrom"/> names another registered manager starts after it,
+    /// whatever the order of registration, and when the host stops it drains before it. When the host stops, each manager
+    /// stops accepting work and drains its queue within the host's shutdown timeout (<c>HostOptions.ShutdownTimeout</c>);
+    /// work still queued when it elapses is canceled.
     /// </para>
     /// <para>
     /// The manager is attached to <see cref="Lineage.Root"/> when this method is called, so every flow of the process
@@ -72,7 +81,8 @@ public static class ThreadPoolManagerServiceCollectionExtensions
     /// <param name="name">The manager's name: its id on <see cref="Lineage.Root"/>, its service key and the name of its options.</param>
     /// <param name="configuration">
     /// The section to bind to <see cref="ThreadPoolManagerOptions"/>, with keys named after its properties
-    /// (<c>MaxWorkers</c>, <c>TaskType</c>, <c>IsBackground</c>, …). A key that matches no property fails the host's start.
+    /// (<c>MaxWorkers</c>, <c>TaskType</c>, <c>IsBackground</c>, <c>WorkersFrom</c>, …). A key that matches no property, or a
+    /// value of the wrong type, fails the host's start validation.
     /// </param>
     /// <returns><paramref name="services"/>, for chaining.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="services"/>, <paramref name="name"/> or <paramref name="configuration"/> is <see langword="null"/>.</exception>
@@ -91,8 +101,12 @@ public static class ThreadPoolManagerServiceCollectionExtensions
     public static IServiceCollection AddThreadPoolManager(this IServiceCollection services, string name, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        // An unknown key is almost always a typo ("MaxWorker"); failing the start beats a silently ignored setting.
-        AddThreadPoolManagerCore(services, name).Bind(configuration, static binder => binder.ErrorOnUnknownConfiguration = true);
+        // As OptionsBuilder.Bind, except that a binding failure (an unknown key, a value of the wrong type) is reported by
+        // validation with every other manager's problems, instead of aborting the host's validation at the first one.
+        var options = AddThreadPoolManagerCore(services, name);
+        options.Services.AddSingleton<IOptionsChangeTokenSource<ThreadPoolManagerOptions>>(
+            new ConfigurationChangeTokenSource<ThreadPoolManagerOptions>(name, configuration));
+        options.Configure(o => ConfigurationBindingFailures.Bind(o, configuration));
         return services;
     }
 
@@ -113,6 +127,12 @@ public static class ThreadPoolManagerServiceCollectionExtensions
         services.AddKeyedSingleton(name, manager);
         services.AddSingleton(new ThreadPoolManagerRegistration(name, manager));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ThreadPoolManagersHostedService>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ThreadPoolManagerOptions>, ThreadPoolManagerOptionsValidator>());
+        // A closed registration wins over AddOptions' open generic OptionsFactory<>, whatever the order.
+        services.TryAddTransient<IOptionsFactory<ThreadPoolManagerOptions>, ThreadPoolManagerOptionsFactory>();
+
+        // Validated by the host before any hosted service starts, so every manager's problems are reported before any starts.
+        options.ValidateOnStart();
 
         // After every Configure and Bind: the host's logger factory, unless the application chose one.
         options.PostConfigure<IServiceProvider>(static (o, provider) => o.LoggerFactory ??= provider.GetService<ILoggerFactory>());

@@ -11,7 +11,7 @@ namespace ThreadLineage.Hosting.Tests;
 /// <summary>
 /// The examples of docs/hosting.md: each <c>#region doc:</c> is, word for word, a code block of that page
 /// (samples/ThreadLineage.Demo/DocExamples/check-snippets.py checks it). They use the documented names ("render",
-/// "io") on the process-wide Lineage.Root: the tests of one class run one at a time, and each stops its host.
+/// "io", "request-workers", "reports", …) on the process-wide Lineage.Root: the tests of one class run one at a time, and each stops its host.
 /// </summary>
 public class DocsHostingExamplesTests
 {
@@ -108,6 +108,128 @@ public class DocsHostingExamplesTests
     }
 
     [Fact]
+    public async Task BorrowInCode_ReportsRunOnTheHostsThreads()
+    {
+        var builder = TestHosts.CreateBuilder();
+
+        #region doc: docs/hosting.md › Borrow a host's workers
+        builder.Services
+            .AddThreadPoolManager("request-workers", options => options.MaxWorkers = 8)
+            .AddThreadPoolManager("reports", options =>
+            {
+                options.WorkersFrom = "request-workers";
+                options.MaxWorkers = 2;   // at most 2 report items run at once, on request-workers' threads
+            });
+        #endregion
+
+        using var host = builder.Build();
+        await host.StartBoundedAsync();
+        var reports = host.Services.GetRequiredKeyedService<ThreadPoolManager>("reports");
+        Assert.Same(host.Services.GetRequiredKeyedService<ThreadPoolManager>("request-workers"), reports.WorkersFrom);
+        Assert.Equal(2, reports.MaxWorkers);
+        Assert.StartsWith("request-workers-", await Bounded.ResultAsync(reports.Submit(() => Thread.CurrentThread.Name), "a report"));
+        Assert.Equal(0, reports.GetStatistics().Workers);
+        await host.StopBoundedAsync();
+        Assert.False(reports.IsRunning);
+    }
+
+    [Fact]
+    public async Task BorrowFromConfiguration_EverySectionRegistered_HostStartsFirst()
+    {
+        const string AppSettings = """
+            {
+              "ThreadPools": {
+                "request-workers": { "MaxWorkers": 8, "ThreadNamePrefix": "rw" },
+                "reports": { "WorkersFrom": "request-workers", "MaxWorkers": 2, "QueueCapacity": 100 }
+              }
+            }
+            """;
+        var builder = TestHosts.CreateBuilder();
+        builder.Configuration.AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(AppSettings)));
+
+        #region doc: docs/hosting.md › Borrow a host's workers, from configuration
+        foreach (var pool in builder.Configuration.GetSection("ThreadPools").GetChildren())
+        {
+            builder.Services.AddThreadPoolManager(pool.Key, pool);
+        }
+        #endregion
+
+        using var host = builder.Build();
+        await host.StartBoundedAsync();
+        var reports = host.Services.GetRequiredKeyedService<ThreadPoolManager>("reports");
+        Assert.Same(host.Services.GetRequiredKeyedService<ThreadPoolManager>("request-workers"), reports.WorkersFrom);
+        Assert.StartsWith("rw-", await Bounded.ResultAsync(reports.Submit(() => Thread.CurrentThread.Name), "a report"));
+        await host.StopBoundedAsync();
+    }
+
+    [Fact]
+    public async Task BorrowPerRequest_RequestPoolRunsOnTheHostsThreadsAndEndsWithItsScope()
+    {
+        var builder = TestHosts.CreateBuilder();
+        builder.Services.AddThreadPoolManager("request-workers", options => options.MaxWorkers = 2);
+        using var host = builder.Build();
+        await host.StartBoundedAsync();
+
+        var (loadedOn, requestPool) = await Bounded.ResultAsync(HandleRequestAsync("17"), "the request");
+
+        Assert.StartsWith("request-workers-", loadedOn);
+        Assert.Same(host.Services.GetRequiredKeyedService<ThreadPoolManager>("request-workers"), requestPool.WorkersFrom);
+        Assert.False(requestPool.IsRunning);   // the request's scope stopped it
+        await host.StopBoundedAsync();
+    }
+
+    private static async Task<(string? LoadedOn, ThreadPoolManager RequestPool)> HandleRequestAsync(string requestId)
+    {
+        #region doc: docs/hosting.md › Borrow a host's workers, per request
+        await using var scope = Lineage.BeginScope($"request {requestId}");
+        var requestPool = Lineage.GetOrCreateManager("request");   // the request's own pool, in its own scope
+        requestPool.Start(new ThreadPoolManagerOptions
+        {
+            WorkersFrom = "request-workers",   // resolved through the request's lineage: the host's pool on Lineage.Root
+            MaxWorkers = 2,
+        });
+
+        var loadedOn = await requestPool.Submit(() => Thread.CurrentThread.Name);
+        #endregion
+        return (loadedOn, requestPool);
+    }
+
+    [Fact]
+    public async Task BorrowValidation_MissingHost_DocumentedMessage()
+    {
+        var builder = TestHosts.CreateBuilder();
+        // A typo: "request-worker" is never attached anywhere (the real host, "request-workers", may be on the root from another test).
+        builder.Services.AddThreadPoolManager("reports", options => options.WorkersFrom = "request-worker");
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(Bounded.Token()));
+
+        Assert.Equal(
+            "Thread pool manager 'reports': WorkersFrom names 'request-worker', which is neither registered with this host nor a manager " +
+            "on Lineage.Root. Register it too (AddThreadPoolManager(\"request-worker\", …)) so that the host starts it first, start it on " +
+            "Lineage.Root before the host starts, or set WorkersFrom to null for dedicated threads.",
+            error.Message);
+    }
+
+    [Fact]
+    public async Task BorrowValidation_Cycle_DocumentedMessage()
+    {
+        var builder = TestHosts.CreateBuilder();
+        builder.Services
+            .AddThreadPoolManager("reports", options => options.WorkersFrom = "exports")
+            .AddThreadPoolManager("exports", options => options.WorkersFrom = "reports");
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<AggregateException>(() => host.StartAsync(Bounded.Token()));
+
+        Assert.Equal(
+            "Thread pool manager 'reports': WorkersFrom forms a cycle of borrowers: 'reports' -> 'exports' -> 'reports'. Each of them " +
+            "would run on the threads of the next, and none has threads of its own: set WorkersFrom to null on one of them for dedicated threads.",
+            error.InnerExceptions[0].Message);
+        Assert.Equal(2, error.InnerExceptions.Count);
+    }
+
+    [Fact]
     public async Task Validation_ApplicationRule_FailsTheStart()
     {
         var builder = TestHosts.CreateBuilder();
@@ -136,8 +258,9 @@ public class DocsHostingExamplesTests
 
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(Bounded.Token()));
 
-        // The core words the problems; the page quotes them. Pin the shape, not every word.
-        Assert.StartsWith("Thread pool manager 'render' cannot start with these options: MaxWorkers", error.Message, StringComparison.Ordinal);
-        Assert.Contains("TaskType", error.Message, StringComparison.Ordinal);
+        // The core words the problems (ThreadPoolManagerOptions.Validate); the page quotes them. Pin the shape, not every word.
+        Assert.Equal(2, error.Failures.Count());
+        Assert.StartsWith("Thread pool manager 'render': MaxWorkers must be at least 1 (it is 0).", error.Failures.First(), StringComparison.Ordinal);
+        Assert.StartsWith("Thread pool manager 'render': TaskType", error.Failures.Last(), StringComparison.Ordinal);
     }
 }

@@ -130,9 +130,11 @@ public class ThreadPoolManagerServiceCollectionExtensionsTests
         builder.Services.AddThreadPoolManager(name, builder.Configuration.GetSection($"ThreadPools:{name}"));
         using var host = builder.Build();
 
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync(Bounded.Token()));
+        // A validation failure, so that it is reported together with every other manager's problems.
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(Bounded.Token()));
 
-        Assert.Contains($"'{name}'", error.Message, StringComparison.Ordinal);
+        Assert.Equal(name, error.OptionsName);
+        Assert.StartsWith($"Thread pool manager '{name}': ", error.Message, StringComparison.Ordinal);
         Assert.Contains("MaxWorker", error.Message, StringComparison.Ordinal);
         Assert.False(host.Services.GetRequiredKeyedService<ThreadPoolManager>(name).IsRunning);
     }
@@ -146,10 +148,11 @@ public class ThreadPoolManagerServiceCollectionExtensionsTests
         builder.Services.AddThreadPoolManager(name, builder.Configuration.GetSection($"ThreadPools:{name}"));
         using var host = builder.Build();
 
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync(Bounded.Token()));
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(Bounded.Token()));
 
-        Assert.Contains($"'{name}'", error.Message, StringComparison.Ordinal);
+        Assert.StartsWith($"Thread pool manager '{name}': ", error.Message, StringComparison.Ordinal);
         Assert.Contains("MaxWorkers", error.Message, StringComparison.Ordinal);
+        Assert.False(host.Services.GetRequiredKeyedService<ThreadPoolManager>(name).IsRunning);
     }
 
     [Fact]
@@ -188,7 +191,7 @@ public class ThreadPoolManagerServiceCollectionExtensionsTests
         Assert.Contains("MaxWorkers", error.Message, StringComparison.Ordinal);
         Assert.Contains(bad2, error.Message, StringComparison.Ordinal);
         Assert.Contains("ThreadNamePrefix", error.Message, StringComparison.Ordinal);
-        // The valid manager was started, then rolled back: a host that failed to start is never stopped.
+        // Validation runs before any manager starts: the valid one never started.
         Assert.False(host.Services.GetRequiredKeyedService<ThreadPoolManager>(good).IsRunning);
     }
 

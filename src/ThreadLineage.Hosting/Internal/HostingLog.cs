@@ -18,4 +18,8 @@ internal static partial class HostingLog
             "was canceled, and {BusyWorkers} work items still running were left to finish on their own. " +
             "Raise HostOptions.ShutdownTimeout or make long work observe a cancellation token.")]
     public static partial void ManagerDrainTimedOut(ILogger logger, string managerId, int busyWorkers);
+
+    [LoggerMessage(EventId = 104, EventName = "ThreadPoolManagerStartedBorrowing", Level = LogLevel.Information,
+        Message = "Thread pool manager '{ManagerId}' started, running up to {MaxWorkers} items at once on the workers of '{HostId}' (task type: {TaskType}).")]
+    public static partial void ManagerStartedBorrowing(ILogger logger, string managerId, int maxWorkers, string hostId, string? taskType);
 }

@@ -1,0 +1,459 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using ThreadLineage.Hosting.Tests.Support;
+
+namespace ThreadLineage.Hosting.Tests;
+
+/// <summary>Borrowing pools (<see cref="ThreadPoolManagerOptions.WorkersFrom"/>) registered with a host: binding, order, validation.</summary>
+public class WorkersFromHostingTests
+{
+    [Fact]
+    public async Task WorkersFrom_FromCode_BorrowerRunsOnTheHostsThreads()
+    {
+        var hostName = TestHosts.UniqueName("request-workers");
+        var borrowerName = TestHosts.UniqueName("borrower");
+        var builder = TestHosts.CreateBuilder();
+        builder.Services
+            .AddThreadPoolManager(hostName, o => o.MaxWorkers = 2)
+            .AddThreadPoolManager(borrowerName, o =>
+            {
+                o.WorkersFrom = hostName;
+                o.MaxWorkers = 1;
+            });
+        using var host = builder.Build();
+        var (pool, borrower) = (Keyed(host, hostName), Keyed(host, borrowerName));
+
+        await host.StartBoundedAsync();
+
+        Assert.True(borrower.IsRunning);
+        Assert.Same(pool, borrower.WorkersFrom);
+        Assert.Equal(1, borrower.MaxWorkers);
+        var thread = await Bounded.ResultAsync(borrower.Submit(() => Thread.CurrentThread.Name), "the borrower's work");
+        Assert.StartsWith(hostName + "-", thread);
+        Assert.Equal(0, borrower.GetStatistics().Workers);
+        Assert.Equal(2, pool.GetStatistics().Workers);
+
+        await host.StopBoundedAsync();
+
+        Assert.False(borrower.IsRunning);
+        Assert.False(pool.IsRunning);
+        Assert.Equal(1, borrower.GetStatistics().Completed);
+    }
+
+    [Fact]
+    public async Task WorkersFrom_FromJsonConfiguration_BindsWithUnknownKeysStillErrors()
+    {
+        var hostName = TestHosts.UniqueName("request-workers");
+        var borrowerName = TestHosts.UniqueName("borrower");
+        var json = $$"""
+            {
+              "ThreadPools": {
+                "{{hostName}}": { "MaxWorkers": 2, "ThreadNamePrefix": "{{hostName}}-thread" },
+                "{{borrowerName}}": { "WorkersFrom": "{{hostName}}", "MaxWorkers": 1, "QueueCapacity": 16 }
+              }
+            }
+            """;
+        var builder = TestHosts.CreateBuilder();
+        builder.Configuration.AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json)));
+        // The borrower first: the hosted service still starts its host before it.
+        builder.Services
+            .AddThreadPoolManager(borrowerName, builder.Configuration.GetSection($"ThreadPools:{borrowerName}"))
+            .AddThreadPoolManager(hostName, builder.Configuration.GetSection($"ThreadPools:{hostName}"));
+        using var host = builder.Build();
+        var (pool, borrower) = (Keyed(host, hostName), Keyed(host, borrowerName));
+
+        await host.StartBoundedAsync();
+
+        Assert.Equal(hostName, Options(host, borrowerName).WorkersFrom);
+        Assert.Same(pool, borrower.WorkersFrom);
+        var thread = await Bounded.ResultAsync(borrower.Submit(() => Thread.CurrentThread.Name), "the borrower's work");
+        Assert.StartsWith($"{hostName}-thread-", thread);
+        Assert.Equal(0, borrower.GetStatistics().Workers);
+        await host.StopBoundedAsync();
+    }
+
+    [Fact]
+    public async Task Configuration_HookSetInCode_BindingKeepsItAndItRuns()
+    {
+        var name = TestHosts.UniqueName("hooked");
+        var started = new ConcurrentBag<string?>();
+        var builder = TestHosts.CreateBuilder();
+        builder.Configuration.AddInMemoryCollection([new($"ThreadPools:{name}:MaxWorkers", "2")]);
+        builder.Services
+            .AddThreadPoolManager(name, o => o.WorkerStarted = _ => started.Add(Thread.CurrentThread.Name))
+            .AddThreadPoolManager(name, builder.Configuration.GetSection($"ThreadPools:{name}"));
+        using var host = builder.Build();
+
+        await host.StartBoundedAsync();
+
+        // Binding (unknown keys are errors) neither choked on the delegate properties nor reset the hook set in code.
+        Assert.Equal(2, Keyed(host, name).MaxWorkers);
+        Assert.Equal(2, started.Count);
+        await host.StopBoundedAsync();
+    }
+
+    [Fact]
+    public async Task StartOrder_BorrowersRegisteredBeforeTheirHosts_HostsStartFirst()
+    {
+        var a = TestHosts.UniqueName("a");
+        var b = TestHosts.UniqueName("b");
+        var c = TestHosts.UniqueName("c");
+        var builder = TestHosts.CreateBuilder();
+        // c borrows from b, which borrows from a: registered in the reverse of the order they must start in.
+        builder.Services
+            .AddThreadPoolManager(c, o => o.WorkersFrom = b)
+            .AddThreadPoolManager(b, o => o.WorkersFrom = a)
+            .AddThreadPoolManager(a, o => o.MaxWorkers = 1);
+        using var host = builder.Build();
+
+        await host.StartBoundedAsync();
+
+        Assert.Same(Keyed(host, a), Keyed(host, b).WorkersFrom);
+        Assert.Same(Keyed(host, b), Keyed(host, c).WorkersFrom);
+        var thread = await Bounded.ResultAsync(Keyed(host, c).Submit(() => Thread.CurrentThread.Name), "work of the borrower's borrower");
+        Assert.StartsWith(a + "-", thread);
+        await host.StopBoundedAsync();
+        Assert.All([a, b, c], name => Assert.False(Keyed(host, name).IsRunning));
+    }
+
+    [Fact]
+    public async Task StopOrder_BorrowerDrainsWhileItsHostStillRuns()
+    {
+        var hostName = TestHosts.UniqueName("request-workers");
+        var borrowerName = TestHosts.UniqueName("borrower");
+        var builder = TestHosts.CreateBuilder();
+        builder.Services
+            .AddThreadPoolManager(hostName, o => o.MaxWorkers = 2)
+            .AddThreadPoolManager(borrowerName, o =>
+            {
+                o.WorkersFrom = hostName;
+                o.MaxWorkers = 1;
+            });
+        using var host = builder.Build();
+        var (pool, borrower) = (Keyed(host, hostName), Keyed(host, borrowerName));
+        await host.StartBoundedAsync();
+
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var running = borrower.Submit(() =>
+        {
+            started.SetResult();
+            gate.Task.Wait(Bounded.Timeout);
+        });
+        // Queued behind the running item (the borrower runs one at a time): it runs during the borrower's drain.
+        var queued = borrower.Submit(() => (Borrower: borrower.IsRunning, Host: pool.IsRunning));
+        await Bounded.WaitAsync(started.Task, "the borrower's work to start");
+
+        var stop = host.StopAsync(Bounded.Token());
+        Assert.True(SpinWait.SpinUntil(() => !borrower.IsRunning, Bounded.Timeout), "the borrower's stop did not begin.");
+
+        // The borrower is stopping, and its host has not been asked to stop: it waits for the borrower's drain.
+        Assert.True(pool.IsRunning);
+        gate.SetResult();
+        await Bounded.WaitAsync(stop, "the host to stop");
+
+        Assert.Equal((false, true), await Bounded.ResultAsync(queued, "the borrower's queued work"));
+        Assert.Equal(TaskStatus.RanToCompletion, running.Status);
+        Assert.False(pool.IsRunning);
+    }
+
+    [Fact]
+    public async Task StopOrder_ShutdownTimeoutElapsed_StopsTheHostAnywayAndCancelsTheBorrowersQueuedWork()
+    {
+        var hostName = TestHosts.UniqueName("request-workers");
+        var borrowerName = TestHosts.UniqueName("borrower");
+        var builder = TestHosts.CreateBuilder();
+        builder.Services
+            .AddThreadPoolManager(hostName, o => o.MaxWorkers = 2)
+            .AddThreadPoolManager(borrowerName, o =>
+            {
+                o.WorkersFrom = hostName;
+                o.MaxWorkers = 1;
+            });
+        using var host = builder.Build();
+        var (pool, borrower) = (Keyed(host, hostName), Keyed(host, borrowerName));
+        await host.StartBoundedAsync();
+
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var running = borrower.Submit(() =>
+        {
+            started.SetResult();
+            gate.Task.Wait(Bounded.Timeout);
+        });
+        var queued = borrower.Submit(() => 42);
+        await Bounded.WaitAsync(started.Task, "the borrower's work to start");
+
+        // An already-canceled token stands for a shutdown timeout that has elapsed: the borrower's running item holds
+        // its drain, yet the host's stop is not held past the timeout.
+        await Bounded.WaitAsync(host.StopAsync(new CancellationToken(canceled: true)), "the host to stop");
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Bounded.WaitAsync(queued, "the queued work to end canceled"));
+        Assert.False(borrower.IsRunning);
+        Assert.False(pool.IsRunning);
+        gate.SetResult();
+        await Bounded.WaitAsync(running, "the running work to finish after the host stopped");
+    }
+
+    [Fact]
+    public async Task WorkersFrom_ManagerRunningOnRootNotRegistered_IsAllowedAndLeftRunning()
+    {
+        var rootName = TestHosts.UniqueName("started-by-the-app");
+        var borrowerName = TestHosts.UniqueName("borrower");
+        var external = Lineage.Root.GetOrCreateManager(rootName);
+        external.Start(1);
+        try
+        {
+            var builder = TestHosts.CreateBuilder();
+            builder.Services.AddThreadPoolManager(borrowerName, o => o.WorkersFrom = rootName);
+            using var host = builder.Build();
+            await host.StartBoundedAsync();
+
+            var borrower = Keyed(host, borrowerName);
+            Assert.Same(external, borrower.WorkersFrom);
+            Assert.StartsWith(rootName + "-", await Bounded.ResultAsync(borrower.Submit(() => Thread.CurrentThread.Name), "the borrower's work"));
+            await host.StopBoundedAsync();
+
+            // The host stops what it started, and only that.
+            Assert.False(borrower.IsRunning);
+            Assert.True(external.IsRunning);
+        }
+        finally
+        {
+            await Bounded.WaitAsync(external.StopAsync(), "the application's manager to stop");
+        }
+    }
+
+    [Fact]
+    public async Task WorkersFrom_HostStartedInsideAScopeThatShadowsTheHostsName_ResolvesTheHostFromRoot()
+    {
+        var hostName = TestHosts.UniqueName("request-workers");
+        var borrowerName = TestHosts.UniqueName("borrower");
+        var builder = TestHosts.CreateBuilder();
+        builder.Services
+            .AddThreadPoolManager(hostName, o => o.MaxWorkers = 1)
+            .AddThreadPoolManager(borrowerName, o => o.WorkersFrom = hostName);
+        using var host = builder.Build();
+
+        await using (Lineage.BeginScope("shadowing"))
+        {
+            // This flow resolves hostName to a running manager of its own scope; the registered managers live on the root.
+            var shadow = Lineage.CreateManager(hostName);
+            shadow.Start(1);
+            await host.StartBoundedAsync();
+
+            Assert.Same(Keyed(host, hostName), Keyed(host, borrowerName).WorkersFrom);
+            Assert.NotSame(shadow, Keyed(host, borrowerName).WorkersFrom);
+        }
+
+        await host.StopBoundedAsync();
+    }
+
+    [Fact]
+    public async Task Validation_MissingHost_FailsNamingBothManagers()
+    {
+        var borrowerName = TestHosts.UniqueName("borrower");
+        var missing = TestHosts.UniqueName("nowhere");
+        var builder = TestHosts.CreateBuilder();
+        builder.Services.AddThreadPoolManager(borrowerName, o => o.WorkersFrom = missing);
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(Bounded.Token()));
+
+        Assert.Equal(borrowerName, error.OptionsName);
+        var failure = Assert.Single(error.Failures);
+        Assert.StartsWith($"Thread pool manager '{borrowerName}': WorkersFrom names '{missing}', which is neither registered", failure, StringComparison.Ordinal);
+        Assert.False(Keyed(host, borrowerName).IsRunning);
+    }
+
+    [Fact]
+    public async Task Validation_HostOnRootNotRunning_FailsNamingBothManagers()
+    {
+        var idle = TestHosts.UniqueName("idle");
+        var borrowerName = TestHosts.UniqueName("borrower");
+        Lineage.Root.GetOrCreateManager(idle);
+        var builder = TestHosts.CreateBuilder();
+        builder.Services.AddThreadPoolManager(borrowerName, o => o.WorkersFrom = idle);
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(Bounded.Token()));
+
+        Assert.StartsWith($"Thread pool manager '{borrowerName}': WorkersFrom names '{idle}', which is not registered with this host and is not running", error.Message, StringComparison.Ordinal);
+        Assert.False(Keyed(host, borrowerName).IsRunning);
+    }
+
+    [Fact]
+    public async Task Validation_SelfBorrow_Fails()
+    {
+        var name = TestHosts.UniqueName("selfish");
+        var builder = TestHosts.CreateBuilder();
+        builder.Services.AddThreadPoolManager(name, o => o.WorkersFrom = name);
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(Bounded.Token()));
+
+        Assert.Equal($"Thread pool manager '{name}': WorkersFrom names '{name}' itself, and a manager cannot borrow workers from itself. " +
+            "Set WorkersFrom to another manager's name, or to null for dedicated threads.", Assert.Single(error.Failures));
+        Assert.False(Keyed(host, name).IsRunning);
+    }
+
+    [Fact]
+    public async Task Validation_TwoCycle_EachManagerReportsTheCycle()
+    {
+        var a = TestHosts.UniqueName("a");
+        var b = TestHosts.UniqueName("b");
+        var builder = TestHosts.CreateBuilder();
+        builder.Services
+            .AddThreadPoolManager(a, o => o.WorkersFrom = b)
+            .AddThreadPoolManager(b, o => o.WorkersFrom = a);
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<AggregateException>(() => host.StartAsync(Bounded.Token()));
+
+        var failures = error.InnerExceptions.Cast<OptionsValidationException>().ToDictionary(e => e.OptionsName, e => Assert.Single(e.Failures));
+        Assert.Equal(2, failures.Count);
+        Assert.StartsWith($"Thread pool manager '{a}': WorkersFrom forms a cycle of borrowers: '{a}' -> '{b}' -> '{a}'.", failures[a], StringComparison.Ordinal);
+        Assert.StartsWith($"Thread pool manager '{b}': WorkersFrom forms a cycle of borrowers: '{b}' -> '{a}' -> '{b}'.", failures[b], StringComparison.Ordinal);
+        Assert.False(Keyed(host, a).IsRunning);
+        Assert.False(Keyed(host, b).IsRunning);
+    }
+
+    [Fact]
+    public async Task Validation_CycleBehindTheHost_IsReportedByItsMembersOnly()
+    {
+        var borrower = TestHosts.UniqueName("borrower");
+        var b = TestHosts.UniqueName("b");
+        var c = TestHosts.UniqueName("c");
+        var builder = TestHosts.CreateBuilder();
+        builder.Services
+            .AddThreadPoolManager(borrower, o => o.WorkersFrom = b)
+            .AddThreadPoolManager(b, o => o.WorkersFrom = c)
+            .AddThreadPoolManager(c, o => o.WorkersFrom = b);
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<AggregateException>(() => host.StartAsync(Bounded.Token()));
+
+        // The borrower's own settings are fine: the cycle it leads into is the concern of b and c, and reported once by each.
+        Assert.Equal([b, c], error.InnerExceptions.Cast<OptionsValidationException>().Select(e => e.OptionsName).Order(StringComparer.Ordinal));
+        Assert.All(error.InnerExceptions, e => Assert.Contains("cycle", e.Message, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Validation_ThreadSettingsOnABorrower_NameEveryProperty()
+    {
+        var hostName = TestHosts.UniqueName("request-workers");
+        var borrowerName = TestHosts.UniqueName("borrower");
+        var builder = TestHosts.CreateBuilder();
+        builder.Configuration.AddInMemoryCollection([new($"ThreadPools:{borrowerName}:IsBackground", "true")]);
+        builder.Services
+            .AddThreadPoolManager(hostName, o => o.MaxWorkers = 1)
+            .AddThreadPoolManager(borrowerName, o =>
+            {
+                o.WorkersFrom = hostName;
+                o.MinWorkers = 1;
+                o.ThreadNamePrefix = "mine";
+                o.WorkerStarted = _ => { };
+            })
+            .AddThreadPoolManager(borrowerName, builder.Configuration.GetSection($"ThreadPools:{borrowerName}"));
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(Bounded.Token()));
+
+        Assert.Equal(borrowerName, error.OptionsName);
+        var failure = Assert.Single(error.Failures);
+        Assert.StartsWith($"Thread pool manager '{borrowerName}': MinWorkers, IsBackground, ThreadNamePrefix, WorkerStarted are thread settings, which belong to the host '{hostName}'", failure, StringComparison.Ordinal);
+        Assert.False(Keyed(host, hostName).IsRunning);
+    }
+
+    [Fact]
+    public async Task Validation_BorrowerTaskTypeTheProtectedHostRefuses_Fails()
+    {
+        var hostName = TestHosts.UniqueName("render");
+        var borrowerName = TestHosts.UniqueName("borrower");
+        var builder = TestHosts.CreateBuilder();
+        builder.Services
+            .AddThreadPoolManager(hostName, o => o.TaskType = "component-render")
+            .AddThreadPoolManager(borrowerName, o => o.WorkersFrom = hostName);
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(Bounded.Token()));
+
+        Assert.Equal($"Thread pool manager '{borrowerName}': TaskType must be 'component-render' to borrow workers from '{hostName}', " +
+            "which only runs work of that task type (it is null).", Assert.Single(error.Failures));
+    }
+
+    [Fact]
+    public async Task Validation_SeveralManagersProblems_AllReportedBeforeAnyManagerStarts()
+    {
+        var good = TestHosts.UniqueName("good");
+        var zero = TestHosts.UniqueName("zero");
+        var orphan = TestHosts.UniqueName("orphan");
+        var selfish = TestHosts.UniqueName("selfish");
+        var prefixed = TestHosts.UniqueName("prefixed");
+        var missing = TestHosts.UniqueName("missing");
+        var workersStarted = 0;
+        var builder = TestHosts.CreateBuilder();
+        builder.Services
+            .AddThreadPoolManager(good, o => o.WorkerStarted = _ => Interlocked.Increment(ref workersStarted))
+            .AddThreadPoolManager(zero, o => o.MaxWorkers = 0)
+            .AddThreadPoolManager(orphan, o => o.WorkersFrom = missing)
+            .AddThreadPoolManager(selfish, o => o.WorkersFrom = selfish)
+            .AddThreadPoolManager(prefixed, o =>
+            {
+                o.WorkersFrom = good;
+                o.ThreadNamePrefix = "mine";
+            });
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<AggregateException>(() => host.StartAsync(Bounded.Token()));
+
+        var failures = error.InnerExceptions.Cast<OptionsValidationException>().ToDictionary(e => e.OptionsName, e => Assert.Single(e.Failures));
+        Assert.Equal(4, failures.Count);
+        Assert.Equal($"Thread pool manager '{zero}': MaxWorkers must be at least 1 (it is 0).", failures[zero]);
+        Assert.Contains($"'{missing}'", failures[orphan], StringComparison.Ordinal);
+        Assert.Contains("itself", failures[selfish], StringComparison.Ordinal);
+        Assert.Contains("ThreadNamePrefix is a thread setting", failures[prefixed], StringComparison.Ordinal);
+        // Nothing started, not even for a moment: the valid manager never created a worker.
+        Assert.Equal(0, Volatile.Read(ref workersStarted));
+        Assert.All([good, zero, orphan, selfish, prefixed], name => Assert.False(Keyed(host, name).IsRunning));
+    }
+
+    [Fact]
+    public async Task WorkerHooks_FromHosting_RunOnEachWorker()
+    {
+        var name = TestHosts.UniqueName("hooked");
+        var started = new ConcurrentDictionary<string, ThreadPoolManager>();
+        var stopping = new ConcurrentDictionary<string, ThreadPoolManager>();
+        var builder = TestHosts.CreateBuilder();
+        builder.Services.AddThreadPoolManager(name, o =>
+        {
+            o.MaxWorkers = 3;
+            o.WorkerStarted = manager => Assert.True(started.TryAdd(Thread.CurrentThread.Name!, manager));
+            o.WorkerStopping = manager => Assert.True(stopping.TryAdd(Thread.CurrentThread.Name!, manager));
+        });
+        using var host = builder.Build();
+        var pool = Keyed(host, name);
+
+        await host.StartBoundedAsync();
+
+        // Start waits until every worker has run its hook: one call per worker, on that worker, with the manager.
+        Assert.Equal([$"{name}-1", $"{name}-2", $"{name}-3"], started.Keys.Order(StringComparer.Ordinal));
+        Assert.All(started.Values, manager => Assert.Same(pool, manager));
+        var ranOn = await Bounded.ResultAsync(pool.Submit(() => Thread.CurrentThread.Name!), "work");
+        Assert.Contains(ranOn, started.Keys);
+
+        await host.StopBoundedAsync();
+
+        // The stop waited for the workers to exit, and each ran its stopping hook as it did.
+        Assert.Equal(started.Keys.Order(StringComparer.Ordinal), stopping.Keys.Order(StringComparer.Ordinal));
+    }
+
+    private static ThreadPoolManager Keyed(Microsoft.Extensions.Hosting.IHost host, string name) =>
+        host.Services.GetRequiredKeyedService<ThreadPoolManager>(name);
+
+    private static ThreadPoolManagerOptions Options(Microsoft.Extensions.Hosting.IHost host, string name) =>
+        host.Services.GetRequiredService<IOptionsMonitor<ThreadPoolManagerOptions>>().Get(name);
+}
