@@ -45,12 +45,27 @@ internal sealed class BorrowedRun : PoolRun
     private int _running;
     private int _finished;
 
+    // Set while the run this one replaced still drains: no turn is queued until it has (see the constructor).
+    private volatile bool _held;
+
     public BorrowedRun(ThreadPoolManager manager, PoolSettings settings, PoolRun host, PoolRun? previous)
         : base(manager, settings, previous)
     {
         _host = host;
         _limit = settings.MaxWorkers;
         _ownContext = settings.FlowExecutionContext ? null : CreateOwnContext(host.Threads.BaseContext, manager.Owner);
+        if (previous is { IsDrained: false })
+        {
+            // A restart while the previous run drains: its queued items start before ours, and the two runs together
+            // never run more than MaxWorkers items, so our turns begin once it has drained.
+            _held = true;
+            _ = previous.Exited.ContinueWith(
+                static (_, state) => ((BorrowedRun)state!).Release(),
+                this,
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+        }
     }
 
     public override DedicatedRun Threads => _host.Threads;
@@ -199,8 +214,29 @@ internal sealed class BorrowedRun : PoolRun
         return created;
     }
 
+    private void Release()
+    {
+        _held = false;
+        // A full fence between the write and the queue check, pairing with the enqueue (an interlocked step) an
+        // enqueuer takes before it reads _held: either it sees us released, or we see its item.
+        Interlocked.MemoryBarrier();
+        while (!IsQueueEmpty && TryAddTurn())
+        {
+        }
+
+        if (IsStopRequested)
+        {
+            TryFinish();
+        }
+    }
+
     private bool TryAddTurn()
     {
+        if (_held)
+        {
+            return false;
+        }
+
         var turns = Volatile.Read(ref _turns);
         while (turns < _limit)
         {

@@ -331,6 +331,7 @@ internal sealed class DedicatedRun : PoolRun
         }
 
         initialized?.Signal();
+        WaitForPreviousToDrain();
         var stopped = RunLoop(slot, workerContext);
         // Before the run can close (and Stop return), so that statistics are exact once it has.
         Manager.FoldCompleted(slot.TakeCompleted());
@@ -342,6 +343,21 @@ internal sealed class DedicatedRun : PoolRun
 
         // The thread is still alive, so a waiting stop (which joins the threads) returns after the hook.
         RaiseWorkerStopping();
+    }
+
+    /// <summary>
+    /// A restart while the previous run still drains: its queued items start before this run's, and the two runs
+    /// together never run more than MaxWorkers items (a one-worker pool stays an event loop), so this run's workers
+    /// take work only once the previous run has drained. Items submitted meanwhile wait in this run's queue.
+    /// </summary>
+    private void WaitForPreviousToDrain()
+    {
+        if (Previous is { IsDrained: false } previous)
+        {
+#pragma warning disable VSTHRD002 // A worker thread of its own, not a caller's: blocking it is the point.
+            previous.Exited.GetAwaiter().GetResult();
+#pragma warning restore VSTHRD002
+        }
     }
 
     private void RaiseWorkerStopping()

@@ -422,7 +422,9 @@ internal abstract class PoolRun
     /// <summary>Runs a task of this run inline on a thread of its <see cref="Threads"/> that is blocked waiting for it.</summary>
     public bool TryExecuteInline(Task task)
     {
-        Debug.Assert(ReferenceEquals(DedicatedRun.Current, Threads), "only the threads that serve this run may run its work inline");
+        Debug.Assert(
+            ReferenceEquals(DedicatedRun.Current, Threads) || ReferenceEquals(DedicatedRun.Current?.Manager, Manager),
+            "only the threads that serve this run (or a previous run of its manager) may run its work inline");
         // The waiting item's context must come back intact, and a task that captured no context runs in the
         // worker's own context, not in the waiter's.
         // Ownership is suspended around the context switches too: switching back to the waiter's context

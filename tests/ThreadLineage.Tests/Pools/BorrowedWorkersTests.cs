@@ -487,6 +487,37 @@ public class BorrowedWorkersTests
     }
 
     [Fact]
+    public void Restart_WhileThePreviousRunDrains_KeepsTheLimitAndFifoAcrossBothRuns()
+    {
+        using var scope = Lineage.BeginScope("borrow-restart-draining");
+        StartHost("host", maxWorkers: 3, out var hostId);
+        var borrower = StartBorrower("borrower", hostId, maxWorkers: 1);
+        var tracker = new ConcurrencyTracker();
+        var order = new ConcurrentQueue<int>();
+        using var gate = new Gate();
+
+        var old = new List<Task> { borrower.Submit(() => tracker.Run(() => gate.Wait("the gate"))) };
+        old.AddRange(Enumerable.Range(1, 5).Select(i => borrower.Submit(() => tracker.Run(() => order.Enqueue(i)))));
+        Bounded.Until(() => borrower.GetStatistics().BusyWorkers == 1, "the first item runs");
+        borrower.Stop(wait: false);
+        borrower.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, WorkersFrom = hostId });
+        using var newItemStarted = new ManualResetEventSlim();
+        var restarted = Enumerable.Range(100, 5).Select(i => borrower.Submit(() =>
+        {
+            newItemStarted.Set();
+            tracker.Run(() => order.Enqueue(i));
+        })).ToArray();
+
+        // A wrongly eager new run would start an item here; a correct one lets this wait run out.
+        newItemStarted.Wait(TimeSpan.FromMilliseconds(200));
+        gate.Open();
+        Bounded.Wait(Task.WhenAll(old.Concat(restarted)), "both runs' items");
+
+        Assert.Equal(1, tracker.Max);
+        Assert.Equal([1, 2, 3, 4, 5, 100, 101, 102, 103, 104], order);
+    }
+
+    [Fact]
     public void Stop_ABorrower_LeavesTheHostRunning_AndWaitsOnlyForItsOwnItems()
     {
         using var scope = Lineage.BeginScope("borrow-stop");

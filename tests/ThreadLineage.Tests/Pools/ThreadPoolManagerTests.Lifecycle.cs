@@ -146,26 +146,66 @@ public partial class ThreadPoolManagerTests
         Assert.StartsWith(manager.Id + "-", name, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void Start_RightAfterStopWithoutWait_RunsNewWorkWhileOldRunDrains()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Start_RightAfterStopWithoutWait_KeepsMaxWorkersAndFifoAcrossBothRuns(int maxWorkers)
     {
+        // A restart while the previous run drains: the new run's items start after the old run's queued ones, and
+        // never more than MaxWorkers items of the manager run at once (a one-worker pool stays an event loop).
         using var manager = new ThreadPoolManager(NewId("restart-draining"));
-        manager.Start(1);
+        manager.Start(maxWorkers);
+        var running = 0;
+        var most = 0;
+        var order = new System.Collections.Concurrent.ConcurrentQueue<int>();
         using var gate = new Gate();
-        var oldBlocker = Block(manager, gate);
-        var oldQueued = manager.Submit(() => Thread.CurrentThread);
+        void Track(int label, bool wait)
+        {
+            var now = Interlocked.Increment(ref running);
+            int seen;
+            while (now > (seen = Volatile.Read(ref most)) && Interlocked.CompareExchange(ref most, now, seen) != seen)
+            {
+            }
+
+            order.Enqueue(label);
+            if (wait)
+            {
+                gate.Wait("the gate");
+            }
+            else
+            {
+                Thread.SpinWait(10_000);
+            }
+
+            Interlocked.Decrement(ref running);
+        }
+
+        // Every worker of the old run blocks at the gate, with more of its items queued behind.
+        var old = Enumerable.Range(0, maxWorkers).Select(i => manager.Submit(() => Track(-1 - i, wait: true))).ToList();
+        old.AddRange(Enumerable.Range(1, 5).Select(i => manager.Submit(() => Track(i, wait: false))));
+        Bounded.Until(() => Volatile.Read(ref running) == maxWorkers, "every worker of the old run holds an item");
         manager.Stop(wait: false);
 
-        manager.Start(1);
+        manager.Start(maxWorkers);
+        using var newItemStarted = new ManualResetEventSlim();
+        var restarted = Enumerable.Range(100, 5).Select(i => manager.Submit(() =>
+        {
+            newItemStarted.Set();
+            Track(i, wait: false);
+        })).ToArray();
 
-        // The old run's only worker is still blocked, so this work can only run on the new run's worker.
-        var newWorker = Bounded.Result(manager.Submit(() => Thread.CurrentThread), "the new run's work");
-        Assert.False(oldBlocker.IsCompleted);
-        Assert.False(oldQueued.IsCompleted);
+        // Give a wrongly eager new run the chance to show itself before the old run resumes. A correct one starts
+        // nothing here, so this wait always runs out; it shapes the interleaving, nothing depends on its length.
+        newItemStarted.Wait(TimeSpan.FromMilliseconds(200));
         gate.Open();
-        var oldWorker = Bounded.Result(oldQueued, "the old run's queued work");
-        Assert.NotSame(newWorker, oldWorker);
-        Bounded.Wait(oldBlocker, "the old run's blocker");
+        Bounded.Wait(Task.WhenAll(old.Concat(restarted)), "both runs' items");
+
+        Assert.True(most <= maxWorkers, $"{most} items ran at once across the two runs (MaxWorkers {maxWorkers}).");
+        var labels = order.ToList();
+        var lastOld = labels.FindLastIndex(static label => label < 100);
+        var firstNew = labels.FindIndex(static label => label >= 100);
+        Assert.True(maxWorkers > 1 || lastOld < firstNew, $"an item submitted after the restart started before the old run's queue: {string.Join(",", labels)}.");
+        Assert.True(labels.IndexOf(5) < firstNew, $"the old run's last queued item started after a new one: {string.Join(",", labels)}.");
     }
 
     [Fact]
