@@ -608,15 +608,19 @@ public class LineageScopeTests
         var scope = Lineage.BeginScope("job");
         var id = TestIds.New("io");
         using var ended = new ManualResetEventSlim();
+        using var attached = new ManualResetEventSlim();
         var child = TestThreads.StartChild(() =>
         {
             Lineage.CreateManager(TestIds.New("child-before")); // the child's own node, below the scope's
             var ownNode = Lineage.Current;
+            attached.Set();
             Bounded.Wait(ended, "the scope's end");
             var currentAfterEnd = Lineage.Current;
             return (ownNode, currentAfterEnd, Manager: Lineage.GetOrCreateManager(id));
         });
 
+        // The child attaches while the scope is still alive, then the scope ends.
+        Bounded.Wait(attached, "the child's first attachment");
         scope.Dispose();
         ended.Set();
         var outcome = Bounded.Result(child, "the child flow");
