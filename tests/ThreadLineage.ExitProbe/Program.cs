@@ -22,6 +22,15 @@ switch (scenario)
     case "background-abandoned-with-foreground-pool":
         BackgroundAbandoned(withForegroundPool: true);
         break;
+    case "borrowed-main-returns-drains":
+        BorrowedDrains(callExit: false);
+        break;
+    case "borrowed-environment-exit-drains":
+        BorrowedDrains(callExit: true);
+        break;
+    case "borrowed-background-abandoned":
+        BorrowedBackgroundAbandoned();
+        break;
     case "restart-then-exit-drains":
         RestartThenExitDrains();
         break;
@@ -102,6 +111,46 @@ static void BackgroundAbandoned(bool withForegroundPool)
         foreground.Start(1);
         SubmitGatedItems(foreground, count: 3);
     }
+}
+
+// Borrowing pools of a non-background host: their running and queued work finishes before the process ends,
+// like the host's own (the host's threads run it).
+static void BorrowedDrains(bool callExit)
+{
+    var host = Lineage.Root.GetOrCreateManager("exit-host");
+    host.Start(1);
+    var first = Lineage.Root.GetOrCreateManager("exit-borrower-a");
+    first.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, WorkersFrom = "exit-host" });
+    var second = Lineage.Root.GetOrCreateManager("exit-borrower-b");
+    second.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, WorkersFrom = "exit-host" });
+    SubmitGatedItems(first, count: 3);
+    SubmitGatedItems(second, count: 3);
+    if (callExit)
+    {
+        Console.WriteLine("main calling Environment.Exit");
+        Environment.Exit(0);
+    }
+}
+
+// A borrowing pool of a background host is as background as its host: its blocked work is abandoned at exit.
+static void BorrowedBackgroundAbandoned()
+{
+    var never = new ManualResetEventSlim();
+    var host = Lineage.Root.GetOrCreateManager("exit-bg-host");
+    host.Start(1, isBackground: true);
+    var borrower = Lineage.Root.GetOrCreateManager("exit-bg-borrower");
+    borrower.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, WorkersFrom = "exit-bg-host" });
+    for (var i = 0; i < 3; i++)
+    {
+        var n = i;
+        borrower.Post(() =>
+        {
+            never.Wait();
+            Console.WriteLine($"done bg {n}");
+        });
+    }
+
+    Console.WriteLine($"borrower is background: {borrower.IsBackground}");
 }
 
 // A pool restarted while its previous run still drains: the previous run's queued work must also finish

@@ -23,6 +23,29 @@ public sealed class ProcessExitTests(ITestOutputHelper output)
         }
     }
 
+    [Theory]
+    [InlineData("borrowed-main-returns-drains")]
+    [InlineData("borrowed-environment-exit-drains")]
+    public void BorrowingPoolsOfANonBackgroundHost_TheirWorkFinishesBeforeTheProcessEnds(string scenario)
+    {
+        var result = Run(scenario);
+
+        Assert.True(result.Exited && result.ExitCode == 0, result.ToString());
+        Assert.Equal(3, result.Count("done exit-borrower-a"));
+        Assert.Equal(3, result.Count("done exit-borrower-b"));
+    }
+
+    [Fact]
+    public void BorrowingPoolOfABackgroundHost_ItsWorkIsAbandonedAtExit()
+    {
+        var result = Run("borrowed-background-abandoned");
+
+        Assert.True(result.Exited, $"a background host's borrower kept the process alive: {result}");
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("borrower is background: True", result.Lines);
+        Assert.Equal(0, result.Count("done bg"));
+    }
+
     [Fact]
     public void IdleNonBackgroundPool_DoesNotKeepTheProcessAlive()
     {
