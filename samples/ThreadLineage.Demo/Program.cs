@@ -111,8 +111,21 @@ finally
     release.Set();
 }
 
-// 6. Graceful stop.
-Show.Section(6, "Graceful stop");
+// 6. Per-request pools that borrow threads: each request gets a pool of its own (queue, limit, statistics,
+// lifecycle) that runs on the threads of one process-wide host, so a request costs no thread.
+Show.Section(6, "Per-request pools: borrowed threads next to dedicated ones");
+var requestWorkers = Lineage.Root.GetOrCreateManager("request-workers");
+requestWorkers.Start(maxWorkers: Environment.ProcessorCount);
+const int RequestCount = 200;
+var borrowed = await PerRequestPools.ServeAsync(RequestCount, borrow: true);
+var dedicated = await PerRequestPools.ServeAsync(RequestCount, borrow: false);
+Show.Wrapped($"{RequestCount} requests, each in its own scope with its own \"request\" pool (2 at a time, 4 items each):");
+Show.Line($"  borrowing from \"request-workers\": {borrowed}");
+Show.Line($"  dedicated threads (Start(2)):      {dedicated}");
+Show.Line($"  request-workers: {requestWorkers.GetStatistics().Workers} threads, shared by every borrowing pool");
+
+// 7. Graceful stop.
+Show.Section(7, "Graceful stop");
 foreach (var worker in workers)
 {
     worker.Join();
@@ -132,11 +145,11 @@ await using (var job = Lineage.BeginScope("nightly-report"))
 
 Show.Line($"after the scope's DisposeAsync, report running: {report.IsRunning}");
 
-await Within.WaitAsync(Task.WhenAll(requests.StopAsync(), sharedRender.StopAsync()), "the process-wide pools to drain");
+await Within.WaitAsync(Task.WhenAll(requests.StopAsync(), sharedRender.StopAsync(), requestWorkers.StopAsync()), "the process-wide pools to drain");
 Show.Line($"Root's pools drained with StopAsync (requests running: {requests.IsRunning}, render running: {sharedRender.IsRunning})");
 
-// 7. Statistics: exact now that every pool has stopped.
-Show.Section(7, "Statistics, exact now that every pool has stopped: GetStatistics()");
+// 8. Statistics: exact now that every pool has stopped.
+Show.Section(8, "Statistics, exact now that every pool has stopped: GetStatistics()");
 labels[requests] = "Root's requests pool";
 Show.Line($"{"pool",-26} {"completed",9} {"faulted",8} {"canceled",9} {"rejected",9} {"workers",8}");
 foreach (var pool in new[] { requests, sharedRender }.Concat(workers.Select(w => w.RenderPool!)).Append(report))

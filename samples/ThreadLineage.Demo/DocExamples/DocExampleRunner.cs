@@ -32,6 +32,9 @@ internal static class DocExampleRunner
         await RunAsync("pools.md › Statistics", PoolExamples.Statistics);
         await RunAsync("pools.md › Waiting for idle: WaitForIdleAsync", PoolExamples.WaitForIdleAsync);
         await RunAsync("pools.md › Shutdown", PoolExamples.ShutdownAsync);
+        await RunAsync("borrowed-workers.md › A pool per request", BorrowingExamples.PoolPerRequestAsync);
+        await RunAsync("borrowed-workers.md › Nesting", BorrowingExamples.NestingAsync);
+        await RunAsync("borrowed-workers.md › Host lifecycle", BorrowingExamples.HostLifecycle);
     }
 
     private static void ShowAsyncSelfDeadlock()
