@@ -49,7 +49,7 @@ internal sealed class BorrowedRun : PoolRun
     private volatile bool _held;
 
     public BorrowedRun(ThreadPoolManager manager, PoolSettings settings, PoolRun host, PoolRun? previous)
-        : base(manager, settings, previous)
+        : base(manager, settings, previous, createQueue: false)
     {
         _host = host;
         _limit = settings.MaxWorkers;

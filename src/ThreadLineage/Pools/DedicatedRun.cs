@@ -69,7 +69,7 @@ internal sealed class DedicatedRun : PoolRun
     private ExecutionContext? _baseContext;
 
     public DedicatedRun(ThreadPoolManager manager, PoolSettings settings, PoolRun? previous)
-        : base(manager, settings, previous)
+        : base(manager, settings, previous, createQueue: true)
     {
         _maxWorkers = settings.MaxWorkers;
         _minWorkers = settings.MinWorkers;

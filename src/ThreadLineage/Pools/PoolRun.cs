@@ -37,7 +37,9 @@ internal abstract class PoolRun
     [ThreadStatic]
     private static PoolRun? t_itemRun;
 
-    private readonly ConcurrentQueue<WorkItem> _queue = new();
+    // Created on the first enqueue for a borrowing run (an idle borrower costs a few hundred bytes, not the queue's
+    // first segment); at construction for a dedicated one. Never replaced once set.
+    private volatile ConcurrentQueue<WorkItem>? _queue;
 
     // Bounded queues only: one permit per free queue slot, taken before an enqueue, returned on dequeue.
     private readonly SemaphoreSlim? _slots;
@@ -64,11 +66,12 @@ internal abstract class PoolRun
     // The manager's run this one replaced while it was still draining: a waiting stop waits for it too.
     private PoolRun? _previous;
 
-    private protected PoolRun(ThreadPoolManager manager, PoolSettings settings, PoolRun? previous)
+    private protected PoolRun(ThreadPoolManager manager, PoolSettings settings, PoolRun? previous, bool createQueue)
     {
         Manager = manager;
         Settings = settings;
         _previous = previous;
+        _queue = createQueue ? new ConcurrentQueue<WorkItem>() : null;
         if (settings.QueueCapacity is { } capacity)
         {
             _slots = new SemaphoreSlim(capacity);
@@ -124,7 +127,7 @@ internal abstract class PoolRun
     public PoolRun? Previous => Volatile.Read(ref _previous);
 
     /// <summary>Gets the items of this manager waiting in the queue (borrowers' turns are not counted).</summary>
-    public int QueuedItems => Math.Max(0, _queue.Count - Volatile.Read(ref _queuedTurns));
+    public int QueuedItems => _queue is { } queue ? Math.Max(0, queue.Count - Volatile.Read(ref _queuedTurns)) : 0;
 
     public bool IsStopRequested => _stopRequested;
 
@@ -134,7 +137,7 @@ internal abstract class PoolRun
     /// <summary>Gets the context work runs in when it flows none (<see cref="ThreadPoolManagerOptions.FlowExecutionContext"/> off).</summary>
     private protected abstract ExecutionContext? OwnContext { get; }
 
-    private protected bool IsQueueEmpty => _queue.IsEmpty;
+    private protected bool IsQueueEmpty => _queue?.IsEmpty ?? true;
 
     /// <summary>Forgets the previous run once it has been waited for, so a chain of restarts is not kept alive.</summary>
     public void ForgetPrevious(PoolRun drained) => Interlocked.CompareExchange(ref _previous, null, drained);
@@ -382,7 +385,7 @@ internal abstract class PoolRun
     public Task[] SnapshotQueue()
     {
         var tasks = new List<Task>();
-        foreach (var item in _queue)
+        foreach (var item in _queue ?? [])
         {
             if (item.Work is Task task)
             {
@@ -534,8 +537,10 @@ internal abstract class PoolRun
 
     private protected bool TryDequeue(out WorkItem item)
     {
-        if (!_queue.TryDequeue(out item))
+        var queue = _queue;
+        if (queue is null || !queue.TryDequeue(out item))
         {
+            item = default;
             return false;
         }
 
@@ -614,7 +619,7 @@ internal abstract class PoolRun
                 continue;
             }
 
-            if ((Volatile.Read(ref _gate.Value) & EnqueuersMask) == 0 && _queue.IsEmpty)
+            if ((Volatile.Read(ref _gate.Value) & EnqueuersMask) == 0 && IsQueueEmpty)
             {
                 break;
             }
@@ -676,7 +681,14 @@ internal abstract class PoolRun
 
     private void Enqueue(in WorkItem item)
     {
-        _queue.Enqueue(item);
+        var queue = _queue;
+        if (queue is null)
+        {
+            // Compare-exchange: racing first enqueuers agree on one queue.
+            queue = Interlocked.CompareExchange(ref _queue, new ConcurrentQueue<WorkItem>(), null) ?? _queue!;
+        }
+
+        queue.Enqueue(item);
         OnItemQueued();
     }
 
