@@ -187,9 +187,10 @@ internal abstract class PoolRun
             case QueueFullMode.RunInCaller:
                 return Room.RunInCaller;
             default:
-                if (IsRunningOnCurrentThread())
+                if (ReferenceEquals(DedicatedRun.Current, Threads))
                 {
-                    // Waiting on one of our own workers could wait for ourselves: run it here instead.
+                    // Waiting on one of the threads that run our items (our own, or the host's that we borrow) could
+                    // wait for ourselves: room is made only when those threads take items. Run it here instead.
                     return Room.RunInCaller;
                 }
 

@@ -302,6 +302,28 @@ public class BorrowedWorkersTests
     }
 
     [Fact]
+    public void QueueFullModeWait_OnTheHostsOnlyThread_RunsInTheCallerInsteadOfWaitingForItself()
+    {
+        using var scope = Lineage.BeginScope("borrow-capacity-wait");
+        var host = StartHost("host", maxWorkers: 1, out var hostId);
+        var borrower = Lineage.CreateManager(TestIds.New("borrower"));
+        borrower.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, WorkersFrom = hostId, QueueCapacity = 1, QueueFullMode = QueueFullMode.Wait });
+
+        // On the host's only thread: the first item fills the borrower's queue (its turn waits behind this very item),
+        // so the second finds it full; room would only be made by this thread.
+        var outcome = host.Submit(() =>
+        {
+            var queued = borrower.Submit(static () => Thread.CurrentThread.Name);
+            var second = borrower.Submit(static () => Thread.CurrentThread.Name);
+            return (second.IsCompleted, queued);
+        });
+
+        var (ranInCaller, queued) = Bounded.Result(outcome, "a full borrower on the host's only thread");
+        Assert.True(ranInCaller, "the second submission should have run in the caller");
+        Assert.StartsWith(hostId + "-", Bounded.Result(queued, "the queued item"));
+    }
+
+    [Fact]
     public void Statistics_CountTheBorrowersItems_AndTheHostsOwnSeparately()
     {
         using var scope = Lineage.BeginScope("borrow-statistics");
