@@ -30,21 +30,6 @@ internal sealed class WeakList<T>
         }
     }
 
-    public void Remove(T item)
-    {
-        lock (_lock)
-        {
-            for (var i = 0; i < _items.Count; i++)
-            {
-                if (_items[i].TryGetTarget(out var target) && ReferenceEquals(target, item))
-                {
-                    _items.RemoveAt(i);
-                    return;
-                }
-            }
-        }
-    }
-
     /// <summary>Returns the items alive right now, in the order they were added.</summary>
     public List<T> Snapshot()
     {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Collections.ObjectModel;
 using System.Diagnostics.CodeAnalysis;
 using ThreadLineage.Internal;
@@ -13,6 +14,7 @@ namespace ThreadLineage;
 /// a running manager refers to it. A node refers to its parent strongly and to its children weakly.
 /// All members are thread-safe.
 /// </remarks>
+[DebuggerDisplay("{ToString(),nq}")]
 public sealed class LineageNode
 {
     private static readonly IReadOnlyDictionary<string, ThreadPoolManager> s_noManagers =

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using ThreadLineage.Internal;
 using ThreadLineage.Pools;
 
@@ -18,6 +19,7 @@ namespace ThreadLineage;
 /// <see cref="OnWorkerStarted"/>.
 /// </para>
 /// </remarks>
+[DebuggerDisplay("{ToString(),nq}")]
 public partial class ThreadPoolManager : IDisposable, IAsyncDisposable
 {
     /// <summary>The id used when <see langword="null"/> is passed for one: <c>"default"</c>.</summary>
