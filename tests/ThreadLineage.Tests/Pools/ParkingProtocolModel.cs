@@ -5,9 +5,9 @@ using System.Text;
 namespace ThreadLineage.Tests.Pools;
 
 /// <summary>
-/// A model of the worker parking protocol (<c>WorkerGroup.RunLoop</c>, <c>SpinForWork</c>, <c>Park</c>,
+/// A model of the worker parking protocol (<c>DedicatedRun.RunLoop</c>, <c>SpinForWork</c>, <c>Park</c>,
 /// <c>WaitForPermit</c>, <c>WakeOrSpawn</c>, <c>TryClaimParked</c> in
-/// <c>src/ThreadLineage/Pools/WorkerGroup.Workers.cs</c>, and <c>Enqueue</c> in <c>WorkerGroup.cs</c>), with a small
+/// <c>src/ThreadLineage/Pools/DedicatedRun.cs</c>, and <c>Enqueue</c> → <c>OnItemQueued</c> in <c>PoolRun.cs</c>), with a small
 /// explicit-state model checker that explores every interleaving of its threads.
 /// </summary>
 /// <remarks>
@@ -22,12 +22,18 @@ namespace ThreadLineage.Tests.Pools;
 /// <para>
 /// <b>Granularity.</b> One step is one interlocked operation or one read of shared state, in the order the code
 /// does them; purely local work between two such operations is folded into the step before it. The line
-/// numbers in the comments are those of commit 0892fa0 (<c>Workers.cs</c> is <c>WorkerGroup.Workers.cs</c>).
-/// Reads of values no modelled thread writes are constant and take no step: <c>IsStopRequested</c> (always
-/// false), <c>_liveWorkers &gt; _maxWorkers</c> (always false) and <c>_liveWorkers &lt; _maxWorkers</c> (always
-/// false: WakeOrSpawn never spawns at MinWorkers == MaxWorkers), <c>_liveWorkers &lt;= _minWorkers</c> (always
-/// true: Park always waits without a timeout). The <c>_awakeWorkers</c> counter, the idle waiters and the
-/// background/foreground toggle feed no decision of the protocol and are left out.
+/// numbers in the comments are those of <c>src/ThreadLineage/Pools/DedicatedRun.cs</c> and <c>PoolRun.cs</c>
+/// as of commit 6caab42; <c>0892fa0^:Workers.cs</c> is <c>WorkerGroup.Workers.cs</c> before commit 0892fa0,
+/// the code of <see cref="HandOffRule.OldRule"/>, which no longer exists. Reads of values no modelled thread
+/// writes are constant and take no step: <c>MayExit</c> (<c>IsStopRequested &amp;&amp; !HasOpenBorrowers</c>,
+/// always false: the run is never stopped, so the borrowers are never read), <c>_liveWorkers &gt; _maxWorkers</c>
+/// (always false) and <c>_liveWorkers &lt; _maxWorkers</c> (always false: WakeOrSpawn never spawns at MinWorkers
+/// == MaxWorkers), <c>_liveWorkers &lt;= _minWorkers</c> (always true: Park always waits without a timeout). The
+/// <c>_awakeWorkers</c> counter, the idle waiters, the statistics slot, the count of queued turns
+/// (<c>_queuedTurns</c>, PoolRun.cs:293, 547) and the background/foreground toggle feed no decision of the protocol
+/// and are left out. So is <c>WakeAll</c> (DedicatedRun.cs:639-647): its callers are a stop, a borrower closing
+/// and a resize, none of which is modelled. A borrower's turn reaches this queue through the same <c>Enqueue</c>
+/// (PoolRun.cs:290-300 → 650-663 → 675-679) as an item does, so a producer stands for either.
 /// </para>
 /// <para>
 /// <b>Spinning.</b> <c>SpinForWork</c> reads the queue, and when it is empty checks its deadline. The deadline is
@@ -117,7 +123,7 @@ internal sealed class ParkingProtocolModel
     public enum HandOffRule
     {
         /// <summary>
-        /// The current code (0892fa0, Workers.cs:435-446): the first item a worker takes after it found the queue
+        /// The current code (since 0892fa0; DedicatedRun.cs:387-398): the first item a worker takes after it found the queue
         /// empty (whether by spinning, by the re-check while parking, or after being woken) makes it call
         /// <c>WakeOrSpawn</c> if the queue is still not empty.
         /// </summary>
@@ -135,73 +141,73 @@ internal sealed class ParkingProtocolModel
     /// </summary>
     private enum Pc : byte
     {
-        // ---- Worker: RunLoop (Workers.cs:415-511) ----
+        // ---- Worker: RunLoop (DedicatedRun.cs:366-463) ----
 
-        /// <summary>Workers.cs:426 <c>TryDequeue(out var item)</c> → WorkerGroup.cs:289 <c>_queue.TryDequeue</c>.</summary>
+        /// <summary>DedicatedRun.cs:378 <c>TryDequeue(out var item)</c> → PoolRun.cs:535 <c>_queue.TryDequeue</c>.</summary>
         Dequeue,
 
         /// <summary>
-        /// Workers.cs:428-433 <c>if (searching) { searching = false; Interlocked.Decrement(ref _searching); }</c>
+        /// DedicatedRun.cs:380-385 <c>if (searching) { searching = false; Interlocked.Decrement(ref _searching); }</c>
         /// (old rule: 0892fa0^:Workers.cs:416 <c>if (Interlocked.Decrement(ref _searching) == 0 &amp;&amp; ...</c>).
         /// </summary>
         DequeuedStopSearching,
 
         /// <summary>
-        /// Workers.cs:441-442 <c>idle = false; if (!_queue.IsEmpty)</c> (old rule: the <c>!_queue.IsEmpty</c> of
+        /// DedicatedRun.cs:393-394 <c>idle = false; if (!IsQueueEmpty)</c> (old rule: the <c>!_queue.IsEmpty</c> of
         /// 0892fa0^:Workers.cs:416): the hand-off's read of the queue.
         /// </summary>
         HandOffCheckQueue,
 
-        /// <summary>Workers.cs:481 <c>Interlocked.CompareExchange(ref _searching, 1, 0)</c> (only when not searching).</summary>
+        /// <summary>DedicatedRun.cs:433 <c>Interlocked.CompareExchange(ref _searching, 1, 0)</c> (only when not searching).</summary>
         BecomeSearcher,
 
-        /// <summary>Workers.cs:519 <c>if (!_queue.IsEmpty || IsStopRequested) return true;</c> in SpinForWork.</summary>
+        /// <summary>DedicatedRun.cs:471 <c>if (!IsQueueEmpty || MayExit) return true;</c> in SpinForWork.</summary>
         SpinCheckQueue,
 
-        /// <summary>Workers.cs:526 <c>while (Stopwatch.GetTimestamp() &lt; deadline)</c>: either spin again or time out.</summary>
+        /// <summary>DedicatedRun.cs:478 <c>while (Stopwatch.GetTimestamp() &lt; deadline)</c>: either spin again or time out.</summary>
         SpinDeadline,
 
-        /// <summary>Workers.cs:496-497 <c>searching = false; Interlocked.Decrement(ref _searching);</c> after the spin timed out.</summary>
+        /// <summary>DedicatedRun.cs:448-449 <c>searching = false; Interlocked.Decrement(ref _searching);</c> after the spin timed out.</summary>
         StopSearching,
 
-        /// <summary>Workers.cs:547 <c>Interlocked.Increment(ref _parked)</c> in Park (the announcement).</summary>
+        /// <summary>DedicatedRun.cs:499 <c>Interlocked.Increment(ref _parked)</c> in Park (the announcement).</summary>
         ParkAnnounce,
 
-        /// <summary>Workers.cs:548 <c>!_queue.IsEmpty</c>: Park's re-check after announcing.</summary>
+        /// <summary>DedicatedRun.cs:500 <c>!IsQueueEmpty</c>: Park's re-check after announcing.</summary>
         ParkRecheck,
 
-        /// <summary>Workers.cs:548 → 763 <c>Volatile.Read(ref _parked)</c> in TryClaimParked: withdrawing the announcement.</summary>
+        /// <summary>DedicatedRun.cs:500 → 651 <c>Volatile.Read(ref _parked)</c> in TryClaimParked: withdrawing the announcement.</summary>
         WithdrawRead,
 
-        /// <summary>Workers.cs:548 → 767 <c>Interlocked.CompareExchange(ref _parked, parked - 1, parked)</c>: withdrawing.</summary>
+        /// <summary>DedicatedRun.cs:500 → 655 <c>Interlocked.CompareExchange(ref _parked, parked - 1, parked)</c>: withdrawing.</summary>
         WithdrawCas,
 
-        /// <summary>Workers.cs:558 <c>WaitForPermit()</c> → 589 <c>_wake.Wait(Timeout.Infinite)</c>: blocked until a permit is free.</summary>
+        /// <summary>DedicatedRun.cs:510 <c>WaitForPermit()</c> → 541 <c>_wake.Wait(Timeout.Infinite)</c>: blocked until a permit is free.</summary>
         WaitPermit,
 
-        /// <summary>Workers.cs:456 <c>RunItem(item, workerContext)</c>: runs forever, or returns (Workers.cs:458-462, then 426).</summary>
+        /// <summary>DedicatedRun.cs:408 <c>RunItem(item, workerContext)</c>: runs forever, or returns (DedicatedRun.cs:410-415, then 378).</summary>
         Running,
 
-        // ---- WakeOrSpawn (Workers.cs:729-749) and TryClaimParked (761-777): producers, and workers handing off ----
+        // ---- WakeOrSpawn (DedicatedRun.cs:617-637) and TryClaimParked (649-665): producers, and workers handing off ----
 
-        /// <summary>Workers.cs:733 <c>if (Volatile.Read(ref _searching) &gt; 0) return;</c>.</summary>
+        /// <summary>DedicatedRun.cs:621 <c>if (Volatile.Read(ref _searching) &gt; 0) return;</c>.</summary>
         WakeReadSearching,
 
-        /// <summary>Workers.cs:738 <c>Volatile.Read(ref _parked) &gt; 0</c> (if not, 745 is false at MinWorkers == MaxWorkers: return).</summary>
+        /// <summary>DedicatedRun.cs:626 <c>Volatile.Read(ref _parked) &gt; 0</c> (if not, 633 is false at MinWorkers == MaxWorkers: return).</summary>
         WakeReadParked,
 
-        /// <summary>Workers.cs:738 → 763 <c>var parked = Volatile.Read(ref _parked);</c> in TryClaimParked.</summary>
+        /// <summary>DedicatedRun.cs:626 → 651 <c>var parked = Volatile.Read(ref _parked);</c> in TryClaimParked.</summary>
         ClaimRead,
 
-        /// <summary>Workers.cs:767 <c>Interlocked.CompareExchange(ref _parked, parked - 1, parked)</c>; on failure 773 <c>parked = seen</c>.</summary>
+        /// <summary>DedicatedRun.cs:655 <c>Interlocked.CompareExchange(ref _parked, parked - 1, parked)</c>; on failure 661 <c>parked = seen</c>.</summary>
         ClaimCas,
 
-        /// <summary>Workers.cs:740 <c>_wake.Release()</c>: one permit for the claimed worker.</summary>
+        /// <summary>DedicatedRun.cs:628 <c>_wake.Release()</c>: one permit for the claimed worker.</summary>
         Release,
 
-        // ---- Producer: Enqueue (WorkerGroup.cs:281-285) ----
+        // ---- Producer: Enqueue (PoolRun.cs:675-679) ----
 
-        /// <summary>WorkerGroup.cs:283 <c>_queue.Enqueue(item)</c> (then 284 <c>WakeOrSpawn()</c>).</summary>
+        /// <summary>PoolRun.cs:677 <c>_queue.Enqueue(item)</c> (then 678 <c>OnItemQueued()</c> → DedicatedRun.cs:609 <c>WakeOrSpawn()</c>).</summary>
         Enqueue,
 
         /// <summary>The producer has enqueued all its items.</summary>
@@ -301,7 +307,7 @@ internal sealed class ParkingProtocolModel
         var state = new byte[_stateSize];
         for (var w = 0; w < _workers; w++)
         {
-            // WorkerMain → RunLoop (Workers.cs:419-423): searching = false, idle = true, then the loop's TryDequeue.
+            // WorkerMain → RunLoop (DedicatedRun.cs:334 → 372-376): searching = false, idle = true, then the loop's TryDequeue.
             var at = WorkerAt(w);
             state[at + PcOffset] = (byte)Pc.Dequeue;
             state[at + IdleOffset] = _rule == HandOffRule.FixedRule ? (byte)1 : (byte)0;
@@ -341,36 +347,36 @@ internal sealed class ParkingProtocolModel
         {
             case Pc.Dequeue:
             {
-                // Workers.cs:426 → WorkerGroup.cs:289 _queue.TryDequeue: one atomic step.
+                // DedicatedRun.cs:378 → PoolRun.cs:535 _queue.TryDequeue: one atomic step.
                 var next = Copy(state);
                 if (Get(state, QueueAt) > 0)
                 {
                     Set(next, QueueAt, Get(state, QueueAt) - 1);
                     if (state[at + SearchingOffset] != 0)
                     {
-                        // Workers.cs:428: still searching (we came from the spin) → stop searching first.
+                        // DedicatedRun.cs:380: still searching (we came from the spin) → stop searching first.
                         Jump(next, at, Pc.DequeuedStopSearching);
                     }
                     else
                     {
-                        // Workers.cs:435 (fixed rule): the first item after idling → the hand-off. Old rule: only a
+                        // DedicatedRun.cs:387 (fixed rule): the first item after idling → the hand-off. Old rule: only a
                         // searching worker hands off (0892fa0^:Workers.cs:411), so straight to the item.
                         AfterStoppedSearching(next, at);
                     }
 
-                    output.Add(new Transition(next, thread, "TryDequeue took an item (Workers.cs:426)"));
+                    output.Add(new Transition(next, thread, "TryDequeue took an item (DedicatedRun.cs:378)"));
                 }
                 else
                 {
-                    // Workers.cs:466 idle = true (fixed rule only; the old code had no such flag); 467 IsStopRequested
-                    // is false; 481 the CAS only if not already searching, else 486-488 straight into SpinForWork.
+                    // DedicatedRun.cs:418 idle = true (fixed rule only; the old code had no such flag); 419 MayExit
+                    // is false; 433 the CAS only if not already searching, else 438-440 straight into SpinForWork.
                     if (_rule == HandOffRule.FixedRule)
                     {
                         next[at + IdleOffset] = 1;
                     }
 
                     Jump(next, at, state[at + SearchingOffset] != 0 ? Pc.SpinCheckQueue : Pc.BecomeSearcher);
-                    output.Add(new Transition(next, thread, "TryDequeue found the queue empty (Workers.cs:426)"));
+                    output.Add(new Transition(next, thread, "TryDequeue found the queue empty (DedicatedRun.cs:378)"));
                 }
 
                 break;
@@ -378,7 +384,7 @@ internal sealed class ParkingProtocolModel
 
             case Pc.DequeuedStopSearching:
             {
-                // Workers.cs:430-432: searching = false; Interlocked.Decrement(ref _searching).
+                // DedicatedRun.cs:383-384: searching = false; Interlocked.Decrement(ref _searching).
                 var next = Copy(state);
                 next[at + SearchingOffset] = 0;
                 var searching = Get(state, SearchingAt) - 1;
@@ -393,39 +399,39 @@ internal sealed class ParkingProtocolModel
                     Jump(next, at, searching == 0 ? Pc.HandOffCheckQueue : Pc.Running);
                 }
 
-                output.Add(new Transition(next, thread, "stopped searching: Interlocked.Decrement(ref _searching) (Workers.cs:432; old rule 0892fa0^:416)"));
+                output.Add(new Transition(next, thread, "stopped searching: Interlocked.Decrement(ref _searching) (DedicatedRun.cs:384; old rule 0892fa0^:Workers.cs:416)"));
                 break;
             }
 
             case Pc.HandOffCheckQueue:
             {
-                // Workers.cs:442 (old: 0892fa0^:416) !_queue.IsEmpty → 444 WakeOrSpawn(); else run the item (456).
+                // DedicatedRun.cs:394 (old: 0892fa0^:Workers.cs:416) !IsQueueEmpty → 396 WakeOrSpawn(); else run the item (408).
                 var next = Copy(state);
                 var queued = Get(state, QueueAt) > 0;
                 Jump(next, at, queued ? Pc.WakeReadSearching : Pc.Running);
                 output.Add(new Transition(
                     next,
                     thread,
-                    queued ? "hand-off: queue not empty → WakeOrSpawn (Workers.cs:442-444)" : "hand-off: queue empty → run the item (Workers.cs:442)"));
+                    queued ? "hand-off: queue not empty → WakeOrSpawn (DedicatedRun.cs:394-396)" : "hand-off: queue empty → run the item (DedicatedRun.cs:394)"));
                 break;
             }
 
             case Pc.BecomeSearcher:
             {
-                // Workers.cs:481-484: Interlocked.CompareExchange(ref _searching, 1, 0) == 0 → searching = true.
+                // DedicatedRun.cs:433-436: Interlocked.CompareExchange(ref _searching, 1, 0) == 0 → searching = true.
                 var next = Copy(state);
                 if (Get(state, SearchingAt) == 0)
                 {
                     Set(next, SearchingAt, 1);
                     next[at + SearchingOffset] = 1;
                     Jump(next, at, Pc.SpinCheckQueue);
-                    output.Add(new Transition(next, thread, "became the searcher: CAS _searching 0 → 1 (Workers.cs:481)"));
+                    output.Add(new Transition(next, thread, "became the searcher: CAS _searching 0 → 1 (DedicatedRun.cs:433)"));
                 }
                 else
                 {
-                    // Workers.cs:486 false → 506 Park() → 535 (no shrink) → 541 (_awakeWorkers, not modelled) → 547.
+                    // DedicatedRun.cs:438 false → 458 Park() → 487 (no shrink) → 493 (_awakeWorkers, not modelled) → 499.
                     Jump(next, at, Pc.ParkAnnounce);
-                    output.Add(new Transition(next, thread, "another worker searches: CAS _searching failed → Park (Workers.cs:481, 506)"));
+                    output.Add(new Transition(next, thread, "another worker searches: CAS _searching failed → Park (DedicatedRun.cs:433, 458)"));
                 }
 
                 break;
@@ -433,68 +439,68 @@ internal sealed class ParkingProtocolModel
 
             case Pc.SpinCheckQueue:
             {
-                // Workers.cs:519: if (!_queue.IsEmpty) return true → 488-491 continue → 426.
+                // DedicatedRun.cs:471: if (!IsQueueEmpty) return true → 440-443 continue → 378.
                 var next = Copy(state);
                 var queued = Get(state, QueueAt) > 0;
                 Jump(next, at, queued ? Pc.Dequeue : Pc.SpinDeadline);
                 output.Add(new Transition(
                     next,
                     thread,
-                    queued ? "spin saw work → back to TryDequeue (Workers.cs:519, 491)" : "spin saw the queue empty (Workers.cs:519)"));
+                    queued ? "spin saw work → back to TryDequeue (DedicatedRun.cs:471, 443)" : "spin saw the queue empty (DedicatedRun.cs:471)"));
                 break;
             }
 
             case Pc.SpinDeadline:
             {
-                // Workers.cs:526: the deadline is time, not shared state: either outcome at any moment.
+                // DedicatedRun.cs:478: the deadline is time, not shared state: either outcome at any moment.
                 var again = Copy(state);
                 Jump(again, at, Pc.SpinCheckQueue);
-                output.Add(new Transition(again, thread, "spin: deadline not reached, spin again (Workers.cs:526)"));
+                output.Add(new Transition(again, thread, "spin: deadline not reached, spin again (DedicatedRun.cs:478)"));
                 var timedOut = Copy(state);
                 Jump(timedOut, at, Pc.StopSearching);
-                output.Add(new Transition(timedOut, thread, "spin TIMED OUT: SpinForWork returns false (Workers.cs:526-528)"));
+                output.Add(new Transition(timedOut, thread, "spin TIMED OUT: SpinForWork returns false (DedicatedRun.cs:478-480)"));
                 break;
             }
 
             case Pc.StopSearching:
             {
-                // Workers.cs:496-497: searching = false; Interlocked.Decrement(ref _searching); → 506 Park() → 547.
+                // DedicatedRun.cs:448-449: searching = false; Interlocked.Decrement(ref _searching); → 458 Park() → 499.
                 var next = Copy(state);
                 next[at + SearchingOffset] = 0;
                 Set(next, SearchingAt, Get(state, SearchingAt) - 1);
                 Jump(next, at, Pc.ParkAnnounce);
-                output.Add(new Transition(next, thread, "stopped searching before parking: Interlocked.Decrement(ref _searching) (Workers.cs:497)"));
+                output.Add(new Transition(next, thread, "stopped searching before parking: Interlocked.Decrement(ref _searching) (DedicatedRun.cs:449)"));
                 break;
             }
 
             case Pc.ParkAnnounce:
             {
-                // Workers.cs:547: Interlocked.Increment(ref _parked).
+                // DedicatedRun.cs:499: Interlocked.Increment(ref _parked).
                 var next = Copy(state);
                 Set(next, ParkedAt, Get(state, ParkedAt) + 1);
                 Jump(next, at, Pc.ParkRecheck);
-                output.Add(new Transition(next, thread, "Park announces: Interlocked.Increment(ref _parked) (Workers.cs:547)"));
+                output.Add(new Transition(next, thread, "Park announces: Interlocked.Increment(ref _parked) (DedicatedRun.cs:499)"));
                 break;
             }
 
             case Pc.ParkRecheck:
             {
-                // Workers.cs:548: !_queue.IsEmpty (IsStopRequested and the shrink test are false) → TryClaimParked;
-                // else 555 (true at MinWorkers == MaxWorkers) → 558 WaitForPermit().
+                // DedicatedRun.cs:500: !IsQueueEmpty (MayExit and the shrink test are false) → TryClaimParked;
+                // else 507 (true at MinWorkers == MaxWorkers) → 510 WaitForPermit().
                 var next = Copy(state);
                 var queued = Get(state, QueueAt) > 0;
                 Jump(next, at, queued ? Pc.WithdrawRead : Pc.WaitPermit);
                 output.Add(new Transition(
                     next,
                     thread,
-                    queued ? "Park re-check saw work → withdraw (Workers.cs:548)" : "Park re-check saw the queue empty → wait (Workers.cs:548, 558)"));
+                    queued ? "Park re-check saw work → withdraw (DedicatedRun.cs:500)" : "Park re-check saw the queue empty → wait (DedicatedRun.cs:500, 510)"));
                 break;
             }
 
             case Pc.WithdrawRead:
             case Pc.ClaimRead:
             {
-                // Workers.cs:763-764: var parked = Volatile.Read(ref _parked); while (parked > 0) ...; else 776 return false.
+                // DedicatedRun.cs:651-652: var parked = Volatile.Read(ref _parked); while (parked > 0) ...; else 664 return false.
                 var next = Copy(state);
                 var parked = Get(state, ParkedAt);
                 var withdraw = pc == Pc.WithdrawRead;
@@ -505,26 +511,26 @@ internal sealed class ParkingProtocolModel
                 }
                 else if (withdraw)
                 {
-                    // TryClaimParked returned false: our announcement was claimed, a permit is ours (555 → 558).
+                    // TryClaimParked returned false: our announcement was claimed, a permit is ours (507 → 510).
                     Jump(next, at, Pc.WaitPermit);
                 }
                 else
                 {
-                    // WakeOrSpawn: nobody to claim (745 spawns nothing at MinWorkers == MaxWorkers): return.
+                    // WakeOrSpawn: nobody to claim (633 spawns nothing at MinWorkers == MaxWorkers): return.
                     Return(next, at, isWorker);
                 }
 
                 output.Add(new Transition(
                     next,
                     thread,
-                    parked > 0 ? "TryClaimParked read _parked > 0 (Workers.cs:763)" : "TryClaimParked read _parked == 0 → false (Workers.cs:763, 776)"));
+                    parked > 0 ? "TryClaimParked read _parked > 0 (DedicatedRun.cs:651)" : "TryClaimParked read _parked == 0 → false (DedicatedRun.cs:651, 664)"));
                 break;
             }
 
             case Pc.WithdrawCas:
             case Pc.ClaimCas:
             {
-                // Workers.cs:767-773: seen = CAS(ref _parked, parked - 1, parked); seen == parked → true; else parked = seen.
+                // DedicatedRun.cs:655-661: seen = CAS(ref _parked, parked - 1, parked); seen == parked → true; else parked = seen.
                 var next = Copy(state);
                 var expected = Get(state, seenAt);
                 var actual = Get(state, ParkedAt);
@@ -536,20 +542,20 @@ internal sealed class ParkingProtocolModel
                     Set(next, seenAt, 0);
                     if (withdraw)
                     {
-                        // Workers.cs:551-552: withdrew; Park returns true → RunLoop 506 → loop to 426.
+                        // DedicatedRun.cs:503-504: withdrew; Park returns true → RunLoop 458 → loop to 378.
                         Jump(next, at, Pc.Dequeue);
-                        what = "withdrew the announcement: CAS _parked succeeded → back to TryDequeue (Workers.cs:767, 551-552)";
+                        what = "withdrew the announcement: CAS _parked succeeded → back to TryDequeue (DedicatedRun.cs:655, 503-504)";
                     }
                     else
                     {
                         Jump(next, at, Pc.Release);
-                        what = "claimed a parked worker: CAS _parked succeeded (Workers.cs:767)";
+                        what = "claimed a parked worker: CAS _parked succeeded (DedicatedRun.cs:655)";
                     }
                 }
                 else if (actual > 0)
                 {
                     Set(next, seenAt, actual);
-                    what = "CAS _parked failed, retry with the value seen (Workers.cs:767, 773)";
+                    what = "CAS _parked failed, retry with the value seen (DedicatedRun.cs:655, 661)";
                 }
                 else
                 {
@@ -557,12 +563,12 @@ internal sealed class ParkingProtocolModel
                     if (withdraw)
                     {
                         Jump(next, at, Pc.WaitPermit);
-                        what = "CAS _parked failed, _parked is 0: we were claimed → wait for the permit (Workers.cs:773, 555, 558)";
+                        what = "CAS _parked failed, _parked is 0: we were claimed → wait for the permit (DedicatedRun.cs:661, 507, 510)";
                     }
                     else
                     {
                         Return(next, at, isWorker);
-                        what = "CAS _parked failed, _parked is 0: nobody to wake (Workers.cs:773, 776)";
+                        what = "CAS _parked failed, _parked is 0: nobody to wake (DedicatedRun.cs:661, 664)";
                     }
                 }
 
@@ -572,14 +578,14 @@ internal sealed class ParkingProtocolModel
 
             case Pc.WaitPermit:
             {
-                // Workers.cs:589: _wake.Wait(Timeout.Infinite) blocks until a permit is free and takes it;
-                // then 559-560 Park returns true → RunLoop 506 → loop to 426.
+                // DedicatedRun.cs:541: _wake.Wait(Timeout.Infinite) blocks until a permit is free and takes it;
+                // then 511-512 Park returns true → RunLoop 458 → loop to 378.
                 if (Get(state, PermitsAt) > 0)
                 {
                     var next = Copy(state);
                     Set(next, PermitsAt, Get(state, PermitsAt) - 1);
                     Jump(next, at, Pc.Dequeue);
-                    output.Add(new Transition(next, thread, "woken: took a permit from _wake (Workers.cs:589, 559-560)"));
+                    output.Add(new Transition(next, thread, "woken: took a permit from _wake (DedicatedRun.cs:541, 511-512)"));
                 }
 
                 break;
@@ -589,10 +595,10 @@ internal sealed class ParkingProtocolModel
             {
                 if (!_itemsBlockForever)
                 {
-                    // Workers.cs:456 RunItem returned; 458 no shrink; 462 continue → 426. idle stays false.
+                    // DedicatedRun.cs:408 RunItem returned; 410 no shrink; 415 continue → 378. idle stays false.
                     var next = Copy(state);
                     Jump(next, at, Pc.Dequeue);
-                    output.Add(new Transition(next, thread, "the item returned → back to TryDequeue (Workers.cs:456, 462)"));
+                    output.Add(new Transition(next, thread, "the item returned → back to TryDequeue (DedicatedRun.cs:408, 415)"));
                 }
 
                 break;
@@ -600,7 +606,7 @@ internal sealed class ParkingProtocolModel
 
             case Pc.WakeReadSearching:
             {
-                // Workers.cs:733: if (Volatile.Read(ref _searching) > 0) return;
+                // DedicatedRun.cs:621: if (Volatile.Read(ref _searching) > 0) return;
                 var next = Copy(state);
                 var searcher = Get(state, SearchingAt) > 0;
                 if (searcher)
@@ -615,13 +621,13 @@ internal sealed class ParkingProtocolModel
                 output.Add(new Transition(
                     next,
                     thread,
-                    searcher ? "WakeOrSpawn saw a searcher → wakes nobody (Workers.cs:733-735)" : "WakeOrSpawn saw no searcher (Workers.cs:733)"));
+                    searcher ? "WakeOrSpawn saw a searcher → wakes nobody (DedicatedRun.cs:621-624)" : "WakeOrSpawn saw no searcher (DedicatedRun.cs:621)"));
                 break;
             }
 
             case Pc.WakeReadParked:
             {
-                // Workers.cs:738: Volatile.Read(ref _parked) > 0 && TryClaimParked(); else 745 (false here): return.
+                // DedicatedRun.cs:626: Volatile.Read(ref _parked) > 0 && TryClaimParked(); else 633 (false here): return.
                 var next = Copy(state);
                 var parked = Get(state, ParkedAt) > 0;
                 if (parked)
@@ -636,28 +642,28 @@ internal sealed class ParkingProtocolModel
                 output.Add(new Transition(
                     next,
                     thread,
-                    parked ? "WakeOrSpawn saw _parked > 0 → TryClaimParked (Workers.cs:738)" : "WakeOrSpawn saw _parked == 0 → wakes nobody (Workers.cs:738, 745)"));
+                    parked ? "WakeOrSpawn saw _parked > 0 → TryClaimParked (DedicatedRun.cs:626)" : "WakeOrSpawn saw _parked == 0 → wakes nobody (DedicatedRun.cs:626, 633)"));
                 break;
             }
 
             case Pc.Release:
             {
-                // Workers.cs:740: _wake.Release(); return.
+                // DedicatedRun.cs:628-629: _wake.Release(); return.
                 var next = Copy(state);
                 Set(next, PermitsAt, Get(state, PermitsAt) + 1);
                 Return(next, at, isWorker);
-                output.Add(new Transition(next, thread, "released a permit: _wake.Release() (Workers.cs:740)"));
+                output.Add(new Transition(next, thread, "released a permit: _wake.Release() (DedicatedRun.cs:628)"));
                 break;
             }
 
             case Pc.Enqueue:
             {
-                // WorkerGroup.cs:283 _queue.Enqueue(item); 284 WakeOrSpawn().
+                // PoolRun.cs:677 _queue.Enqueue(item); 678 OnItemQueued() → DedicatedRun.cs:609 WakeOrSpawn().
                 var next = Copy(state);
                 Set(next, QueueAt, Get(state, QueueAt) + 1);
                 next[at + RemainingOffset]--;
                 Jump(next, at, Pc.WakeReadSearching);
-                output.Add(new Transition(next, thread, "enqueued an item: _queue.Enqueue (WorkerGroup.cs:283)"));
+                output.Add(new Transition(next, thread, "enqueued an item: _queue.Enqueue (PoolRun.cs:677)"));
                 break;
             }
 
@@ -674,18 +680,18 @@ internal sealed class ParkingProtocolModel
     {
         if (_rule == HandOffRule.FixedRule && next[at + IdleOffset] != 0)
         {
-            // Workers.cs:435-442: if (idle) { idle = false; if (!_queue.IsEmpty) ... } — the read is the next step.
+            // DedicatedRun.cs:387-394: if (idle) { idle = false; if (!IsQueueEmpty) ... } — the read is the next step.
             next[at + IdleOffset] = 0;
             Jump(next, at, Pc.HandOffCheckQueue);
         }
         else
         {
-            // Workers.cs:456: RunItem.
+            // DedicatedRun.cs:408: RunItem.
             Jump(next, at, Pc.Running);
         }
     }
 
-    /// <summary>Returns from WakeOrSpawn: a worker runs its item (Workers.cs:444 → 456); a producer enqueues its next item or is done.</summary>
+    /// <summary>Returns from WakeOrSpawn: a worker runs its item (DedicatedRun.cs:396 → 408); a producer enqueues its next item or is done.</summary>
     private static void Return(byte[] next, int at, bool isWorker)
     {
         if (isWorker)

@@ -5,7 +5,7 @@ namespace ThreadLineage.Tests.Pools;
 
 /// <summary>
 /// Exhaustive interleavings of <see cref="ParkingProtocolModel"/>, a step-by-step model of the worker parking
-/// protocol (WorkerGroup.Workers.cs): with the hand-off of commit 0892fa0, no interleaving leaves an item queued
+/// protocol (DedicatedRun.cs, PoolRun.cs): with the hand-off of commit 0892fa0, no interleaving leaves an item queued
 /// next to a parked worker; with the rule before it, the checker finds the lost wake-up that commit fixed.
 /// </summary>
 public sealed class ParkingProtocolModelTests(ITestOutputHelper output)

@@ -1,0 +1,1311 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+
+namespace ThreadLineage.Tests.Pools;
+
+/// <summary>
+/// A model of the borrower turn protocol (<c>BorrowedRun.TryAddTurn</c>, <c>RunTurn</c>, <c>ReleaseTurn</c>,
+/// <c>TryFinish</c> and <c>QueueTurnOnHost</c> in <c>src/ThreadLineage/Pools/BorrowedRun.cs</c>, and the gate in
+/// <c>PoolRun.cs</c>: <c>TryEnterSubmission</c>, <c>ExitGate</c> → <c>OnGateLeftWhileStopping</c>,
+/// <c>TryEnqueueInternal</c>, <c>TryCloseGate</c>, <c>RequestStop</c> → <c>OnStopRequested</c>), with a small
+/// explicit-state model checker that explores every interleaving of its threads.
+/// </summary>
+/// <remarks>
+/// <para>
+/// <b>What is modelled.</b> One borrowing run with limit <c>L</c> (MaxWorkers, never resized) and turn length
+/// <c>T</c> (<c>TurnLength</c>), on a host of <c>H</c> threads that take entries from the host's queue in FIFO
+/// order. The host's own items and wake-ups are left out (the parking protocol has its own model,
+/// <see cref="ParkingProtocolModel"/>): a host thread simply takes the next turn entry as soon as one is queued.
+/// The host never stops and never closes, so <c>QueueTurnOnHost</c> always succeeds. The threads of the borrower:
+/// </para>
+/// <list type="bullet">
+/// <item><description><c>P</c> submitters (<c>Submit</c>, <c>Post</c>), each submitting <c>K</c> items one after the
+/// other: <c>TryEnterSubmission</c>, then, if admitted, <c>Enqueue</c> → <c>OnItemQueued</c> → <c>TryAddTurn</c>,
+/// then <c>ExitSubmission</c> → <c>ExitGate</c>. A refused submission only leaves the gate; the submitter then tries
+/// its next item (refused too).</description></item>
+/// <item><description><c>C</c> internal enqueuers (continuations, scheduler tasks: <c>TryEnqueueInternal</c>), each
+/// with its own number of items, which the gate admits after a stop until it closes. They may run at any moment,
+/// before or after the stop: more behaviours than real continuations have, which is safe for a check.</description></item>
+/// <item><description><c>S</c> stoppers (<c>RequestStop</c>; more than one as when <c>Stop</c> and a canceled
+/// <c>StopAsync</c> race), each at a moment of its own: set the gate's stop flag, set the <c>_stopRequested</c>
+/// mirror, optionally cancel what is queued (<c>cancelPending</c>: <c>CancelQueuedSubmissions</c> takes the items out
+/// of the queue one by one and cancels each; they are modelled as submissions), then <c>OnStopRequested</c> →
+/// <c>TryFinish</c>.</description></item>
+/// <item><description><c>H</c> host threads, each taking a turn entry from the host's queue and running
+/// <c>RunTurn</c>: up to <c>T</c> items, then the next turn or <c>ReleaseTurn</c>.</description></item>
+/// </list>
+/// <para>
+/// Items are interchangeable, so the borrower's queue is its length, and so is the host's queue (it holds this
+/// borrower's turns only). The shared state is <c>_gate</c> (its enqueuer count and its <c>StopRequested</c> and
+/// <c>Closed</c> flags, in one byte as in the code's one int), <c>_stopRequested</c>, the queue length,
+/// <c>_turns</c>, <c>_running</c>, <c>_finished</c>, how many times <c>Exited</c> was completed, and the host's
+/// queue length. Each thread has a program counter (<see cref="Pc"/>), a count (items left to submit, items run
+/// in the current turn) and the value its compare-exchange expects (of <c>_turns</c> or of <c>_gate</c>).
+/// </para>
+/// <para>
+/// <b>Granularity.</b> One step is one interlocked operation or one read of shared state, in the order the code
+/// does them; purely local work is folded into the step before it. <c>_queue.Enqueue</c> and
+/// <c>_queue.TryDequeue</c> are atomic steps, and so is queueing a turn on the host (<c>TryEnqueueTurn</c>,
+/// PoolRun.cs:290-301, with the host's own gate and wake-up). The line numbers in the comments are those of
+/// commit 6caab42 (<c>BorrowedRun.cs</c> and <c>PoolRun.cs</c> in <c>src/ThreadLineage/Pools</c>). Left out
+/// because they feed no decision of the protocol: the <c>IsQueueEmpty</c> read after <c>_turns</c> drops to 0 in
+/// <c>ReleaseTurn</c> (BorrowedRun.cs:225, idle waiters only), <c>EnterItems</c>/<c>LeaveItems</c>, the host's
+/// <c>_queuedTurns</c>, bounded capacity (<c>ReserveRoom</c>) and idle waiters. Not modelled: borrowers of the
+/// borrower (<c>HasOpenBorrowers</c> is constant false and takes no step; no <c>OnBorrowerClosed</c>), <c>Resize</c>,
+/// a waiting stop that runs items inline (<c>WaitForExit</c> → <c>HelpUntilFinished</c>), and the fallback of
+/// <c>QueueTurnOnHost</c> to the .NET thread pool (BorrowedRun.cs:127; the host never closes). <c>TryFinish</c>'s own
+/// <c>IsStopRequested</c> read (BorrowedRun.cs:247) takes no step: every caller has just read the flag set (or, the
+/// stopper, set it), and it never goes back to false. <c>_limit</c> is constant (no <c>Resize</c>), so the
+/// <c>_turns &lt;= _limit</c> read of <c>RunTurn</c> always succeeds, but it is still a step.
+/// </para>
+/// <para>
+/// <b>Running an item.</b> By default an item returns in one step. With <c>itemsBlockForever</c> a host thread that
+/// takes an item runs it forever (its turn keeps its slot): then every item needs a slot and a host thread of its
+/// own, and the check of a stuck state is weaker (see below) unless both <c>L</c> and <c>H</c> are at least the
+/// number of items.
+/// </para>
+/// <para>
+/// <b>Checks.</b> In every reachable state: (I2) <c>_turns &lt;= L</c> and at most <c>L</c> items run in turns
+/// at once; (I3) <c>Exited</c> completed at most once, only after a stop, and never while an accepted item is
+/// queued, running, about to be enqueued by an admitted enqueuer, or held by a stopper that cancels what is
+/// queued; (I4) once the gate is closed no admitted enqueuer is about to enqueue. Accounting, which keeps the model
+/// honest: the gate's count equals the enqueuers inside it, <c>_running</c> the host threads inside a turn's loop,
+/// and <c>_turns</c> the turns that exist (queued on the host, running on a host thread, or claimed by a
+/// compare-exchange and about to be queued). In every state where no thread can take a step: (I1) no item is
+/// queued, or, with <c>itemsBlockForever</c>, none is queued while no turn exists; (I3) if a stop was requested and
+/// no item is blocked, <c>Exited</c> was completed exactly once. Optionally (<see cref="Checks.NoTurnAfterFinish"/>):
+/// no turn holds a slot once <c>Exited</c> completed, which <c>QueueTurnOnHost</c>'s comment (BorrowedRun.cs:125)
+/// relies on. <see cref="Checks"/> selects the properties, so that one known violation does not hide the others.
+/// </para>
+/// <para>
+/// <b>Findings</b> (see <see cref="TurnProtocolModelTests"/>): the code as of 6caab42 keeps I1, I2 and I4, and
+/// finishes exactly once, but can finish while an item still runs (<see cref="Variant.QuietReadsQueueFirst"/>
+/// describes the race and a candidate fix that passes every check).
+/// </para>
+/// <para>
+/// <b>Search.</b> Breadth first, so a counterexample is a shortest one. Threads of a kind are interchangeable, so
+/// states are identified up to a permutation of the host threads, of the submitters, of the internal enqueuers
+/// and of the stoppers: the canonical key (a state whose blocks are sorted within each kind) is what is stored and
+/// explored, with the index of the state it was first reached from. A counterexample is replayed from the concrete
+/// initial state along that path of keys, so its trace names each thread consistently from start to end.
+/// </para>
+/// </remarks>
+internal sealed class TurnProtocolModel
+{
+    // A state is a byte array: the shared values, then one block per thread (host threads, submitters, internal
+    // enqueuers, stoppers). Counters are read and written as an sbyte (Get, Set), so a decrement below zero shows up
+    // as a negative value (a violation) instead of wrapping.
+
+    // Shared state.
+    private const int GateAt = 0;
+    private const int StopMirrorAt = 1;
+    private const int QueueAt = 2;
+    private const int TurnsAt = 3;
+    private const int RunningAt = 4;
+    private const int FinishedAt = 5;
+    private const int ExitedAt = 6;
+    private const int HostQueueAt = 7;
+    private const int SharedSize = 8;
+
+    // _gate in one byte, as PoolRun.cs:32-34 packs it in one int: the enqueuer count, StopRequested, Closed.
+    private const int EnqueuersMask = 0x1F;
+    private const int StopRequestedBit = 0x20;
+    private const int ClosedBit = 0x40;
+
+    // A thread's block: program counter, a count (items left to submit; items run in this turn), the value its
+    // compare-exchange expects.
+    private const int BlockSize = 3;
+    private const int PcOffset = 0;
+    private const int CountOffset = 1;
+    private const int SeenOffset = 2;
+
+    private readonly int _limit;
+    private readonly int _turnLength;
+    private readonly int _hosts;
+    private readonly int _submitters;
+    private readonly int _itemsPerSubmitter;
+    private readonly int _continuations;
+    private readonly int _itemsPerContinuation;
+    private readonly int _stoppers;
+    private readonly bool _itemsBlockForever;
+    private readonly bool _cancelPending;
+    private readonly Variant _variant;
+    private readonly Checks _checks;
+    private readonly int _threads;
+    private readonly int _stateSize;
+
+    /// <summary>Creates a model of one borrowing run on <paramref name="hosts"/> host threads.</summary>
+    /// <param name="limit">The borrower's MaxWorkers (<c>L</c>): the most turns at once.</param>
+    /// <param name="turnLength">Items one turn runs before the next turn is queued (<c>T</c>; the code's <c>TurnLength</c> is 4).</param>
+    /// <param name="hosts">Host threads that run turns (<c>H</c>).</param>
+    /// <param name="submitters">Threads that submit (<c>P</c>).</param>
+    /// <param name="itemsPerSubmitter">Items each submitter submits (<c>K</c>).</param>
+    /// <param name="continuations">Threads that enqueue internally (<c>C</c>): admitted after a stop until the gate closes.</param>
+    /// <param name="itemsPerContinuation">Items each internal enqueuer enqueues.</param>
+    /// <param name="stoppers">Threads that call <c>RequestStop</c> (<c>S</c>), 0 for a run that is never stopped.</param>
+    /// <param name="itemsBlockForever">Whether an item, once taken, runs forever (see the remarks).</param>
+    /// <param name="cancelPending">Whether the stoppers cancel what is queued (<c>RequestStop(cancelPending: true)</c>).</param>
+    /// <param name="variant">The code modelled: the current code, or changes to it (a candidate fix, deliberate breakages).</param>
+    /// <param name="checks">The properties checked; by default <see cref="Checks.Default"/>.</param>
+    public TurnProtocolModel(
+        int limit,
+        int turnLength,
+        int hosts,
+        int submitters,
+        int itemsPerSubmitter,
+        int continuations = 0,
+        int itemsPerContinuation = 1,
+        int stoppers = 1,
+        bool itemsBlockForever = false,
+        bool cancelPending = false,
+        Variant variant = Variant.CurrentCode,
+        Checks checks = Checks.Default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(turnLength, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(hosts, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(submitters);
+        ArgumentOutOfRangeException.ThrowIfNegative(itemsPerSubmitter);
+        ArgumentOutOfRangeException.ThrowIfNegative(continuations);
+        ArgumentOutOfRangeException.ThrowIfNegative(itemsPerContinuation);
+        ArgumentOutOfRangeException.ThrowIfNegative(stoppers);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, 8);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(turnLength, 8);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(hosts + submitters + continuations + stoppers, 12);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((submitters * itemsPerSubmitter) + (continuations * itemsPerContinuation), 100);
+        _limit = limit;
+        _turnLength = turnLength;
+        _hosts = hosts;
+        _submitters = submitters;
+        _itemsPerSubmitter = itemsPerSubmitter;
+        _continuations = continuations;
+        _itemsPerContinuation = itemsPerContinuation;
+        _stoppers = stoppers;
+        _itemsBlockForever = itemsBlockForever;
+        _cancelPending = cancelPending;
+        _variant = variant;
+        _checks = checks;
+        _threads = hosts + submitters + continuations + stoppers;
+        _stateSize = SharedSize + (_threads * BlockSize);
+    }
+
+    /// <summary>The code modelled: the current code, or changes to it. The changes combine.</summary>
+    [Flags]
+    public enum Variant
+    {
+        /// <summary>The code as it is (commit 6caab42).</summary>
+        CurrentCode = 0,
+
+        /// <summary>
+        /// A candidate fix, not in the code: <c>IsQuiet</c> (BorrowedRun.cs:70) reads the queue first and
+        /// <c>_turns</c> second, as <c>IsIdle</c> (68) does. With the code's order, between the <c>_turns</c> read and
+        /// the queue read a <c>ReleaseTurn</c> that saw the queue not empty can take a slot for a new turn, and that
+        /// turn can take the last item, so <c>TryFinish</c> sees a quiet run while the item runs.
+        /// </summary>
+        QuietReadsQueueFirst = 1,
+
+        /// <summary>
+        /// Broken on purpose: <c>ReleaseTurn</c> without <c>if (!IsQueueEmpty) TryAddTurn();</c> (BorrowedRun.cs:230-233).
+        /// A turn that gives its slot back does not look at the queue again, so an item enqueued by a submitter that
+        /// saw every slot taken is stranded.
+        /// </summary>
+        ReleaseTurnWithoutRecheck = 2,
+
+        /// <summary>
+        /// Broken on purpose: <c>TryFinish</c> without the second <c>IsQuiet</c> (BorrowedRun.cs:247). An enqueuer
+        /// that enqueued and left the gate between the first look and the close has queued an item the finished run
+        /// never runs.
+        /// </summary>
+        FinishWithoutSecondQuietCheck = 4,
+
+        /// <summary>
+        /// Broken on purpose: <c>TryFinish</c> without <c>TryCloseGate()</c> (BorrowedRun.cs:247). An internal enqueue
+        /// is accepted after the run finished.
+        /// </summary>
+        FinishWithoutClosingGate = 8,
+    }
+
+    /// <summary>The properties <see cref="Explore"/> checks; it stops at the first one broken.</summary>
+    [Flags]
+    public enum Checks
+    {
+        /// <summary>Nothing (only exploration).</summary>
+        None = 0,
+
+        /// <summary>The model's bookkeeping: no negative counter; the gate's count, <c>_turns</c> and <c>_running</c> agree with the threads.</summary>
+        Accounting = 1,
+
+        /// <summary>(I1) In a stuck state, no item is queued (with items that block forever: none is queued while no turn exists).</summary>
+        NoStrandedItem = 2,
+
+        /// <summary>(I2) <c>_turns &lt;= L</c>, and at most <c>L</c> items run in turns at once.</summary>
+        Limit = 4,
+
+        /// <summary>(I3) <c>Exited</c> never completes while an accepted item is queued, running in a turn, or about to be enqueued by an admitted enqueuer.</summary>
+        NotFinishedEarly = 8,
+
+        /// <summary>(I3) <c>Exited</c> never completes while a stopper that cancels what is queued holds an item it took from the queue.</summary>
+        NotFinishedWhileCanceling = 16,
+
+        /// <summary>(I3) <c>Exited</c> completes at most once, only after a stop, and, in a stuck state after a stop with no item blocked, exactly once.</summary>
+        FinishesOnce = 32,
+
+        /// <summary>(I4) Once the gate is closed, no admitted enqueuer is about to enqueue.</summary>
+        NothingAcceptedAfterClose = 64,
+
+        /// <summary>
+        /// Not one of the protocol's invariants: no turn holds a slot once <c>Exited</c> completed (and the borrower
+        /// left its host), which the comment of <c>QueueTurnOnHost</c> (BorrowedRun.cs:125-126) relies on.
+        /// </summary>
+        NoTurnAfterFinish = 128,
+
+        /// <summary>The protocol's invariants (I1-I4) and the accounting.</summary>
+        Default = Accounting | NoStrandedItem | Limit | NotFinishedEarly | NotFinishedWhileCanceling | FinishesOnce | NothingAcceptedAfterClose,
+    }
+
+    /// <summary>What a thread is.</summary>
+    private enum Kind
+    {
+        Host,
+        Submitter,
+        Continuation,
+        Stopper,
+    }
+
+    /// <summary>A thread's program counter: the next shared operation it performs. Each value names the code it models.</summary>
+    private enum Pc : byte
+    {
+        /// <summary>The thread has nothing left to do.</summary>
+        Done,
+
+        // ---- Submitter: Admit → TryEnterSubmission (ThreadPoolManager.Submission.cs:324 → PoolRun.cs:157-167);
+        // ---- internal enqueuer: TryEnqueueInternal (PoolTaskScheduler.cs:102 → PoolRun.cs:650-663) ----
+
+        /// <summary>
+        /// PoolRun.cs:160 <c>(Interlocked.Increment(ref _gate.Value) &amp; (StopRequestedFlag | ClosedFlag)) == 0</c>
+        /// (internal: 654, <c>&amp; ClosedFlag</c> only).
+        /// </summary>
+        EnterGate,
+
+        /// <summary>PoolRun.cs:273 (internal: 660) → 677 <c>_queue.Enqueue(item)</c>, then 678 <c>OnItemQueued()</c> → BorrowedRun.cs:163 <c>TryAddTurn()</c>.</summary>
+        Enqueue,
+
+        /// <summary>PoolRun.cs:170 (refused: 165; internal: 656, 661) → 668 <c>Interlocked.Decrement(ref _gate.Value)</c>.</summary>
+        ExitDecrement,
+
+        /// <summary>PoolRun.cs:669 <c>if (_stopRequested)</c> → 671 <c>OnGateLeftWhileStopping()</c> → BorrowedRun.cs:169 <c>TryFinish()</c>.</summary>
+        ExitReadStop,
+
+        // ---- TryAddTurn (BorrowedRun.cs:202-219): submitters and internal enqueuers after enqueueing, turns in ReleaseTurn ----
+
+        /// <summary>BorrowedRun.cs:204-205 <c>var turns = Volatile.Read(ref _turns); while (turns &lt; _limit)</c>.</summary>
+        AddTurnRead,
+
+        /// <summary>BorrowedRun.cs:208 <c>Interlocked.CompareExchange(ref _turns, turns + 1, turns)</c>; on failure 215 <c>turns = seen</c>.</summary>
+        AddTurnCas,
+
+        /// <summary>BorrowedRun.cs:211 <c>QueueTurnOnHost()</c> → 123 <c>_host.TryEnqueueTurn(this)</c>: the turn enters the host's queue.</summary>
+        QueueTurn,
+
+        // ---- Stopper: RequestStop (PoolRun.cs:349-379) ----
+
+        /// <summary>PoolRun.cs:363 <c>Interlocked.Or(ref _gate.Value, StopRequestedFlag)</c>.</summary>
+        StopSetFlag,
+
+        /// <summary>PoolRun.cs:364 <c>_stopRequested = true</c>; then 373-376 (cancel) and 378 <c>OnStopRequested()</c> → BorrowedRun.cs:165 <c>TryFinish()</c>.</summary>
+        StopSetMirror,
+
+        /// <summary>PoolRun.cs:375 → 747 <c>while (TryDequeue(out var item))</c> in CancelQueuedSubmissions → 535 <c>_queue.TryDequeue</c>.</summary>
+        CancelDequeue,
+
+        /// <summary>PoolRun.cs:749-752: the stopper holds a submission it took from the queue and completes it canceled.</summary>
+        CancelItem,
+
+        // ---- Host thread: RunLoop's TryDequeue → RunItem (DedicatedRun.cs:378, 408 → PoolRun.cs:514) → RunTurn (BorrowedRun.cs:132-161) ----
+
+        /// <summary>The host thread takes the next turn entry from the host's queue (DedicatedRun.cs:378); blocked while it is empty.</summary>
+        HostTake,
+
+        /// <summary>BorrowedRun.cs:135 <c>Interlocked.Increment(ref _running)</c>.</summary>
+        TurnIncrementRunning,
+
+        /// <summary>BorrowedRun.cs:140 <c>while (ran &lt; TurnLength &amp;&amp; TryDequeue(out var item))</c> → PoolRun.cs:535 <c>_queue.TryDequeue</c>.</summary>
+        TurnDequeue,
+
+        /// <summary>BorrowedRun.cs:142-143 <c>RunItem(item, workerContext); ran++;</c>: returns, or runs forever.</summary>
+        TurnRunItem,
+
+        /// <summary>BorrowedRun.cs:149 <c>Interlocked.Decrement(ref _running)</c>.</summary>
+        TurnDecrementRunning,
+
+        /// <summary>BorrowedRun.cs:154 <c>ran == TurnLength &amp;&amp; !IsQueueEmpty</c>: the queue read.</summary>
+        TurnCheckQueue,
+
+        /// <summary>BorrowedRun.cs:154 <c>Volatile.Read(ref _turns) &lt;= _limit</c>.</summary>
+        TurnReadTurns,
+
+        /// <summary>BorrowedRun.cs:156 <c>QueueTurnOnHost()</c> → 123: the next turn (same slot) goes to the back of the host's queue.</summary>
+        TurnRequeue,
+
+        /// <summary>BorrowedRun.cs:160 <c>ReleaseTurn()</c> → 225 <c>Interlocked.Decrement(ref _turns)</c>.</summary>
+        ReleaseDecrement,
+
+        /// <summary>BorrowedRun.cs:230 <c>if (!IsQueueEmpty)</c> → 232 <c>TryAddTurn()</c>.</summary>
+        ReleaseCheckQueue,
+
+        /// <summary>BorrowedRun.cs:235 <c>if (IsStopRequested)</c> → 237 <c>TryFinish()</c>.</summary>
+        ReleaseReadStop,
+
+        // ---- TryFinish (BorrowedRun.cs:242-260) with IsQuiet (70) and TryCloseGate (PoolRun.cs:575-597) ----
+
+        /// <summary>BorrowedRun.cs:247 <c>!IsQuiet</c> → 70 <c>Volatile.Read(ref _turns) == 0</c>.</summary>
+        FinishReadTurns,
+
+        /// <summary>BorrowedRun.cs:247 <c>!IsQuiet</c> → 70 <c>IsQueueEmpty</c> (<c>!HasOpenBorrowers</c> is constant true).</summary>
+        FinishReadQueue,
+
+        /// <summary>BorrowedRun.cs:247 <c>!TryCloseGate()</c> → PoolRun.cs:577 <c>Volatile.Read(ref _gate.Value)</c>, 578-583.</summary>
+        CloseReadGate,
+
+        /// <summary>PoolRun.cs:587 <c>Interlocked.CompareExchange(ref _gate.Value, gate | ClosedFlag, gate)</c>; on failure 593 <c>gate = seen</c>, 578-583.</summary>
+        CloseCas,
+
+        /// <summary>BorrowedRun.cs:247 the second <c>!IsQuiet</c> → 70 <c>Volatile.Read(ref _turns) == 0</c>.</summary>
+        FinishReadTurnsAgain,
+
+        /// <summary>BorrowedRun.cs:247 the second <c>!IsQuiet</c> → 70 <c>IsQueueEmpty</c>.</summary>
+        FinishReadQueueAgain,
+
+        /// <summary>BorrowedRun.cs:253 <c>Interlocked.Exchange(ref _finished, 1) != 0</c>.</summary>
+        FinishExchange,
+
+        /// <summary>BorrowedRun.cs:258-259 <c>CompleteExited(); _host.RemoveBorrower(this);</c> (PoolRun.cs:568-572).</summary>
+        CompleteExited,
+    }
+
+    /// <summary>Gets a short description of the configuration, e.g. "L=1 T=1 H=1 P=1×2 C=0 S=1 items return".</summary>
+    public string Configuration =>
+        string.Create(
+            CultureInfo.InvariantCulture,
+            $"L={_limit} T={_turnLength} H={_hosts} P={_submitters}×{_itemsPerSubmitter} C={_continuations}×{_itemsPerContinuation} S={_stoppers}{(_cancelPending ? " cancelPending" : string.Empty)} items {(_itemsBlockForever ? "block forever" : "return")}{(_variant == Variant.CurrentCode ? string.Empty : " [" + _variant + "]")}{(_checks == Checks.Default ? string.Empty : " checks: " + _checks)}");
+
+    /// <summary>
+    /// Explores every reachable state, breadth first, and stops at the first violation of a checked property.
+    /// </summary>
+    /// <param name="stateLimit">Gives up after this many distinct states (the result then says <see cref="Exploration.StateLimitReached"/>).</param>
+    public Exploration Explore(int stateLimit = 5_000_000)
+    {
+        var stopwatch = Stopwatch.StartNew();
+
+        // Visited states are stored by canonical key only; a key is itself a state (one of its permutations),
+        // so it is explored directly. parents[i] is the state from which state i was first reached.
+        var keys = new List<byte[]>();
+        var parents = new List<int>();
+        var visited = new HashSet<byte[]>(StateComparer.Instance);
+        var successors = new List<Transition>();
+        long transitions = 0;
+        var terminals = 0;
+        var finishedTerminals = 0;
+
+        var initial = InitialState();
+        Canonicalize(initial);
+        keys.Add(initial);
+        parents.Add(-1);
+        visited.Add(initial);
+        if (CheckState(initial) is { } initialViolation)
+        {
+            return Finish(initialViolation, 0);
+        }
+
+        for (var current = 0; current < keys.Count; current++)
+        {
+            var state = keys[current];
+            successors.Clear();
+            for (var thread = 0; thread < _threads; thread++)
+            {
+                Successors(state, thread, successors);
+            }
+
+            transitions += successors.Count;
+            if (successors.Count == 0)
+            {
+                terminals++;
+                finishedTerminals += Get(state, ExitedAt) > 0 ? 1 : 0;
+                if (CheckTerminal(state) is { } stuck)
+                {
+                    return Finish(stuck, current);
+                }
+
+                continue;
+            }
+
+            foreach (var transition in successors)
+            {
+                // The successor is a fresh copy: it becomes its own canonical key.
+                var key = transition.Next;
+                Canonicalize(key);
+                if (!visited.Add(key))
+                {
+                    continue;
+                }
+
+                keys.Add(key);
+                parents.Add(current);
+                if (CheckState(key) is { } violation)
+                {
+                    return Finish(violation, keys.Count - 1);
+                }
+
+                if (keys.Count >= stateLimit)
+                {
+                    return Finish(violation: null, last: -1, stateLimitReached: true);
+                }
+            }
+        }
+
+        return Finish(violation: null, last: -1);
+
+        Exploration Finish(string? violation, int last, bool stateLimitReached = false)
+        {
+            stopwatch.Stop();
+            var trace = violation is null ? [] : Trace(keys, parents, last);
+            return new Exploration(Configuration, keys.Count, transitions, terminals, finishedTerminals, stopwatch.Elapsed, stateLimitReached, violation, trace);
+        }
+    }
+
+    private byte[] InitialState()
+    {
+        var state = new byte[_stateSize];
+        for (var thread = 0; thread < _threads; thread++)
+        {
+            var at = BlockAt(thread);
+            switch (KindOf(thread))
+            {
+                case Kind.Host:
+                    state[at + PcOffset] = (byte)Pc.HostTake;
+                    break;
+                case Kind.Submitter:
+                    state[at + PcOffset] = (byte)(_itemsPerSubmitter > 0 ? Pc.EnterGate : Pc.Done);
+                    state[at + CountOffset] = (byte)_itemsPerSubmitter;
+                    break;
+                case Kind.Continuation:
+                    state[at + PcOffset] = (byte)(_itemsPerContinuation > 0 ? Pc.EnterGate : Pc.Done);
+                    state[at + CountOffset] = (byte)_itemsPerContinuation;
+                    break;
+                default:
+                    state[at + PcOffset] = (byte)Pc.StopSetFlag;
+                    break;
+            }
+        }
+
+        return state;
+    }
+
+    private Kind KindOf(int thread) =>
+        thread < _hosts ? Kind.Host
+        : thread < _hosts + _submitters ? Kind.Submitter
+        : thread < _hosts + _submitters + _continuations ? Kind.Continuation
+        : Kind.Stopper;
+
+    private static int BlockAt(int thread) => SharedSize + (thread * BlockSize);
+
+    private static int Get(byte[] state, int at) => (sbyte)state[at];
+
+    private static void Set(byte[] state, int at, int value) => state[at] = unchecked((byte)(sbyte)value);
+
+    private static int Enqueuers(int gate) => gate & EnqueuersMask;
+
+    private string ThreadName(int thread) =>
+        KindOf(thread) switch
+        {
+            Kind.Host => string.Create(CultureInfo.InvariantCulture, $"H{thread}"),
+            Kind.Submitter => string.Create(CultureInfo.InvariantCulture, $"P{thread - _hosts}"),
+            Kind.Continuation => string.Create(CultureInfo.InvariantCulture, $"C{thread - _hosts - _submitters}"),
+            _ => string.Create(CultureInfo.InvariantCulture, $"S{thread - _hosts - _submitters - _continuations}"),
+        };
+
+    /// <summary>Adds the steps thread <paramref name="thread"/> can take in <paramref name="state"/> (none if it is blocked or done).</summary>
+    private void Successors(byte[] state, int thread, List<Transition> output)
+    {
+        var kind = KindOf(thread);
+        var at = BlockAt(thread);
+        var pc = (Pc)state[at + PcOffset];
+        if (pc == Pc.Done || (pc == Pc.HostTake && Get(state, HostQueueAt) == 0) || (pc == Pc.TurnRunItem && _itemsBlockForever))
+        {
+            // Done; or blocked: a host thread waits for a turn entry, or runs an item that never returns.
+            return;
+        }
+
+        var next = Copy(state);
+        string what;
+        switch (pc)
+        {
+
+            case Pc.EnterGate:
+            {
+                // PoolRun.cs:160 (submission: refused by StopRequested or Closed) / 654 (internal: refused by Closed only).
+                var gate = state[GateAt] + 1;
+                next[GateAt] = (byte)gate;
+                var refusedBy = kind == Kind.Submitter ? StopRequestedBit | ClosedBit : ClosedBit;
+                if ((gate & refusedBy) == 0)
+                {
+                    Jump(next, at, Pc.Enqueue);
+                    what = kind == Kind.Submitter
+                        ? "entered the gate: Interlocked.Increment(ref _gate) saw no flag → admitted (PoolRun.cs:160)"
+                        : "entered the gate: Interlocked.Increment(ref _gate) saw no Closed → admitted (PoolRun.cs:654)";
+                }
+                else
+                {
+                    Jump(next, at, Pc.ExitDecrement);
+                    what = kind == Kind.Submitter
+                        ? "Interlocked.Increment(ref _gate) saw a flag → REFUSED, leaves the gate (PoolRun.cs:160, 165)"
+                        : "Interlocked.Increment(ref _gate) saw Closed → REFUSED, leaves the gate (PoolRun.cs:654, 656)";
+                }
+
+                break;
+            }
+
+            case Pc.Enqueue:
+                // PoolRun.cs:677 _queue.Enqueue(item); 678 OnItemQueued() → BorrowedRun.cs:163 TryAddTurn().
+                Set(next, QueueAt, Get(state, QueueAt) + 1);
+                Jump(next, at, Pc.AddTurnRead);
+                what = "enqueued an item: _queue.Enqueue (PoolRun.cs:677) → TryAddTurn (678 → BorrowedRun.cs:163)";
+                break;
+
+            case Pc.ExitDecrement:
+                // PoolRun.cs:668 Interlocked.Decrement(ref _gate.Value).
+                next[GateAt] = (byte)(state[GateAt] - 1);
+                Jump(next, at, Pc.ExitReadStop);
+                what = "leaves the gate: Interlocked.Decrement(ref _gate) (PoolRun.cs:668)";
+                break;
+
+            case Pc.ExitReadStop:
+            {
+                // PoolRun.cs:669 if (_stopRequested) → 671 OnGateLeftWhileStopping() → BorrowedRun.cs:169 TryFinish().
+                var stopping = state[StopMirrorAt] != 0;
+                if (stopping)
+                {
+                    Jump(next, at, FirstQuietRead);
+                }
+                else
+                {
+                    NextSubmission(next, at);
+                }
+
+                what = stopping
+                    ? "ExitGate read _stopRequested == true → TryFinish (PoolRun.cs:669-671, BorrowedRun.cs:169)"
+                    : "ExitGate read _stopRequested == false (PoolRun.cs:669)";
+                break;
+            }
+
+            case Pc.AddTurnRead:
+            {
+                // BorrowedRun.cs:204-205: var turns = Volatile.Read(ref _turns); while (turns < _limit) ...; else 218 return false.
+                var turns = Get(state, TurnsAt);
+                if (turns < _limit)
+                {
+                    Set(next, at + SeenOffset, turns);
+                    Jump(next, at, Pc.AddTurnCas);
+                    what = string.Create(CultureInfo.InvariantCulture, $"TryAddTurn read _turns == {turns} < limit (BorrowedRun.cs:204-205)");
+                }
+                else
+                {
+                    ReturnFromAddTurn(next, at, kind);
+                    what = string.Create(CultureInfo.InvariantCulture, $"TryAddTurn read _turns == {turns}: every slot taken → false (BorrowedRun.cs:204-205, 218)");
+                }
+
+                break;
+            }
+
+            case Pc.AddTurnCas:
+            {
+                // BorrowedRun.cs:208-215: seen = CAS(ref _turns, turns + 1, turns); seen == turns → QueueTurnOnHost; else turns = seen.
+                var expected = Get(state, at + SeenOffset);
+                var actual = Get(state, TurnsAt);
+                if (actual == expected)
+                {
+                    Set(next, TurnsAt, actual + 1);
+                    Set(next, at + SeenOffset, 0);
+                    Jump(next, at, Pc.QueueTurn);
+                    what = string.Create(CultureInfo.InvariantCulture, $"TryAddTurn took a slot: CAS _turns {actual} → {actual + 1} (BorrowedRun.cs:208)");
+                }
+                else if (actual < _limit)
+                {
+                    Set(next, at + SeenOffset, actual);
+                    what = string.Create(CultureInfo.InvariantCulture, $"TryAddTurn CAS failed, retries with _turns == {actual} (BorrowedRun.cs:208, 215)");
+                }
+                else
+                {
+                    Set(next, at + SeenOffset, 0);
+                    ReturnFromAddTurn(next, at, kind);
+                    what = string.Create(CultureInfo.InvariantCulture, $"TryAddTurn CAS failed, _turns == {actual}: every slot taken → false (BorrowedRun.cs:208, 215, 218)");
+                }
+
+                break;
+            }
+
+            case Pc.QueueTurn:
+                // BorrowedRun.cs:211 QueueTurnOnHost() → 123 _host.TryEnqueueTurn(this) (PoolRun.cs:290-301); 212 return true.
+                Set(next, HostQueueAt, Get(state, HostQueueAt) + 1);
+                ReturnFromAddTurn(next, at, kind);
+                what = "queued a new turn on the host: QueueTurnOnHost (BorrowedRun.cs:211 → 123)";
+                break;
+
+            case Pc.StopSetFlag:
+                // PoolRun.cs:363 Interlocked.Or(ref _gate.Value, StopRequestedFlag).
+                next[GateAt] = (byte)(state[GateAt] | StopRequestedBit);
+                Jump(next, at, Pc.StopSetMirror);
+                what = "RequestStop: Interlocked.Or(ref _gate, StopRequestedFlag) (PoolRun.cs:363)";
+                break;
+
+            case Pc.StopSetMirror:
+                // PoolRun.cs:364 _stopRequested = true; 373-376 cancel (optional); 378 OnStopRequested() → BorrowedRun.cs:165 TryFinish().
+                next[StopMirrorAt] = 1;
+                Jump(next, at, _cancelPending ? Pc.CancelDequeue : FirstQuietRead);
+                what = _cancelPending
+                    ? "RequestStop: _stopRequested = true (PoolRun.cs:364) → CancelQueuedSubmissions (375)"
+                    : "RequestStop: _stopRequested = true (PoolRun.cs:364) → OnStopRequested → TryFinish (378, BorrowedRun.cs:165)";
+                break;
+
+            case Pc.CancelDequeue:
+            {
+                // PoolRun.cs:747 while (TryDequeue(out var item)) → 535; when empty, 378 OnStopRequested() → TryFinish.
+                var queued = Get(state, QueueAt);
+                if (queued > 0)
+                {
+                    Set(next, QueueAt, queued - 1);
+                    Jump(next, at, Pc.CancelItem);
+                    what = "CancelQueuedSubmissions took an item from the queue (PoolRun.cs:747 → 535)";
+                }
+                else
+                {
+                    Jump(next, at, FirstQuietRead);
+                    what = "CancelQueuedSubmissions found the queue empty → OnStopRequested → TryFinish (PoolRun.cs:747, 378)";
+                }
+
+                break;
+            }
+
+            case Pc.CancelItem:
+                // PoolRun.cs:751-752 TaskCanceler.RequestCancellation(task); Manager.Scheduler.Execute(task): it ends Canceled.
+                Jump(next, at, Pc.CancelDequeue);
+                what = "canceled the item it took: RequestCancellation + Execute (PoolRun.cs:751-752)";
+                break;
+
+            case Pc.HostTake:
+                // DedicatedRun.cs:378 TryDequeue → 408 RunItem → PoolRun.cs:514 borrower.RunTurn (the host's queue is not empty here).
+                Set(next, HostQueueAt, Get(state, HostQueueAt) - 1);
+                Jump(next, at, Pc.TurnIncrementRunning);
+                what = "took a turn from the host's queue → RunTurn (DedicatedRun.cs:378, 408 → PoolRun.cs:514)";
+                break;
+
+            case Pc.TurnIncrementRunning:
+                // BorrowedRun.cs:135 Interlocked.Increment(ref _running); 137 ran = 0.
+                Set(next, RunningAt, Get(state, RunningAt) + 1);
+                Set(next, at + CountOffset, 0);
+                Jump(next, at, Pc.TurnDequeue);
+                what = "RunTurn: Interlocked.Increment(ref _running) (BorrowedRun.cs:135)";
+                break;
+
+            case Pc.TurnDequeue:
+            {
+                // BorrowedRun.cs:140 (ran < TurnLength holds here) TryDequeue → PoolRun.cs:535 _queue.TryDequeue.
+                var queued = Get(state, QueueAt);
+                if (queued > 0)
+                {
+                    Set(next, QueueAt, queued - 1);
+                    Jump(next, at, Pc.TurnRunItem);
+                    what = "RunTurn took an item (BorrowedRun.cs:140 → PoolRun.cs:535)";
+                }
+                else
+                {
+                    Jump(next, at, Pc.TurnDecrementRunning);
+                    what = "RunTurn found the queue empty (BorrowedRun.cs:140)";
+                }
+
+                break;
+            }
+
+            case Pc.TurnRunItem:
+            {
+                // (An item that blocks forever takes no step: see above.) BorrowedRun.cs:142-143 RunItem returned; ran++; 140 ran < TurnLength → dequeue again, else leave the loop.
+                var ran = state[at + CountOffset] + 1;
+                next[at + CountOffset] = (byte)ran;
+                Jump(next, at, ran < _turnLength ? Pc.TurnDequeue : Pc.TurnDecrementRunning);
+                what = string.Create(CultureInfo.InvariantCulture, $"the item returned, ran == {ran} (BorrowedRun.cs:142-143, 140)");
+                break;
+            }
+
+            case Pc.TurnDecrementRunning:
+            {
+                // BorrowedRun.cs:149 Interlocked.Decrement(ref _running); 154 ran == TurnLength (local) && ...
+                Set(next, RunningAt, Get(state, RunningAt) - 1);
+                var full = state[at + CountOffset] == _turnLength;
+                Jump(next, at, full ? Pc.TurnCheckQueue : Pc.ReleaseDecrement);
+                what = full
+                    ? "RunTurn: Interlocked.Decrement(ref _running), ran == TurnLength (BorrowedRun.cs:149, 154)"
+                    : "RunTurn: Interlocked.Decrement(ref _running), ran < TurnLength → ReleaseTurn (BorrowedRun.cs:149, 154, 160)";
+                break;
+            }
+
+            case Pc.TurnCheckQueue:
+            {
+                // BorrowedRun.cs:154 !IsQueueEmpty → && Volatile.Read(ref _turns) <= _limit; else 160 ReleaseTurn().
+                var queued = Get(state, QueueAt) > 0;
+                Jump(next, at, queued ? Pc.TurnReadTurns : Pc.ReleaseDecrement);
+                what = queued
+                    ? "RunTurn read the queue: not empty (BorrowedRun.cs:154)"
+                    : "RunTurn read the queue: empty → ReleaseTurn (BorrowedRun.cs:154, 160)";
+                break;
+            }
+
+            case Pc.TurnReadTurns:
+            {
+                // BorrowedRun.cs:154 Volatile.Read(ref _turns) <= _limit → 156 QueueTurnOnHost(); else 160 ReleaseTurn().
+                var within = Get(state, TurnsAt) <= _limit;
+                Jump(next, at, within ? Pc.TurnRequeue : Pc.ReleaseDecrement);
+                what = within
+                    ? "RunTurn read _turns <= _limit (BorrowedRun.cs:154)"
+                    : "RunTurn read _turns > _limit → ReleaseTurn (BorrowedRun.cs:154, 160)";
+                break;
+            }
+
+            case Pc.TurnRequeue:
+                // BorrowedRun.cs:156-157 QueueTurnOnHost(); return: the slot goes with the next turn.
+                Set(next, HostQueueAt, Get(state, HostQueueAt) + 1);
+                Set(next, at + CountOffset, 0);
+                Jump(next, at, Pc.HostTake);
+                what = "queued the next turn on the host, keeping the slot (BorrowedRun.cs:156 → 123)";
+                break;
+
+            case Pc.ReleaseDecrement:
+                // BorrowedRun.cs:225 Interlocked.Decrement(ref _turns) (the IsQueueEmpty read after it only releases idle waiters).
+                Set(next, TurnsAt, Get(state, TurnsAt) - 1);
+                Set(next, at + CountOffset, 0);
+                Jump(next, at, _variant.HasFlag(Variant.ReleaseTurnWithoutRecheck) ? Pc.ReleaseReadStop : Pc.ReleaseCheckQueue);
+                what = _variant.HasFlag(Variant.ReleaseTurnWithoutRecheck)
+                    ? "ReleaseTurn: Interlocked.Decrement(ref _turns) (BorrowedRun.cs:225) [BROKEN: no re-check of the queue]"
+                    : "ReleaseTurn: Interlocked.Decrement(ref _turns) (BorrowedRun.cs:225)";
+                break;
+
+            case Pc.ReleaseCheckQueue:
+            {
+                // BorrowedRun.cs:230 if (!IsQueueEmpty) → 232 TryAddTurn().
+                var queued = Get(state, QueueAt) > 0;
+                Jump(next, at, queued ? Pc.AddTurnRead : Pc.ReleaseReadStop);
+                what = queued
+                    ? "ReleaseTurn re-check: queue not empty → TryAddTurn (BorrowedRun.cs:230-232)"
+                    : "ReleaseTurn re-check: queue empty (BorrowedRun.cs:230)";
+                break;
+            }
+
+            case Pc.ReleaseReadStop:
+            {
+                // BorrowedRun.cs:235 if (IsStopRequested) → 237 TryFinish().
+                var stopping = state[StopMirrorAt] != 0;
+                if (stopping)
+                {
+                    Jump(next, at, FirstQuietRead);
+                }
+                else
+                {
+                    Jump(next, at, Pc.HostTake);
+                }
+
+                what = stopping
+                    ? "ReleaseTurn read _stopRequested == true → TryFinish (BorrowedRun.cs:235-237)"
+                    : "ReleaseTurn read _stopRequested == false → back to the host (BorrowedRun.cs:235)";
+                break;
+            }
+
+            case Pc.FinishReadTurns:
+            case Pc.FinishReadTurnsAgain:
+            {
+                // BorrowedRun.cs:247 !IsQuiet → 70 Volatile.Read(ref _turns) == 0 (the candidate fix reads it second).
+                var again = pc == Pc.FinishReadTurnsAgain;
+                var turns = Get(state, TurnsAt);
+                if (turns != 0)
+                {
+                    ReturnFromFinish(next, at, kind);
+                }
+                else if (QueueReadFirst)
+                {
+                    AfterQuiet(next, at, again);
+                }
+                else
+                {
+                    Jump(next, at, again ? Pc.FinishReadQueueAgain : Pc.FinishReadQueue);
+                }
+
+                what = string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"TryFinish{(again ? " (after the close)" : string.Empty)} read _turns == {turns}{(turns == 0 ? string.Empty : " → not quiet, returns")} (BorrowedRun.cs:247, 70)");
+                break;
+            }
+
+            case Pc.FinishReadQueue:
+            case Pc.FinishReadQueueAgain:
+            {
+                // BorrowedRun.cs:247 !IsQuiet → 70 IsQueueEmpty (the candidate fix reads it first).
+                var again = pc == Pc.FinishReadQueueAgain;
+                var empty = Get(state, QueueAt) == 0;
+                if (!empty)
+                {
+                    ReturnFromFinish(next, at, kind);
+                }
+                else if (QueueReadFirst)
+                {
+                    Jump(next, at, again ? Pc.FinishReadTurnsAgain : Pc.FinishReadTurns);
+                }
+                else
+                {
+                    AfterQuiet(next, at, again);
+                }
+
+                what = string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"TryFinish{(again ? " (after the close)" : string.Empty)} read the queue: {(empty ? "empty" : "not empty → not quiet, returns")} (BorrowedRun.cs:247, 70)");
+                break;
+            }
+
+            case Pc.CloseReadGate:
+            {
+                // PoolRun.cs:577 var gate = Volatile.Read(ref _gate.Value); 578 while not Closed: 580 enqueuers != 0 → 583 return false.
+                var gate = state[GateAt];
+                if ((gate & ClosedBit) != 0)
+                {
+                    AfterClose(next, at);
+                    what = "TryCloseGate read the gate: already Closed → true (PoolRun.cs:577-578, 596)";
+                }
+                else if (Enqueuers(gate) != 0)
+                {
+                    ReturnFromFinish(next, at, kind);
+                    what = string.Create(CultureInfo.InvariantCulture, $"TryCloseGate read the gate: {Enqueuers(gate)} enqueuer(s) inside → false, returns (PoolRun.cs:577-583)");
+                }
+                else
+                {
+                    next[at + SeenOffset] = gate;
+                    Jump(next, at, Pc.CloseCas);
+                    what = "TryCloseGate read the gate: nobody inside (PoolRun.cs:577-580)";
+                }
+
+                break;
+            }
+
+            case Pc.CloseCas:
+            {
+                // PoolRun.cs:587-593: seen = CAS(ref _gate.Value, gate | ClosedFlag, gate); seen == gate → true; else gate = seen and loop.
+                var expected = state[at + SeenOffset];
+                var actual = state[GateAt];
+                next[at + SeenOffset] = 0;
+                if (actual == expected)
+                {
+                    next[GateAt] = (byte)(actual | ClosedBit);
+                    AfterClose(next, at);
+                    what = "TryCloseGate CLOSED the gate: CAS _gate → Closed (PoolRun.cs:587-590)";
+                }
+                else if ((actual & ClosedBit) != 0)
+                {
+                    AfterClose(next, at);
+                    what = "TryCloseGate CAS failed, the gate is Closed → true (PoolRun.cs:587, 593, 578, 596)";
+                }
+                else if (Enqueuers(actual) != 0)
+                {
+                    ReturnFromFinish(next, at, kind);
+                    what = "TryCloseGate CAS failed, an enqueuer is inside → false, returns (PoolRun.cs:587, 593, 580-583)";
+                }
+                else
+                {
+                    next[at + SeenOffset] = actual;
+                    what = "TryCloseGate CAS failed, retries (PoolRun.cs:587, 593)";
+                }
+
+                break;
+            }
+
+            case Pc.FinishExchange:
+            {
+                // BorrowedRun.cs:253 if (Interlocked.Exchange(ref _finished, 1) != 0) return;
+                var first = state[FinishedAt] == 0;
+                next[FinishedAt] = 1;
+                if (first)
+                {
+                    Jump(next, at, Pc.CompleteExited);
+                }
+                else
+                {
+                    ReturnFromFinish(next, at, kind);
+                }
+
+                what = first
+                    ? "TryFinish: Interlocked.Exchange(ref _finished, 1) returned 0 (BorrowedRun.cs:253)"
+                    : "TryFinish: Interlocked.Exchange(ref _finished, 1) returned 1 → another finished, returns (BorrowedRun.cs:253-255)";
+                break;
+            }
+
+            case Pc.CompleteExited:
+                // BorrowedRun.cs:258-259 CompleteExited(); _host.RemoveBorrower(this).
+                Set(next, ExitedAt, Get(state, ExitedAt) + 1);
+                ReturnFromFinish(next, at, kind);
+                what = "FINISHED: CompleteExited(); _host.RemoveBorrower(this) (BorrowedRun.cs:258-259)";
+                break;
+
+            default:
+                throw new UnreachableException($"program counter {pc}");
+        }
+
+        output.Add(new Transition(next, thread, what));
+    }
+
+    /// <summary>Gets whether <c>IsQuiet</c> reads the queue before <c>_turns</c> (the candidate fix) instead of after it (the code).</summary>
+    private bool QueueReadFirst => _variant.HasFlag(Variant.QuietReadsQueueFirst);
+
+    /// <summary>Gets the first step of <c>TryFinish</c> (BorrowedRun.cs:247; its <c>IsStopRequested</c> read takes no step): the first read of <c>IsQuiet</c>.</summary>
+    private Pc FirstQuietRead => QueueReadFirst ? Pc.FinishReadQueue : Pc.FinishReadTurns;
+
+    /// <summary>
+    /// After <c>IsQuiet</c> was true: the first time, <c>TryCloseGate</c> (or, broken, straight to the exchange); the
+    /// second time, the exchange.
+    /// </summary>
+    private void AfterQuiet(byte[] next, int at, bool again) =>
+        Jump(next, at, again || _variant.HasFlag(Variant.FinishWithoutClosingGate) ? Pc.FinishExchange : Pc.CloseReadGate);
+
+    /// <summary>After <c>TryCloseGate</c> returned true: the second quiet check, or (broken variant) straight to the exchange.</summary>
+    private void AfterClose(byte[] next, int at) =>
+        Jump(next, at, _variant.HasFlag(Variant.FinishWithoutSecondQuietCheck) ? Pc.FinishExchange : QueueReadFirst ? Pc.FinishReadQueueAgain : Pc.FinishReadTurnsAgain);
+
+    /// <summary>Returns from TryAddTurn: a turn goes on with ReleaseTurn (BorrowedRun.cs:235); an enqueuer leaves the gate (PoolRun.cs:678 → 170 / 661).</summary>
+    private static void ReturnFromAddTurn(byte[] next, int at, Kind kind)
+    {
+        next[at + SeenOffset] = 0;
+        Jump(next, at, kind == Kind.Host ? Pc.ReleaseReadStop : Pc.ExitDecrement);
+    }
+
+    /// <summary>Returns from TryFinish: a host thread goes back to the host's queue, an enqueuer to its next item, a stopper is done.</summary>
+    private static void ReturnFromFinish(byte[] next, int at, Kind kind)
+    {
+        next[at + SeenOffset] = 0;
+        switch (kind)
+        {
+            case Kind.Host:
+                Jump(next, at, Pc.HostTake);
+                break;
+            case Kind.Stopper:
+                Jump(next, at, Pc.Done);
+                break;
+            default:
+                NextSubmission(next, at);
+                break;
+        }
+    }
+
+    /// <summary>An enqueuer is done with one item (enqueued or refused): the next, or done.</summary>
+    private static void NextSubmission(byte[] next, int at)
+    {
+        var left = next[at + CountOffset] - 1;
+        next[at + CountOffset] = (byte)left;
+        Jump(next, at, left > 0 ? Pc.EnterGate : Pc.Done);
+    }
+
+    private static void Jump(byte[] state, int at, Pc pc) => state[at + PcOffset] = (byte)pc;
+
+    private static byte[] Copy(byte[] state) => (byte[])state.Clone();
+
+    /// <summary>The properties every reachable state must have; a description of the first one broken, if any.</summary>
+    private string? CheckState(byte[] state)
+    {
+        var gate = state[GateAt];
+        var queued = Get(state, QueueAt);
+        var turns = Get(state, TurnsAt);
+        var running = Get(state, RunningAt);
+        var exited = Get(state, ExitedAt);
+        var hostQueue = Get(state, HostQueueAt);
+
+        var insideGate = 0;
+        var aboutToEnqueue = 0;
+        var turnsHeld = hostQueue;
+        var inTurnLoop = 0;
+        var itemsRunning = 0;
+        var itemsCanceling = 0;
+        for (var thread = 0; thread < _threads; thread++)
+        {
+            var pc = (Pc)state[BlockAt(thread) + PcOffset];
+            switch (KindOf(thread))
+            {
+                case Kind.Host:
+                    turnsHeld += pc is Pc.TurnIncrementRunning or Pc.TurnDequeue or Pc.TurnRunItem or Pc.TurnDecrementRunning
+                        or Pc.TurnCheckQueue or Pc.TurnReadTurns or Pc.TurnRequeue or Pc.ReleaseDecrement or Pc.QueueTurn ? 1 : 0;
+                    inTurnLoop += pc is Pc.TurnDequeue or Pc.TurnRunItem or Pc.TurnDecrementRunning ? 1 : 0;
+                    itemsRunning += pc == Pc.TurnRunItem ? 1 : 0;
+                    break;
+                case Kind.Stopper:
+                    itemsCanceling += pc == Pc.CancelItem ? 1 : 0;
+                    break;
+                default:
+                    insideGate += pc is Pc.Enqueue or Pc.AddTurnRead or Pc.AddTurnCas or Pc.QueueTurn or Pc.ExitDecrement ? 1 : 0;
+                    aboutToEnqueue += pc == Pc.Enqueue ? 1 : 0;
+                    turnsHeld += pc == Pc.QueueTurn ? 1 : 0;
+                    break;
+            }
+        }
+
+        // Accounting: the model's bookkeeping agrees with the threads' positions.
+        if (Checking(Checks.Accounting))
+        {
+            if (queued < 0 || turns < 0 || running < 0 || hostQueue < 0)
+            {
+                return string.Create(CultureInfo.InvariantCulture, $"ACCOUNTING: a counter is negative (queue {queued}, _turns {turns}, _running {running}, host queue {hostQueue})");
+            }
+
+            if (Enqueuers(gate) != insideGate)
+            {
+                return string.Create(CultureInfo.InvariantCulture, $"ACCOUNTING: the gate counts {Enqueuers(gate)} enqueuers but {insideGate} are inside");
+            }
+
+            if (turns != turnsHeld)
+            {
+                return string.Create(CultureInfo.InvariantCulture, $"ACCOUNTING: _turns is {turns} but {turnsHeld} turns exist (queued on the host, running, or claimed)");
+            }
+
+            if (running != inTurnLoop)
+            {
+                return string.Create(CultureInfo.InvariantCulture, $"ACCOUNTING: _running is {running} but {inTurnLoop} host threads are in a turn's loop");
+            }
+        }
+
+        // I2: the limit.
+        if (Checking(Checks.Limit) && turns > _limit)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"I2 LIMIT: _turns is {turns} > limit {_limit}");
+        }
+
+        if (Checking(Checks.Limit) && itemsRunning > _limit)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"I2 LIMIT: {itemsRunning} items run in turns at once > limit {_limit}");
+        }
+
+        // I4: nothing is accepted after the gate closed.
+        if (Checking(Checks.NothingAcceptedAfterClose) && (gate & ClosedBit) != 0 && aboutToEnqueue > 0)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"I4 ACCEPTED AFTER CLOSE: the gate is Closed but {aboutToEnqueue} admitted enqueuer(s) are about to enqueue");
+        }
+
+        // I3: Exited at most once, only after a stop, and not before everything accepted has run.
+        if (Checking(Checks.FinishesOnce) && exited > 1)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"I3 EXITED TWICE: Exited was completed {exited} times");
+        }
+
+        if (exited == 0)
+        {
+            return null;
+        }
+
+        if (Checking(Checks.FinishesOnce) && (gate & StopRequestedBit) == 0)
+        {
+            return "I3 FINISHED WITHOUT A STOP";
+        }
+
+        if (Checking(Checks.NotFinishedEarly) && (queued > 0 || itemsRunning > 0 || aboutToEnqueue > 0))
+        {
+            return string.Create(
+                CultureInfo.InvariantCulture,
+                $"I3 FINISHED EARLY: Exited completed while {queued} item(s) are queued, {itemsRunning} run in turns, {aboutToEnqueue} are about to be enqueued by admitted enqueuers");
+        }
+
+        if (Checking(Checks.NotFinishedWhileCanceling) && itemsCanceling > 0)
+        {
+            return string.Create(
+                CultureInfo.InvariantCulture,
+                $"I3 FINISHED WHILE CANCELING: Exited completed while {itemsCanceling} item(s) taken from the queue by CancelQueuedSubmissions are not yet canceled (or, a continuation, put back)");
+        }
+
+        if (Checking(Checks.NoTurnAfterFinish) && turns > 0)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"TURN AFTER FINISH: Exited completed and the borrower left its host, yet {turns} turn(s) hold a slot and will be queued on the host or run there");
+        }
+
+        return null;
+    }
+
+    /// <summary>The check of a state where no thread can take a step.</summary>
+    private string? CheckTerminal(byte[] state)
+    {
+        var queued = Get(state, QueueAt);
+        var turns = Get(state, TurnsAt);
+        var blocked = 0;
+        for (var thread = 0; thread < _hosts; thread++)
+        {
+            blocked += (Pc)state[BlockAt(thread) + PcOffset] == Pc.TurnRunItem ? 1 : 0;
+        }
+
+        // I1: every queued item has a turn that will run it. With items that block forever, items may wait behind
+        // turns that hold every slot or every host thread, but never with no turn at all.
+        if (Checking(Checks.NoStrandedItem) && queued > 0 && (!_itemsBlockForever || turns == 0))
+        {
+            return string.Create(
+                CultureInfo.InvariantCulture,
+                $"I1 STRANDED ITEM: no thread can move, {queued} item(s) queued, {turns} turn(s) hold a slot, {blocked} item(s) blocked");
+        }
+
+        // I3: after a stop the run finishes, unless an item it accepted never returns.
+        var stopped = (state[GateAt] & StopRequestedBit) != 0;
+        if (Checking(Checks.FinishesOnce) && stopped && blocked == 0 && Get(state, ExitedAt) != 1)
+        {
+            return string.Create(
+                CultureInfo.InvariantCulture,
+                $"I3 NOT FINISHED: no thread can move after a stop, Exited completed {Get(state, ExitedAt)} times (queue {queued}, _turns {turns}, gate {DescribeGate(state[GateAt])})");
+        }
+
+        return null;
+    }
+
+    private bool Checking(Checks check) => (_checks & check) != 0;
+
+    /// <summary>Turns a state into its canonical key in place: sorts the blocks of each kind of thread.</summary>
+    private void Canonicalize(byte[] state)
+    {
+        SortBlocks(state, BlockAt(0), _hosts);
+        SortBlocks(state, BlockAt(_hosts), _submitters);
+        SortBlocks(state, BlockAt(_hosts + _submitters), _continuations);
+        SortBlocks(state, BlockAt(_hosts + _submitters + _continuations), _stoppers);
+    }
+
+    private byte[] Canonical(byte[] state)
+    {
+        var key = Copy(state);
+        Canonicalize(key);
+        return key;
+    }
+
+    private static void SortBlocks(byte[] key, int start, int count)
+    {
+        // Insertion sort of a handful of small blocks.
+        Span<byte> held = stackalloc byte[BlockSize];
+        for (var i = 1; i < count; i++)
+        {
+            key.AsSpan(start + (i * BlockSize), BlockSize).CopyTo(held);
+            var j = i - 1;
+            while (j >= 0 && key.AsSpan(start + (j * BlockSize), BlockSize).SequenceCompareTo(held) > 0)
+            {
+                key.AsSpan(start + (j * BlockSize), BlockSize).CopyTo(key.AsSpan(start + ((j + 1) * BlockSize), BlockSize));
+                j--;
+            }
+
+            held.CopyTo(key.AsSpan(start + ((j + 1) * BlockSize), BlockSize));
+        }
+    }
+
+    /// <summary>
+    /// Replays the path of canonical states that ends at <paramref name="last"/> from the concrete initial state,
+    /// picking at each step the successor with the next canonical key, so that threads keep their names.
+    /// </summary>
+    private List<string> Trace(List<byte[]> keys, List<int> parents, int last)
+    {
+        var path = new List<byte[]>();
+        for (var index = last; index >= 0; index = parents[index])
+        {
+            path.Add(keys[index]);
+        }
+
+        path.Reverse();
+        var state = InitialState();
+        var trace = new List<string> { string.Create(CultureInfo.InvariantCulture, $"{0,3}. --  initial state  ⇒  {Describe(state)}") };
+        var successors = new List<Transition>();
+        for (var step = 1; step < path.Count; step++)
+        {
+            successors.Clear();
+            for (var thread = 0; thread < _threads; thread++)
+            {
+                Successors(state, thread, successors);
+            }
+
+            var taken = successors.First(t => StateComparer.Instance.Equals(Canonical(t.Next), path[step]));
+            state = taken.Next;
+            trace.Add(string.Create(CultureInfo.InvariantCulture, $"{step,3}. {ThreadName(taken.Thread),-3} {taken.What}  ⇒  {Describe(state)}"));
+        }
+
+        return trace;
+    }
+
+    private static string DescribeGate(byte gate) =>
+        string.Create(
+            CultureInfo.InvariantCulture,
+            $"{Enqueuers(gate)}{((gate & StopRequestedBit) != 0 ? "+Stop" : string.Empty)}{((gate & ClosedBit) != 0 ? "+Closed" : string.Empty)}");
+
+    /// <summary>A one-line summary of a state: the shared values, then each thread's next step.</summary>
+    private string Describe(byte[] state)
+    {
+        var text = new StringBuilder();
+        text.Append(
+            CultureInfo.InvariantCulture,
+            $"[gate={DescribeGate(state[GateAt])} _stopRequested={state[StopMirrorAt]} queue={Get(state, QueueAt)} _turns={Get(state, TurnsAt)} _running={Get(state, RunningAt)} _finished={state[FinishedAt]} exited={Get(state, ExitedAt)} hostQueue={Get(state, HostQueueAt)} |");
+        for (var thread = 0; thread < _threads; thread++)
+        {
+            var at = BlockAt(thread);
+            var pc = (Pc)state[at + PcOffset];
+            text.Append(CultureInfo.InvariantCulture, $" {ThreadName(thread)}:{pc}");
+            switch (KindOf(thread))
+            {
+                case Kind.Host when pc is Pc.TurnDequeue or Pc.TurnRunItem or Pc.TurnDecrementRunning:
+                    text.Append(CultureInfo.InvariantCulture, $"(ran {state[at + CountOffset]})");
+                    break;
+                case Kind.Submitter or Kind.Continuation when pc != Pc.Done:
+                    text.Append(CultureInfo.InvariantCulture, $"({state[at + CountOffset]} left)");
+                    break;
+            }
+        }
+
+        return text.Append(']').ToString();
+    }
+
+    /// <summary>The outcome of <see cref="Explore"/>.</summary>
+    /// <param name="Configuration">The model explored.</param>
+    /// <param name="States">Distinct states reached (up to a permutation of the threads of each kind).</param>
+    /// <param name="Transitions">Steps taken from explored states, including those that led to known states.</param>
+    /// <param name="TerminalStates">States where no thread could take a step.</param>
+    /// <param name="FinishedTerminalStates">Terminal states in which the run had finished.</param>
+    /// <param name="Elapsed">The time the exploration took.</param>
+    /// <param name="StateLimitReached">Whether the exploration stopped at the state limit, before it explored every reachable state or found a violation.</param>
+    /// <param name="Violation">The first property found broken, or <see langword="null"/>.</param>
+    /// <param name="Trace">The steps from the initial state to the violating state (empty if none).</param>
+    public sealed record Exploration(
+        string Configuration,
+        int States,
+        long Transitions,
+        int TerminalStates,
+        int FinishedTerminalStates,
+        TimeSpan Elapsed,
+        bool StateLimitReached,
+        string? Violation,
+        IReadOnlyList<string> Trace)
+    {
+        /// <summary>Gets the summary line: configuration, states, transitions, time and outcome.</summary>
+        public string Summary =>
+            string.Create(
+                CultureInfo.InvariantCulture,
+                $"{Configuration}: {States:N0} states, {Transitions:N0} transitions, {TerminalStates:N0} terminal ({FinishedTerminalStates:N0} finished), {Elapsed.TotalMilliseconds:N0} ms — {Violation ?? (StateLimitReached ? "INCOMPLETE: the state limit was reached" : "no violation")}");
+
+        /// <summary>Gets the summary followed by the counterexample trace, one step per line.</summary>
+        public string Report => Trace.Count == 0 ? Summary : Summary + Environment.NewLine + string.Join(Environment.NewLine, Trace);
+    }
+
+    /// <summary>One step: the state after it, the thread that took it, and what it did.</summary>
+    private readonly record struct Transition(byte[] Next, int Thread, string What);
+
+    /// <summary>Compares states (or canonical keys) by content.</summary>
+    private sealed class StateComparer : IEqualityComparer<byte[]>
+    {
+        public static readonly StateComparer Instance = new();
+
+        public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
+
+        public int GetHashCode(byte[] obj)
+        {
+            var hash = default(HashCode);
+            hash.AddBytes(obj);
+            return hash.ToHashCode();
+        }
+    }
+}
