@@ -82,7 +82,10 @@ internal sealed class BorrowedRun : PoolRun
 
     private protected override bool IsIdle => IsQueueEmpty && Volatile.Read(ref _turns) == 0;
 
-    private bool IsQuiet => Volatile.Read(ref _turns) == 0 && IsQueueEmpty && !HasOpenBorrowers;
+    // The queue first, then the turns: an item taken from the queue before the first read is run by a turn that holds
+    // its slot until the item is done, so no turn at the second read means no item of ours still runs. (The other order
+    // let a turn that re-took a slot between the two reads run the last item unseen: found by TurnProtocolModel.)
+    private bool IsQuiet => IsQueueEmpty && Volatile.Read(ref _turns) == 0 && !HasOpenBorrowers && !HasOutsideDrainers;
 
     /// <summary>Gets or sets whether this run was stopped because its host stopped (for the message of a refused submission).</summary>
     public bool StoppedWithHost { get; set; }
@@ -137,8 +140,10 @@ internal sealed class BorrowedRun : PoolRun
     {
         if (!_host.TryEnqueueTurn(this))
         {
-            // The host closes only after every borrower finished, and we have not: this cannot happen. Should it
-            // ever, the turn still runs (on the shared .NET thread pool), so nothing is lost.
+            // The host closes only after every borrower finished. A turn can still be queued after we finished (a
+            // ReleaseTurn that re-took a slot while another turn finished the run), but only from a thread running a
+            // host item, so the host has not closed under it; it finds our queue empty. Should it ever come to this,
+            // the turn still runs (on the shared .NET thread pool), so nothing is lost.
             ThreadPool.UnsafeQueueUserWorkItem(static run => run.RunTurn(run._ownContext ?? run.Threads.BaseContext!), this, preferLocal: false);
         }
     }
@@ -182,6 +187,19 @@ internal sealed class BorrowedRun : PoolRun
     private protected override void OnBorrowerClosed() => TryFinish();
 
     private protected override void OnGateLeftWhileStopping() => TryFinish();
+
+    private protected override void OnDrainOutsideRunnersEnded()
+    {
+        // What the drain put back (continuations) needs a turn; then the run may finish.
+        while (!IsQueueEmpty && TryAddTurn())
+        {
+        }
+
+        if (IsStopRequested)
+        {
+            TryFinish();
+        }
+    }
 
     /// <summary>The context work of a borrower with flow off runs in: the host's clean worker context, with this manager's lineage.</summary>
     private static ExecutionContext? CreateOwnContext(ExecutionContext? hostContext, LineageNode? owner)
@@ -299,7 +317,19 @@ internal sealed class BorrowedRun : PoolRun
     {
         var workerContext = DedicatedRun.CurrentWorkerContext!;
         var spinner = new SpinWait();
+        var drain = BeginDrainOutsideRunners();
+        try
+        {
+            HelpWhileItemsRemain(workerContext, ref spinner);
+        }
+        finally
+        {
+            EndDrainOutsideRunners(drain);
+        }
+    }
 
+    private void HelpWhileItemsRemain(ExecutionContext workerContext, ref SpinWait spinner)
+    {
         // Done when everything queued has run and no turn runs an item. Turns still queued on the host (perhaps
         // behind the item that waits here) will find the queue empty and finish the run when they end.
         while (!IsDrained && !(IsQueueEmpty && Volatile.Read(ref _running) == 0))

@@ -203,7 +203,7 @@ internal sealed class DedicatedRun : PoolRun
 
     private protected override ExecutionContext? OwnContext => BaseContext;
 
-    private bool MayExit => IsStopRequested && !HasOpenBorrowers;
+    private bool MayExit => IsStopRequested && !HasOpenBorrowers && !HasOutsideDrainers;
 
     private void SpawnThread(Action<WorkerSlot> body)
     {
@@ -629,6 +629,9 @@ internal sealed class DedicatedRun : PoolRun
 
     // A borrower that drained may have been the last thing keeping a stopping run's workers from leaving.
     private protected override void OnBorrowerClosed() => WakeAll();
+
+    // Likewise a stop that was canceling what was queued.
+    private protected override void OnDrainOutsideRunnersEnded() => WakeAll();
 
     private void WakeOrSpawn()
     {

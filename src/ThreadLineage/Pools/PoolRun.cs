@@ -60,6 +60,9 @@ internal abstract class PoolRun
     // Borrowing runs registered on this run and not yet finished; the run cannot finish while one is open.
     private int _openBorrowers;
 
+    // Threads draining the queue from outside the runners (see BeginDrainOutsideRunners); the run cannot finish meanwhile.
+    private int _outsideDrainers;
+
     // Entries in the queue that are borrowers' turns, not this manager's items (QueuedItems leaves them out).
     private int _queuedTurns;
 
@@ -133,6 +136,9 @@ internal abstract class PoolRun
 
     /// <summary>Gets whether a borrowing run registered on this one is still open (not yet drained).</summary>
     private protected bool HasOpenBorrowers => Volatile.Read(ref _openBorrowers) != 0;
+
+    /// <summary>Gets whether a thread outside the runners holds items it took from the queue (see <see cref="BeginDrainOutsideRunners"/>).</summary>
+    private protected bool HasOutsideDrainers => Volatile.Read(ref _outsideDrainers) != 0;
 
     /// <summary>Gets the context work runs in when it flows none (<see cref="ThreadPoolManagerOptions.FlowExecutionContext"/> off).</summary>
     private protected abstract ExecutionContext? OwnContext { get; }
@@ -376,10 +382,40 @@ internal abstract class PoolRun
 
         if (cancelPending)
         {
-            CancelQueuedSubmissions();
+            var drain = BeginDrainOutsideRunners();
+            try
+            {
+                CancelQueuedSubmissions();
+            }
+            finally
+            {
+                EndDrainOutsideRunners(drain);
+            }
         }
 
         OnStopRequested();
+    }
+
+    /// <summary>
+    /// Announces a thread that takes items out of the queue without being one of the run's runners (a stop canceling
+    /// what is queued, a borrower's stop helping on a host thread): the run does not close or finish while one is at
+    /// work, since the items it took are not final yet.
+    /// </summary>
+    private protected DrainOutsideRunners BeginDrainOutsideRunners()
+    {
+        // Interlocked, before the first dequeue: a runner that then finds the queue empty reads this count afterwards
+        // and does not take the empty queue for a drained run.
+        Interlocked.Increment(ref _outsideDrainers);
+        return new DrainOutsideRunners(this);
+    }
+
+    /// <summary>Ends what <see cref="BeginDrainOutsideRunners"/> began; the run may close or finish now.</summary>
+    private protected void EndDrainOutsideRunners(DrainOutsideRunners drain)
+    {
+        Debug.Assert(ReferenceEquals(drain.Run, this), "a drain ends on the run it began on");
+        // Interlocked before the notification, as for a borrower closing (RemoveBorrower).
+        Interlocked.Decrement(ref _outsideDrainers);
+        OnDrainOutsideRunnersEnded();
     }
 
     /// <summary>Returns the tasks waiting in the queue, for debuggers.</summary>
@@ -566,6 +602,9 @@ internal abstract class PoolRun
 
     /// <summary>Called when a borrowing run of this one has drained.</summary>
     private protected abstract void OnBorrowerClosed();
+
+    /// <summary>Called when a thread that drained the queue from outside the runners is done.</summary>
+    private protected abstract void OnDrainOutsideRunnersEnded();
 
     /// <summary>Called when an enqueuer leaves the gate of a run that was asked to stop.</summary>
     private protected virtual void OnGateLeftWhileStopping()
@@ -791,4 +830,7 @@ internal abstract class PoolRun
             }
         }
     }
+
+    /// <summary>A drain from outside the runners in progress (a token, so that begin and end pair up visibly).</summary>
+    private protected readonly record struct DrainOutsideRunners(PoolRun Run);
 }
