@@ -733,31 +733,4 @@ public class BorrowedWorkersTests
         borrower.Start(new ThreadPoolManagerOptions { MaxWorkers = maxWorkers, WorkersFrom = hostId });
         return borrower;
     }
-
-    /// <summary>Counts how many calls of <see cref="Run"/> overlap, and the most that ever did.</summary>
-    private sealed class ConcurrencyTracker
-    {
-        private int _now;
-        private int _max;
-
-        public int Max => Volatile.Read(ref _max);
-
-        public void Run(Action body)
-        {
-            var now = Interlocked.Increment(ref _now);
-            int max;
-            while (now > (max = Volatile.Read(ref _max)) && Interlocked.CompareExchange(ref _max, now, max) != max)
-            {
-            }
-
-            try
-            {
-                body();
-            }
-            finally
-            {
-                Interlocked.Decrement(ref _now);
-            }
-        }
-    }
 }

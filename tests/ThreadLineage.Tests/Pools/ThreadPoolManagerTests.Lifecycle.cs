@@ -155,18 +155,13 @@ public partial class ThreadPoolManagerTests
         // never more than MaxWorkers items of the manager run at once (a one-worker pool stays an event loop).
         using var manager = new ThreadPoolManager(NewId("restart-draining"));
         manager.Start(maxWorkers);
-        var running = 0;
-        var most = 0;
+        var tracker = new ConcurrencyTracker();
         var order = new System.Collections.Concurrent.ConcurrentQueue<int>();
         using var gate = new Gate();
-        void Track(int label, bool wait)
+        var running = 0;
+        void Track(int label, bool wait) => tracker.Run(() =>
         {
-            var now = Interlocked.Increment(ref running);
-            int seen;
-            while (now > (seen = Volatile.Read(ref most)) && Interlocked.CompareExchange(ref most, now, seen) != seen)
-            {
-            }
-
+            Interlocked.Increment(ref running);
             order.Enqueue(label);
             if (wait)
             {
@@ -178,7 +173,7 @@ public partial class ThreadPoolManagerTests
             }
 
             Interlocked.Decrement(ref running);
-        }
+        });
 
         // Every worker of the old run blocks at the gate, with more of its items queued behind.
         var old = Enumerable.Range(0, maxWorkers).Select(i => manager.Submit(() => Track(-1 - i, wait: true))).ToList();
@@ -200,7 +195,7 @@ public partial class ThreadPoolManagerTests
         gate.Open();
         Bounded.Wait(Task.WhenAll(old.Concat(restarted)), "both runs' items");
 
-        Assert.True(most <= maxWorkers, $"{most} items ran at once across the two runs (MaxWorkers {maxWorkers}).");
+        Assert.True(tracker.Max <= maxWorkers, $"{tracker.Max} items ran at once across the two runs (MaxWorkers {maxWorkers}).");
         var labels = order.ToList();
         var lastOld = labels.FindLastIndex(static label => label < 100);
         var firstNew = labels.FindIndex(static label => label >= 100);
