@@ -70,6 +70,8 @@ public partial class ThreadPoolManager : IDisposable, IAsyncDisposable
 
     internal PoolTaskScheduler Scheduler { get; }
 
+    internal TaskCanceler Canceler { get; set; } = TaskCanceler.Runtime;
+
     /// <summary>Gets the run that should take new continuations: the running one, else the one still draining.</summary>
     internal PoolRun? ActiveRun => _run ?? _lastRun;
 

@@ -41,7 +41,12 @@ internal sealed class ChaosRun : IDisposable
     private long _producerOps;
     private int _producersLeft;
 
-    public ChaosRun(int seed, int iteration, int opsPerThread, HashSet<string> excluded)
+    /// <param name="seed">The iteration seed: every choice of the iteration comes from it.</param>
+    /// <param name="iteration">The iteration's number, for the manager's id.</param>
+    /// <param name="opsPerThread">How many operations each producer and controller thread performs.</param>
+    /// <param name="excluded">Categories of operations left out.</param>
+    /// <param name="withoutFastPath">Take the runtime's fast path for canceling queued submissions away, as on a runtime without it.</param>
+    public ChaosRun(int seed, int iteration, int opsPerThread, HashSet<string> excluded, bool withoutFastPath = false)
     {
         _seed = seed;
         _opsPerThread = opsPerThread;
@@ -64,7 +69,15 @@ internal sealed class ChaosRun : IDisposable
         Producers = random.Next(2, 5);
         Controllers = random.Next(1, 3);
         _manager = new TrackedManager($"chaos-{iteration}-{seed}");
+        if (withoutFastPath)
+        {
+            _manager.Canceler = new ThreadLineage.Internal.TaskCanceler(static _ => throw new MissingMethodException("System.Threading.Tasks.Task", "InternalCancel"));
+        }
+
+        WithoutFastPath = withoutFastPath;
     }
+
+    public bool WithoutFastPath { get; }
 
     public int Producers { get; }
 
@@ -91,7 +104,7 @@ internal sealed class ChaosRun : IDisposable
         $"IdleTimeout {(_baseOptions.IdleTimeout == Timeout.InfiniteTimeSpan ? "infinite" : $"{_baseOptions.IdleTimeout.TotalMilliseconds}ms")}, " +
         $"QueueCapacity {_baseOptions.QueueCapacity?.ToString(CultureInfo.InvariantCulture) ?? "unbounded"} ({_baseOptions.QueueFullMode}), TaskType {_baseOptions.TaskType ?? "none"}, " +
         $"{(_baseOptions.IsBackground ? "background" : "foreground")}, flow {_baseOptions.FlowExecutionContext}, log {_baseOptions.LogExceptions}, " +
-        $"{Producers} producers, {Controllers} controllers";
+        $"{Producers} producers, {Controllers} controllers{(WithoutFastPath ? ", without the cancel fast path" : "")}";
 
     /// <summary>Runs the iteration and checks its invariants; the violations are in <see cref="Violations"/>.</summary>
     public void Run()
