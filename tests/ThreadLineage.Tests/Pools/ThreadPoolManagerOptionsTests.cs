@@ -4,7 +4,8 @@ namespace ThreadLineage.Tests.Pools;
 
 /// <summary>
 /// <see cref="ThreadPoolManagerOptions"/>: documented defaults, validation by <c>Start</c> (every problem in one
-/// exception, nothing started), and the copy <c>Start</c> takes (DESIGN.md §2 "Options").
+/// exception, nothing started), <see cref="ThreadPoolManagerOptions.Validate"/>, and the copy <c>Start</c> takes
+/// (docs/pools.md, "Options" and "Validating options").
 /// </summary>
 public class ThreadPoolManagerOptionsTests
 {

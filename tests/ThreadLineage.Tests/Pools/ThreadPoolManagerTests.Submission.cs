@@ -6,14 +6,15 @@ namespace ThreadLineage.Tests.Pools;
 
 /// <content>
 /// Submission: the four overloads, FIFO order, task-type protection, async work, nested waits, and exceptions
-/// (DESIGN.md §2 "Submit", "Task-type protection", "Async work", "No self-deadlock", "Exceptions").
+/// (docs/pools.md, "Submitting work", "Task-type protection", "Async work and the event loop", "Nested waits",
+/// "Exceptions and logging").
 /// </content>
 public partial class ThreadPoolManagerTests
 {
     // Precomposed "é": a culture-aware comparison would equal the decomposed "e\u0301" below; ordinal does not.
     private const string ProtectedType = "caf\u00e9";
 
-    /// <summary>The three ways to block on a task that DESIGN.md names for nested waits.</summary>
+    /// <summary>The three ways to block on a task that docs/pools.md ("Nested waits") names as run inline.</summary>
     public enum BlockingWait
     {
         Wait,

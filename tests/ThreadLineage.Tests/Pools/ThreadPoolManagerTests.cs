@@ -3,7 +3,7 @@ using ThreadLineage.Tests.Support;
 namespace ThreadLineage.Tests.Pools;
 
 /// <summary>
-/// The contract of <see cref="ThreadPoolManager"/> (DESIGN.md §2), split by aspect into partial files:
+/// The contract of <see cref="ThreadPoolManager"/> (docs/pools.md), split by aspect into partial files:
 /// lifecycle, submission, context, shutdown; this file holds the shared helpers, statistics and diagnostics.
 /// </summary>
 /// <remarks>

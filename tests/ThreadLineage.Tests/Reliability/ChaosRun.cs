@@ -7,7 +7,8 @@ namespace ThreadLineage.Tests.Reliability;
 /// <summary>
 /// One chaos iteration: a fresh manager, several producer threads submitting every kind of work (sync, async with
 /// awaits, Post, canceled tokens, wrong task types, nested waits, scheduler tasks) while controller threads stop,
-/// cancel, restart, resize and dispose it at random. Afterwards the invariants of DESIGN.md §2 are checked.
+/// cancel, restart, resize and dispose it at random. Afterwards the promises of docs/shutdown.md ("Nothing is lost",
+/// "A waiting stop leaves no thread behind") and the statistics of docs/pools.md are checked.
 /// </summary>
 /// <remarks>
 /// All choices come from one seed, so an iteration replays the same operations (the interleaving of the threads is
