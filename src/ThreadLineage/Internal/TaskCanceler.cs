@@ -62,7 +62,8 @@ internal sealed class TaskCanceler
         }
         catch (MissingMethodException)
         {
-            // The runtime lacks Task.InternalCancel: from now on, submissions carry a token of their own.
+            // The runtime lacks Task.InternalCancel: from now on, submissions carry a token of their own. A volatile
+            // write is enough: the flag only ever turns true, and threads racing here each fail and set it alike.
             _unavailable = true;
             return false;
         }
