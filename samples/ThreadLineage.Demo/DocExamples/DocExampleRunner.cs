@@ -18,7 +18,9 @@ internal static class DocExampleRunner
         await RunAsync("lineage.md › Scopes", () => LineageExamples.RequestScopeAsync(17));
         await RunAsync("pools.md › Lifecycle", PoolExamples.LifecycleAsync);
         await RunAsync("pools.md › Per-worker initialization", PoolExamples.WorkerInitialization);
+        await RunAsync("pools.md › Worker hooks", PoolExamples.WorkerHooks);
         await RunAsync("pools.md › Options", () => PoolExamples.Options(new ConsoleLoggerFactory()));
+        await RunAsync("pools.md › Validating options", PoolExamples.ValidatingOptions);
         await RunAsync("pools.md › Task-type protection", PoolExamples.TaskTypeProtection);
         await RunAsync("pools.md › Cancellation", PoolExamples.Cancellation);
         await RunAsync("pools.md › Fire and forget: Post", PoolExamples.Post);

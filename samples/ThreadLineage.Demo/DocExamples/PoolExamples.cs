@@ -45,6 +45,44 @@ internal static class PoolExamples
     }
     #endregion
 
+    public static void WorkerHooks()
+    {
+        #region doc: docs/pools.md › Worker hooks
+        var alive = 0;
+        var db = new ThreadPoolManager("db");
+        db.Start(new ThreadPoolManagerOptions
+        {
+            MaxWorkers = 2,
+            WorkerStarted = _ => Interlocked.Increment(ref alive),   // on each new worker, before it takes work
+            WorkerStopping = _ => Interlocked.Decrement(ref alive),  // on each worker as it exits (a stop, or IdleTimeout)
+        });
+        Console.WriteLine(Volatile.Read(ref alive));                // 2: Start returns once every worker has run WorkerStarted
+        db.Stop();
+        Console.WriteLine(Volatile.Read(ref alive));                // 0: Stop(wait: true) returns once every worker has run WorkerStopping
+        #endregion
+    }
+
+    public static void ValidatingOptions()
+    {
+        #region doc: docs/pools.md › Validating options
+        var options = new ThreadPoolManagerOptions { MaxWorkers = 4, MinWorkers = 8, QueueCapacity = 0 };
+        foreach (var problem in options.Validate())   // empty exactly when Start accepts the options
+        {
+            Console.WriteLine(problem);
+        }
+        #endregion
+        var pool = new ThreadPoolManager("validated");
+        try
+        {
+            pool.Start(options);
+            Console.WriteLine("Start accepted the options (the docs are wrong)");
+        }
+        catch (ArgumentException e)
+        {
+            Console.WriteLine($"Start: {e.Message}");
+        }
+    }
+
     public static void Options(ILoggerFactory loggerFactory)
     {
         var render = new ThreadPoolManager("render");

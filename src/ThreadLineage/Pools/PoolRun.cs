@@ -46,6 +46,9 @@ internal abstract class PoolRun
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _idleLock = new();
     private readonly Lock _borrowersLock = new();
+
+    // How Stop(cancelPending: true) cancels queued submissions: the manager's, as the run was created.
+    private readonly TaskCanceler _canceler;
     private List<TaskCompletionSource>? _idleWaiters;
     private List<BorrowedRun>? _borrowers;
 
@@ -75,6 +78,7 @@ internal abstract class PoolRun
         Settings = settings;
         _previous = previous;
         _queue = createQueue ? new ConcurrentQueue<WorkItem>() : null;
+        _canceler = manager.Canceler;
         if (settings.QueueCapacity is { } capacity)
         {
             _slots = new SemaphoreSlim(capacity);
@@ -133,6 +137,12 @@ internal abstract class PoolRun
     public int QueuedItems => _queue is { } queue ? Math.Max(0, queue.Count - Volatile.Read(ref _queuedTurns)) : 0;
 
     public bool IsStopRequested => _stopRequested;
+
+    /// <summary>
+    /// Gets whether queued submissions are canceled through the runtime's fast path; when not, each submission is created
+    /// with a token of its own (<see cref="OwnedCancellation"/>).
+    /// </summary>
+    public bool CancelsThroughRuntime => _canceler.IsAvailable;
 
     /// <summary>Gets whether a borrowing run registered on this one is still open (not yet drained).</summary>
     private protected bool HasOpenBorrowers => Volatile.Read(ref _openBorrowers) != 0;
@@ -734,10 +744,10 @@ internal abstract class PoolRun
 
     private bool Execute(Task task, long enqueuedAt = 0)
     {
-        if (_cancelPending && task is IPoolWorkItem)
+        if (_cancelPending && task is IPoolWorkItem item)
         {
             // Stop(cancelPending: true): a queued submission ends Canceled without running.
-            TaskCanceler.RequestCancellation(task);
+            RequestCancellation(item);
         }
 
         PoolMetrics.RecordQueueWait(Manager, enqueuedAt);
@@ -792,6 +802,21 @@ internal abstract class PoolRun
         return statistics.Completed + statistics.Faulted + statistics.Canceled - QueuedItems;
     }
 
+    /// <summary>Records a cancellation request on a queued submission, so that executing it ends it Canceled without running it.</summary>
+    private void RequestCancellation(IPoolWorkItem item)
+    {
+        if (item.Cancellation is { } owned)
+        {
+            // Created where the runtime lacks the fast path: the item's own token, the supported way.
+            owned.Cancel();
+        }
+        else if (!_canceler.TryRequestCancellation((Task)item))
+        {
+            // The fast path failed after the item was created without a token of its own (the probe at start-up makes
+            // this unreachable on a real runtime). Nothing can cancel it now: it runs, rather than being stranded.
+        }
+    }
+
     private void CancelQueuedSubmissions()
     {
         // Take everything queued right now: submissions end Canceled; posted items are dropped (counted
@@ -800,9 +825,9 @@ internal abstract class PoolRun
         List<WorkItem>? others = null;
         while (TryDequeue(out var item))
         {
-            if (item.Work is Task task && task is IPoolWorkItem)
+            if (item.Work is Task task && task is IPoolWorkItem submission)
             {
-                TaskCanceler.RequestCancellation(task);
+                RequestCancellation(submission);
                 Manager.Scheduler.Execute(task);
             }
             else if (item.Work is Task or BorrowedRun)

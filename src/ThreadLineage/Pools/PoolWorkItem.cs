@@ -21,6 +21,9 @@ internal interface IPoolWorkItem
     /// <summary>Gets whether the scheduler queued the item (a token canceled inside <c>Task.Start</c> can stop it from being queued).</summary>
     bool WasQueued { get; }
 
+    /// <summary>Gets the token of its own the item was created with where the runtime lacks the fast path (<see cref="Internal.TaskCanceler"/>); else <see langword="null"/>.</summary>
+    OwnedCancellation? Cancellation { get; }
+
     /// <summary>Returns <see langword="true"/> the first time it is called; accounting calls it once the task is final.</summary>
     bool TryClaimAccounting();
 
@@ -34,10 +37,16 @@ internal sealed class PoolWorkItem : Task, IPoolWorkItem
     private int _accounted;
 
     public PoolWorkItem(Action work, PoolRun run, string? taskType, CancellationToken cancellationToken)
-        : base(work, cancellationToken, TaskCreationOptions.DenyChildAttach)
+        : this(work, run, taskType, OwnedCancellation.For(run, cancellationToken), cancellationToken)
+    {
+    }
+
+    private PoolWorkItem(Action work, PoolRun run, string? taskType, OwnedCancellation? owned, CancellationToken cancellationToken)
+        : base(owned is null ? work : owned.Wrap(work), owned?.Token ?? cancellationToken, TaskCreationOptions.DenyChildAttach)
     {
         AdmittedBy = run;
         TaskType = taskType;
+        Cancellation = owned;
     }
 
     public PoolRun AdmittedBy { get; }
@@ -47,6 +56,8 @@ internal sealed class PoolWorkItem : Task, IPoolWorkItem
     public bool IsAsyncStart => false;
 
     public bool WasQueued { get; private set; }
+
+    public OwnedCancellation? Cancellation { get; }
 
     // Interlocked: the worker that dequeues the item and a worker that ran it inline may both try.
     public bool TryClaimAccounting() => Interlocked.Exchange(ref _accounted, 1) == 0;
@@ -61,11 +72,17 @@ internal sealed class PoolWorkItem<TResult> : Task<TResult>, IPoolWorkItem
     private int _accounted;
 
     public PoolWorkItem(Func<TResult> work, PoolRun run, string? taskType, bool isAsyncStart, CancellationToken cancellationToken)
-        : base(work, cancellationToken, TaskCreationOptions.DenyChildAttach)
+        : this(work, run, taskType, isAsyncStart, OwnedCancellation.For(run, cancellationToken), cancellationToken)
+    {
+    }
+
+    private PoolWorkItem(Func<TResult> work, PoolRun run, string? taskType, bool isAsyncStart, OwnedCancellation? owned, CancellationToken cancellationToken)
+        : base(owned is null ? work : owned.Wrap(work), owned?.Token ?? cancellationToken, TaskCreationOptions.DenyChildAttach)
     {
         AdmittedBy = run;
         TaskType = taskType;
         IsAsyncStart = isAsyncStart;
+        Cancellation = owned;
     }
 
     public PoolRun AdmittedBy { get; }
@@ -75,6 +92,8 @@ internal sealed class PoolWorkItem<TResult> : Task<TResult>, IPoolWorkItem
     public bool IsAsyncStart { get; }
 
     public bool WasQueued { get; private set; }
+
+    public OwnedCancellation? Cancellation { get; }
 
     // Interlocked: the worker that dequeues the item and a worker that ran it inline may both try.
     public bool TryClaimAccounting() => Interlocked.Exchange(ref _accounted, 1) == 0;

@@ -106,7 +106,10 @@ public partial class ThreadPoolManager
     }
 
     /// <summary>Queues <paramref name="work"/> with <paramref name="state"/>: fire and forget, no closure needed.</summary>
-    /// <typeparam name="TState">The state type. A value type is boxed; pass a reference type to allocate nothing.</typeparam>
+    /// <typeparam name="TState">
+    /// The state type. The queue keeps the state as an <see cref="object"/>, so a value type is boxed (one allocation per
+    /// post); with a reference type the pool allocates nothing per item.
+    /// </typeparam>
     /// <param name="work">The work to run.</param>
     /// <param name="state">The argument passed to <paramref name="work"/>.</param>
     /// <param name="taskType">The work's task type; must equal the pool's <see cref="TaskType"/> when the pool has one.</param>

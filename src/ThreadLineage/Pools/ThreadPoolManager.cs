@@ -72,19 +72,58 @@ public partial class ThreadPoolManager : IDisposable, IAsyncDisposable
 
     internal PoolTaskScheduler Scheduler { get; }
 
+    internal TaskCanceler Canceler { get; set; } = TaskCanceler.Runtime;
+
     /// <summary>Gets the run that should take new continuations: the running one, else the one still draining.</summary>
     internal PoolRun? ActiveRun => _run ?? _lastRun;
+
+    /// <summary>
+    /// Gets whether the manager is running, or a run of it still drains: stopping, or replaced by a restart before it had
+    /// drained. Such a manager still has work, workers or both, so its statistics are still worth publishing.
+    /// </summary>
+    internal bool IsRunningOrDraining
+    {
+        get
+        {
+            if (_run is not null)
+            {
+                return true;
+            }
+
+            for (var run = _lastRun; run is not null; run = run.Previous)
+            {
+                if (!run.IsDrained)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
 
     /// <summary>Gets a snapshot of the pool's activity.</summary>
     /// <returns>Current workers, busy workers and queue length, and the cumulative outcome counters.</returns>
     public ThreadPoolStatistics GetStatistics()
     {
-        var run = ActiveRun;
+        // The active run (running, or the last one, which may be stopping) and the runs it replaced while they still
+        // drained (a restart right after a non-waiting stop): their workers and queues are this manager's until they have
+        // drained. A drained run adds nothing: its workers are gone, its queue is empty and its completions are folded.
+        int workers = 0, busy = 0, queued = 0;
+        long unfolded = 0;
+        for (var run = ActiveRun; run is not null; run = run.Previous)
+        {
+            workers += run.LiveWorkers;
+            busy += run.BusyWorkers;
+            queued += run.QueuedItems;
+            unfolded += run.UnfoldedCompleted;
+        }
+
         return new ThreadPoolStatistics(
-            Workers: run?.LiveWorkers ?? 0,
-            BusyWorkers: run?.BusyWorkers ?? 0,
-            QueuedItems: run?.QueuedItems ?? 0,
-            Completed: Interlocked.Read(ref _completed) + (run?.UnfoldedCompleted ?? 0),
+            Workers: workers,
+            BusyWorkers: busy,
+            QueuedItems: queued,
+            Completed: Interlocked.Read(ref _completed) + unfolded,
             Faulted: Interlocked.Read(ref _faulted),
             Canceled: Interlocked.Read(ref _canceled),
             Rejected: Interlocked.Read(ref _rejected));

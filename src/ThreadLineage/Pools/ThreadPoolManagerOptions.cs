@@ -82,15 +82,18 @@ public sealed class ThreadPoolManagerOptions
     public string? WorkersFrom { get; set; }
 
     /// <summary>
-    /// Gets or sets a callback run on each new worker thread before it takes work, with the manager as argument (the seed's
-    /// <c>_worker_init</c>). Default: <see langword="null"/>. If it throws, <c>Start</c> fails as when
-    /// <see cref="ThreadPoolManager.OnWorkerStarted"/> throws. Not allowed with <see cref="WorkersFrom"/>.
+    /// Gets or sets a callback run on each new worker thread before it takes work (the workers <c>Start</c> creates and those
+    /// added on demand), right after <see cref="ThreadPoolManager.OnWorkerStarted"/>, with the manager as argument (the seed's
+    /// <c>_worker_init</c>). Default: <see langword="null"/>. If it throws during <c>Start</c>, <c>Start</c> fails as when
+    /// <see cref="ThreadPoolManager.OnWorkerStarted"/> throws; on a worker added on demand, the failure is logged and the pool
+    /// keeps its other workers. Not allowed with <see cref="WorkersFrom"/>.
     /// </summary>
     public Action<ThreadPoolManager>? WorkerStarted { get; set; }
 
     /// <summary>
-    /// Gets or sets a callback run on each worker thread as it exits (after a stop, or when it retires), with the manager as
-    /// argument. Default: <see langword="null"/>. An exception it throws is logged and otherwise ignored. Not allowed with
+    /// Gets or sets a callback run on each worker thread as it exits (after a stop, or when it retires after
+    /// <see cref="IdleTimeout"/>), with the manager as argument; a waiting stop returns after every worker has run it.
+    /// Default: <see langword="null"/>. An exception it throws is logged and otherwise ignored. Not allowed with
     /// <see cref="WorkersFrom"/>.
     /// </summary>
     public Action<ThreadPoolManager>? WorkerStopping { get; set; }

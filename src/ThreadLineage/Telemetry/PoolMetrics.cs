@@ -49,10 +49,10 @@ internal static class PoolMetrics
             description: "Work items waiting in the queue.");
         s_meter.CreateObservableUpDownCounter(
             "threadlineage.pool.thread.count", static () => Observe(static s => s.Workers), unit: "{thread}",
-            description: "Worker threads alive.");
+            description: "Worker threads alive (0 for a pool that borrows its threads).");
         s_meter.CreateObservableUpDownCounter(
             "threadlineage.pool.thread.busy", static () => Observe(static s => s.BusyWorkers), unit: "{thread}",
-            description: "Worker threads running work (not parked).");
+            description: "Worker threads running a work item (for a pool that borrows its threads: its items running now).");
     }
 
     /// <summary>Returns a timestamp for the queue-wait histogram, or 0 when nobody listens.</summary>
@@ -102,7 +102,9 @@ internal static class PoolMetrics
     {
         foreach (var manager in ThreadPoolManager.AllInstances)
         {
-            if (manager.IsRunning)
+            // A stopping manager is reported until it has drained and its workers have exited: a draining queue must
+            // not vanish from a dashboard the moment the stop begins.
+            if (manager.IsRunningOrDraining)
             {
                 yield return new Measurement<long>(select(manager.GetStatistics()), Tags(manager, manager.TaskType));
             }

@@ -1,7 +1,7 @@
 namespace ThreadLineage.Tests.Pools;
 
 /// <summary>
-/// The library's exceptions (DESIGN.md §4): each derives from <see cref="InvalidOperationException"/>, has the
+/// The library's exceptions (docs/pools.md, "Exceptions and logging"): each derives from <see cref="InvalidOperationException"/>, has the
 /// standard three constructors, and carries the data a caller needs.
 /// </summary>
 public class ExceptionTests

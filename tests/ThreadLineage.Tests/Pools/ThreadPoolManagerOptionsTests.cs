@@ -4,10 +4,22 @@ namespace ThreadLineage.Tests.Pools;
 
 /// <summary>
 /// <see cref="ThreadPoolManagerOptions"/>: documented defaults, validation by <c>Start</c> (every problem in one
-/// exception, nothing started), and the copy <c>Start</c> takes (DESIGN.md §2 "Options").
+/// exception, nothing started), <see cref="ThreadPoolManagerOptions.Validate"/>, and the copy <c>Start</c> takes
+/// (docs/pools.md, "Options" and "Validating options").
 /// </summary>
 public class ThreadPoolManagerOptionsTests
 {
+    // The options that belong to the threads, which a borrower must leave unset.
+    private static readonly string[] s_threadSettings =
+    [
+        nameof(ThreadPoolManagerOptions.MinWorkers),
+        nameof(ThreadPoolManagerOptions.IdleTimeout),
+        nameof(ThreadPoolManagerOptions.IsBackground),
+        nameof(ThreadPoolManagerOptions.ThreadNamePrefix),
+        nameof(ThreadPoolManagerOptions.WorkerStarted),
+        nameof(ThreadPoolManagerOptions.WorkerStopping),
+    ];
+
     private static int s_nextId;
 
     [Fact]
@@ -16,6 +28,13 @@ public class ThreadPoolManagerOptionsTests
         var options = new ThreadPoolManagerOptions();
 
         Assert.Equal(Environment.ProcessorCount, options.MaxWorkers);
+        Assert.Null(options.MinWorkers);
+        Assert.Equal(Timeout.InfiniteTimeSpan, options.IdleTimeout);
+        Assert.Null(options.QueueCapacity);
+        Assert.Equal(QueueFullMode.Wait, options.QueueFullMode);
+        Assert.Null(options.WorkersFrom);
+        Assert.Null(options.WorkerStarted);
+        Assert.Null(options.WorkerStopping);
         Assert.Null(options.TaskType);
         Assert.False(options.IsBackground);
         Assert.Null(options.ThreadNamePrefix);
@@ -123,6 +142,189 @@ public class ThreadPoolManagerOptionsTests
         // The default prefix is each manager's own id.
         Assert.StartsWith(first.Id + "-", Bounded.Result(first.Submit(() => Thread.CurrentThread.Name, "shared"), "work"), StringComparison.Ordinal);
         Assert.StartsWith(second.Id + "-", Bounded.Result(second.Submit(() => Thread.CurrentThread.Name, "shared"), "work"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_ValidOptions_ReturnsNoProblem()
+    {
+        Assert.Empty(new ThreadPoolManagerOptions().Validate());
+        Assert.Empty(new ThreadPoolManagerOptions { MaxWorkers = 4, MinWorkers = 1, IdleTimeout = TimeSpan.FromSeconds(30), QueueCapacity = 1 }.Validate());
+        Assert.Empty(new ThreadPoolManagerOptions { WorkersFrom = "host", MaxWorkers = 2, QueueCapacity = 10, TaskType = "job" }.Validate());
+    }
+
+    [Fact]
+    public void Validate_EveryDedicatedOptionInvalid_ReturnsOneProblemPerOption_InPropertyOrder_EachNamingIt()
+    {
+        var options = new ThreadPoolManagerOptions
+        {
+            MaxWorkers = 0,
+            MinWorkers = -1,
+            IdleTimeout = TimeSpan.Zero,
+            QueueCapacity = 0,
+            QueueFullMode = (QueueFullMode)7,
+            TaskType = string.Empty,
+            ThreadNamePrefix = " ",
+        };
+
+        var problems = options.Validate();
+
+        string[] names =
+        [
+            nameof(ThreadPoolManagerOptions.MaxWorkers),
+            nameof(ThreadPoolManagerOptions.MinWorkers),
+            nameof(ThreadPoolManagerOptions.IdleTimeout),
+            nameof(ThreadPoolManagerOptions.QueueCapacity),
+            nameof(ThreadPoolManagerOptions.QueueFullMode),
+            nameof(ThreadPoolManagerOptions.TaskType),
+            nameof(ThreadPoolManagerOptions.ThreadNamePrefix),
+        ];
+        Assert.Equal(names.Length, problems.Count);
+        for (var i = 0; i < names.Length; i++)
+        {
+            Assert.StartsWith(names[i] + " ", problems[i], StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Validate_BorrowerWithEveryThreadSetting_NamesEachOfThem()
+    {
+        var options = new ThreadPoolManagerOptions
+        {
+            WorkersFrom = "host",
+            MinWorkers = 1,
+            IdleTimeout = TimeSpan.FromSeconds(1),
+            IsBackground = true,
+            ThreadNamePrefix = "borrowed",
+            WorkerStarted = static _ => { },
+            WorkerStopping = static _ => { },
+        };
+
+        var problem = Assert.Single(options.Validate());
+
+        foreach (var name in s_threadSettings)
+        {
+            Assert.Contains(name, problem, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("'host'", problem, StringComparison.Ordinal);
+        Assert.Contains(nameof(ThreadPoolManagerOptions.WorkersFrom), problem, StringComparison.Ordinal);
+
+        // Each on its own is reported too, by name, and only it.
+        foreach (var name in s_threadSettings)
+        {
+            var single = new ThreadPoolManagerOptions { WorkersFrom = "host" };
+            SetThreadSetting(single, name);
+            var only = Assert.Single(single.Validate());
+            Assert.Contains(name, only, StringComparison.Ordinal);
+            Assert.DoesNotContain(s_threadSettings.Where(other => other != name), other => only.Contains(other + ",", StringComparison.Ordinal) || only.Contains(other + " ", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public void Validate_IsEmptyExactlyWhenStartAcceptsTheOptions_OverManyCombinations()
+    {
+        using var scope = Lineage.BeginScope("validate-table");
+        var hostId = NewId("validate-host");
+        Lineage.CreateManager(hostId).Start(2);
+        var variations = Variations(hostId);
+        var combinations = new List<(string Name, Action<ThreadPoolManagerOptions> Apply)>();
+        for (var i = 0; i < variations.Count; i++)
+        {
+            combinations.Add((variations[i].Name, variations[i].Apply));
+            for (var j = i + 1; j < variations.Count; j++)
+            {
+                if (variations[i].Property != variations[j].Property)
+                {
+                    var (first, second) = (variations[i], variations[j]);
+                    combinations.Add(($"{first.Name}, {second.Name}", o =>
+                    {
+                        first.Apply(o);
+                        second.Apply(o);
+                    }));
+                }
+            }
+        }
+
+        var mismatches = new List<string>();
+        var accepted = 0;
+        foreach (var (name, apply) in combinations)
+        {
+            var options = new ThreadPoolManagerOptions { MaxWorkers = 1 };
+            apply(options);
+            var problems = options.Validate();
+            using var manager = new ThreadPoolManager(NewId("validate"));
+            try
+            {
+                manager.Start(options);
+                accepted++;
+                if (problems.Count != 0)
+                {
+                    mismatches.Add($"{name}: Start accepted, Validate reported: {string.Join(" ", problems)}");
+                }
+            }
+            catch (ArgumentException refused)
+            {
+                if (problems.Count == 0)
+                {
+                    mismatches.Add($"{name}: Validate reported nothing, Start threw: {refused.Message}");
+                }
+                else if (problems.FirstOrDefault(p => !refused.Message.Contains(p, StringComparison.Ordinal)) is { } missing)
+                {
+                    mismatches.Add($"{name}: Start's message lacks \"{missing}\"");
+                }
+            }
+            finally
+            {
+                manager.Stop();
+            }
+        }
+
+        Assert.True(mismatches.Count == 0, string.Join(Environment.NewLine, mismatches));
+        Assert.InRange(accepted, 1, combinations.Count - 1);
+    }
+
+    private static void SetThreadSetting(ThreadPoolManagerOptions options, string name)
+    {
+        switch (name)
+        {
+            case nameof(ThreadPoolManagerOptions.MinWorkers): options.MinWorkers = 1; break;
+            case nameof(ThreadPoolManagerOptions.IdleTimeout): options.IdleTimeout = TimeSpan.FromSeconds(1); break;
+            case nameof(ThreadPoolManagerOptions.IsBackground): options.IsBackground = true; break;
+            case nameof(ThreadPoolManagerOptions.ThreadNamePrefix): options.ThreadNamePrefix = "borrowed"; break;
+            case nameof(ThreadPoolManagerOptions.WorkerStarted): options.WorkerStarted = static _ => { }; break;
+            default: options.WorkerStopping = static _ => { }; break;
+        }
+    }
+
+    /// <summary>Values of each option, valid and invalid, around a base of <c>MaxWorkers = 1</c>.</summary>
+    private static List<(string Property, string Name, Action<ThreadPoolManagerOptions> Apply)> Variations(string hostId)
+    {
+        var variations = new List<(string, string, Action<ThreadPoolManagerOptions>)>();
+        void Add<T>(string property, IEnumerable<T> values, Action<ThreadPoolManagerOptions, T> set)
+        {
+            foreach (var value in values)
+            {
+                variations.Add((property, $"{property} = {(value is null ? "null" : value is string text ? $"\"{text}\"" : value.ToString())}", o => set(o, value)));
+            }
+        }
+
+        Add(nameof(ThreadPoolManagerOptions.MaxWorkers), [2, 0, -1, int.MinValue], static (o, v) => o.MaxWorkers = v);
+        Add<int?>(nameof(ThreadPoolManagerOptions.MinWorkers), [null, 1, 2, 3, 0, -1], static (o, v) => o.MinWorkers = v);
+        Add(
+            nameof(ThreadPoolManagerOptions.IdleTimeout),
+            [Timeout.InfiniteTimeSpan, TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(int.MaxValue), TimeSpan.Zero, TimeSpan.FromMilliseconds(-5), TimeSpan.FromMilliseconds(int.MaxValue + 1.0), TimeSpan.MaxValue, TimeSpan.MinValue],
+            static (o, v) => o.IdleTimeout = v);
+        Add<int?>(nameof(ThreadPoolManagerOptions.QueueCapacity), [null, 1, 0, -1], static (o, v) => o.QueueCapacity = v);
+        Add(nameof(ThreadPoolManagerOptions.QueueFullMode), [QueueFullMode.Reject, QueueFullMode.RunInCaller, (QueueFullMode)3, (QueueFullMode)(-1)], static (o, v) => o.QueueFullMode = v);
+        Add(nameof(ThreadPoolManagerOptions.TaskType), ["job", " ", string.Empty], static (o, v) => o.TaskType = v);
+        Add(nameof(ThreadPoolManagerOptions.IsBackground), [true], static (o, v) => o.IsBackground = v);
+        Add(nameof(ThreadPoolManagerOptions.ThreadNamePrefix), ["p", string.Empty, " ", "\t"], static (o, v) => o.ThreadNamePrefix = v);
+        Add(nameof(ThreadPoolManagerOptions.FlowExecutionContext), [false], static (o, v) => o.FlowExecutionContext = v);
+        Add(nameof(ThreadPoolManagerOptions.LogExceptions), [false], static (o, v) => o.LogExceptions = v);
+        Add<string?>(nameof(ThreadPoolManagerOptions.WorkersFrom), [hostId, string.Empty, " "], static (o, v) => o.WorkersFrom = v);
+        Add<Action<ThreadPoolManager>?>(nameof(ThreadPoolManagerOptions.WorkerStarted), [static _ => { }], static (o, v) => o.WorkerStarted = v);
+        Add<Action<ThreadPoolManager>?>(nameof(ThreadPoolManagerOptions.WorkerStopping), [static _ => { }], static (o, v) => o.WorkerStopping = v);
+        return variations;
     }
 
     private static string NewId(string name) => $"pool-options-{name}-{Interlocked.Increment(ref s_nextId)}";

@@ -5,7 +5,7 @@ using ThreadLineage.Tests.Support;
 
 namespace ThreadLineage.Tests.Pools;
 
-/// <content>Execution context: DESIGN.md §2 "Context".</content>
+/// <content>Execution context: docs/pools.md, "Context".</content>
 public partial class ThreadPoolManagerTests
 {
     [Fact]

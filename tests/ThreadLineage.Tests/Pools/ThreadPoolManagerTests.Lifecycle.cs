@@ -3,7 +3,7 @@ using ThreadLineage.Tests.Support;
 
 namespace ThreadLineage.Tests.Pools;
 
-/// <content>State and <c>Start</c>: DESIGN.md §2 "State" and "Start".</content>
+/// <content>State and <c>Start</c>: docs/pools.md, "Lifecycle" and "Per-worker initialization".</content>
 public partial class ThreadPoolManagerTests
 {
     [Fact]

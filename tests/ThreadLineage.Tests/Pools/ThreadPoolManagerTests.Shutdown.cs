@@ -3,7 +3,7 @@ using ThreadLineage.Tests.Support;
 
 namespace ThreadLineage.Tests.Pools;
 
-/// <content>Stop, StopAsync and disposal: DESIGN.md §2 "Stop", "Nothing is lost".</content>
+/// <content>Stop, StopAsync and disposal: docs/pools.md, "Shutdown"; docs/shutdown.md, "Nothing is lost".</content>
 public partial class ThreadPoolManagerTests
 {
     [Fact]

@@ -6,14 +6,15 @@ namespace ThreadLineage.Tests.Pools;
 
 /// <content>
 /// Submission: the four overloads, FIFO order, task-type protection, async work, nested waits, and exceptions
-/// (DESIGN.md §2 "Submit", "Task-type protection", "Async work", "No self-deadlock", "Exceptions").
+/// (docs/pools.md, "Submitting work", "Task-type protection", "Async work and the event loop", "Nested waits",
+/// "Exceptions and logging").
 /// </content>
 public partial class ThreadPoolManagerTests
 {
     // Precomposed "é": a culture-aware comparison would equal the decomposed "e\u0301" below; ordinal does not.
     private const string ProtectedType = "caf\u00e9";
 
-    /// <summary>The three ways to block on a task that DESIGN.md names for nested waits.</summary>
+    /// <summary>The three ways to block on a task that docs/pools.md ("Nested waits") names as run inline.</summary>
     public enum BlockingWait
     {
         Wait,
@@ -450,6 +451,99 @@ public partial class ThreadPoolManagerTests
         {
             manager.Stop(wait: false);
         }
+    }
+
+    [Theory]
+    [InlineData("Wait(Timeout.Infinite)")]
+    [InlineData("Wait(Timeout.InfiniteTimeSpan)")]
+    [InlineData("Wait(CancellationToken.None)")]
+    public void Submit_NestedUntimedNonCancelableWaitOnTheOnlyWorker_RunsTheItemInline(string how)
+    {
+        var manager = new ThreadPoolManager(NewId("nested-untimed"));
+        manager.Start(1, isBackground: true);
+        try
+        {
+            var outer = manager.Submit(() =>
+            {
+                var inner = manager.Submit(static () => Thread.CurrentThread);
+                _ = how switch
+                {
+                    "Wait(Timeout.Infinite)" => inner.Wait(Timeout.Infinite),
+                    "Wait(Timeout.InfiniteTimeSpan)" => inner.Wait(Timeout.InfiniteTimeSpan),
+                    _ => Wait(inner, CancellationToken.None),
+                };
+                return inner.Result == Thread.CurrentThread;
+            });
+
+            Assert.True(Bounded.Result(outer, "a nested untimed wait"), "the inner item ran inline on the waiting worker");
+        }
+        finally
+        {
+            manager.Stop(wait: false);
+        }
+
+        static bool Wait(Task task, CancellationToken token)
+        {
+            task.Wait(token);
+            return true;
+        }
+    }
+
+    [Theory]
+    [InlineData("timed")]
+    [InlineData("cancelable")]
+    public void Submit_NestedTimedOrCancelableWaitOnTheOnlyWorker_DoesNotRunTheItemInline(string how)
+    {
+        using var manager = new ThreadPoolManager(NewId("nested-timed"));
+        manager.Start(1);
+        Task<Thread>? inner = null;
+
+        // The only worker waits; a wait the runtime does not inline cannot be served, so it ends without the item.
+        // (The short limits are not synchronisation: nothing can run the item while the worker waits.)
+        var outer = manager.Submit(() =>
+        {
+            inner = manager.Submit(static () => Thread.CurrentThread);
+            if (how == "timed")
+            {
+                return inner.Wait(TimeSpan.FromMilliseconds(50)) ? "ran" : "timed out";
+            }
+
+            using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(50));
+            try
+            {
+                inner.Wait(cancel.Token);
+                return "ran";
+            }
+            catch (OperationCanceledException)
+            {
+                return "canceled";
+            }
+        });
+
+        Assert.Equal(how == "timed" ? "timed out" : "canceled", Bounded.Result(outer, "the outer item"));
+
+        // The worker runs the inner item afterwards, from the queue.
+        Assert.StartsWith(manager.Id + "-", Bounded.Result(inner!, "the inner item").Name, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Submit_WorkerOfAnUnrelatedPoolWaitingOnAQueuedItem_WaitsInsteadOfRunningItInline()
+    {
+        using var busy = new ThreadPoolManager(NewId("nested-unrelated-busy"));
+        busy.Start(1);
+        using var other = new ThreadPoolManager(NewId("nested-unrelated-other"));
+        other.Start(1);
+        using var gate = new Gate();
+        var blocker = Block(busy, gate);
+        var queued = busy.Submit(static () => Thread.CurrentThread.Name);
+
+        // A worker of another pool blocks on the queued item with an untimed wait: it does not run it, it waits.
+        var waiter = other.Submit(() => queued.Result);
+        Assert.False(waiter.Wait(TimeSpan.FromMilliseconds(50)), "the other pool's worker must not run the item");
+        gate.Open();
+
+        Assert.StartsWith(busy.Id + "-", Bounded.Result(waiter, "the waiting item"), StringComparison.Ordinal);
+        Bounded.Wait(blocker, "the blocker");
     }
 
     [Fact]

@@ -3,7 +3,7 @@ using ThreadLineage.Tests.Support;
 namespace ThreadLineage.Tests.Pools;
 
 /// <summary>
-/// The contract of <see cref="ThreadPoolManager"/> (DESIGN.md §2), split by aspect into partial files:
+/// The contract of <see cref="ThreadPoolManager"/> (docs/pools.md), split by aspect into partial files:
 /// lifecycle, submission, context, shutdown; this file holds the shared helpers, statistics and diagnostics.
 /// </summary>
 /// <remarks>
@@ -158,6 +158,112 @@ public partial class ThreadPoolManagerTests
     }
 
     [Fact]
+    public void GetStatistics_Stopping_StillShowsTheDrainingQueueAndBusyWorkerUntilTheyAreGone()
+    {
+        using var manager = new ThreadPoolManager(NewId("stats-stopping"));
+        manager.Start(1);
+        using var gate = new Gate();
+        var blocker = Block(manager, gate);
+        var queued = new[] { manager.Submit(() => { }), manager.Submit(() => { }) };
+
+        manager.Stop(wait: false);
+
+        Assert.False(manager.IsRunning);
+        Assert.Equal((1, 1, 2), Figures(manager.GetStatistics()));
+        gate.Open();
+        Bounded.Stop(manager);
+        Bounded.Wait(Task.WhenAll([blocker, .. queued]), "the drained items");
+        Assert.Equal((0, 0, 0), Figures(manager.GetStatistics()));
+        Assert.Equal(3, manager.GetStatistics().Completed);
+    }
+
+    [Fact]
+    public void GetStatistics_RestartedWhileThePreviousRunDrains_CountsBothRunsWorkersAndQueues()
+    {
+        using var manager = new ThreadPoolManager(NewId("stats-restart-draining"));
+        manager.Start(1);
+        using var gate = new Gate();
+        var blocker = Block(manager, gate);
+        var queued = new[] { manager.Submit(() => { }), manager.Submit(() => { }) };
+        manager.Stop(wait: false);
+
+        manager.Start(2);
+
+        // The old run's worker (busy) and queue are still this manager's, next to the new run's two idle workers.
+        Assert.Equal((3, 1, 2), Figures(manager.GetStatistics()));
+        gate.Open();
+        Bounded.Stop(manager);
+        Bounded.Wait(Task.WhenAll([blocker, .. queued]), "the drained items");
+        Assert.Equal((0, 0, 0), Figures(manager.GetStatistics()));
+        Assert.Equal(3, manager.GetStatistics().Completed);
+    }
+
+    [Fact]
+    public void Rejected_CountsEverySynchronousRefusal_AndNothingElse()
+    {
+        using var manager = new ThreadPoolManager(NewId("stats-rejected"));
+        var refusals = 0;
+        void Refused(Func<object?> call)
+        {
+            Assert.ThrowsAny<InvalidOperationException>(() => { _ = call(); });
+            refusals++;
+        }
+
+        // Never started: Submit, Post and GetScheduler are refused.
+        Refused(() => manager.Submit(() => { }));
+        Refused(() =>
+        {
+            manager.Post(() => { });
+            return null;
+        });
+        Refused(() => manager.GetScheduler());
+        manager.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, TaskType = "job", QueueCapacity = 1, QueueFullMode = QueueFullMode.Reject });
+
+        // Wrong task type (UnknownTaskTypeException), and a full queue in Reject mode (ThreadPoolFullException).
+        Refused(() => manager.Submit(() => { }, "other"));
+        Refused(() =>
+        {
+            manager.Post(() => { });
+            return null;
+        });
+        Refused(() => manager.GetScheduler("other"));
+        using (var gate = new Gate())
+        {
+            var blocker = Block(manager, gate, "job");
+            var queued = manager.Submit(() => { }, "job");
+            Refused(() => manager.Submit(() => { }, "job"));
+            Refused(() =>
+            {
+                manager.Post(() => { }, "job");
+                return null;
+            });
+
+            // Stopping, then stopped, then disposed.
+            manager.Stop(wait: false);
+            Refused(() => manager.Submit(() => { }, "job"));
+            gate.Open();
+            Bounded.Wait(Task.WhenAll(blocker, queued), "the accepted items");
+        }
+
+        Bounded.Stop(manager);
+        Refused(() =>
+        {
+            manager.Post(() => { }, "job");
+            return null;
+        });
+        manager.Dispose();
+        Refused(() => manager.Submit(() => { }, "job"));
+
+        // Not refusals: invalid arguments, a canceled token, work that fails.
+        ThrowsSync<ArgumentNullException>(() => manager.Submit((Action)null!));
+        Assert.Throws<ArgumentNullException>(() => manager.Post(null!));
+        var statistics = manager.GetStatistics();
+        Assert.Equal(refusals, statistics.Rejected);
+        Assert.Equal(11, statistics.Rejected);
+        Assert.Equal(2, statistics.Completed);
+    }
+
+    [Fact]
     public void AllInstances_LiveManager_IsListed()
     {
         using var manager = new ThreadPoolManager(NewId("all-instances"));
@@ -199,6 +305,10 @@ public partial class ThreadPoolManagerTests
     /// <c>Func&lt;Task&gt;</c> overload, as with <c>Task.Run</c>, which would make it async work.)
     /// </summary>
     private static Action Throw(Exception exception) => () => throw exception;
+
+    /// <summary>The figures of the moment: workers, busy workers, queued items.</summary>
+    private static (int Workers, int Busy, int Queued) Figures(ThreadPoolStatistics statistics) =>
+        (statistics.Workers, statistics.BusyWorkers, statistics.QueuedItems);
 
     /// <summary>Returns a manager id no other test uses.</summary>
     private static string NewId(string name) => $"pool-{name}-{Interlocked.Increment(ref s_nextId)}";

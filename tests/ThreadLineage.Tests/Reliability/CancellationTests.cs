@@ -4,9 +4,9 @@ using Xunit.Abstractions;
 namespace ThreadLineage.Tests.Reliability;
 
 /// <summary>
-/// DESIGN.md "Submit": "The returned task completes ... as canceled (token canceled before the work started: the
-/// work never runs)" — for a token canceled before Submit is called too, in every queue mode, without leaking a
-/// slot of a bounded queue.
+/// docs/pools.md, "Cancellation": "A token that is already canceled when you call Submit gives a task that is already
+/// Canceled; the work never runs, nothing is queued" — in every queue mode, without leaking a slot of a bounded queue;
+/// and a token canceled while the item is queued, or at the moment of Submit.
 /// </summary>
 public sealed class CancellationTests(ITestOutputHelper output)
 {

@@ -7,7 +7,8 @@ namespace ThreadLineage.Tests.Reliability;
 /// <summary>
 /// One chaos iteration: a fresh manager, several producer threads submitting every kind of work (sync, async with
 /// awaits, Post, canceled tokens, wrong task types, nested waits, scheduler tasks) while controller threads stop,
-/// cancel, restart, resize and dispose it at random. Afterwards the invariants of DESIGN.md §2 are checked.
+/// cancel, restart, resize and dispose it at random. Afterwards the promises of docs/shutdown.md ("Nothing is lost",
+/// "A waiting stop leaves no thread behind") and the statistics of docs/pools.md are checked.
 /// </summary>
 /// <remarks>
 /// All choices come from one seed, so an iteration replays the same operations (the interleaving of the threads is
@@ -41,7 +42,12 @@ internal sealed class ChaosRun : IDisposable
     private long _producerOps;
     private int _producersLeft;
 
-    public ChaosRun(int seed, int iteration, int opsPerThread, HashSet<string> excluded)
+    /// <param name="seed">The iteration seed: every choice of the iteration comes from it.</param>
+    /// <param name="iteration">The iteration's number, for the manager's id.</param>
+    /// <param name="opsPerThread">How many operations each producer and controller thread performs.</param>
+    /// <param name="excluded">Categories of operations left out.</param>
+    /// <param name="withoutFastPath">Take the runtime's fast path for canceling queued submissions away, as on a runtime without it.</param>
+    public ChaosRun(int seed, int iteration, int opsPerThread, HashSet<string> excluded, bool withoutFastPath = false)
     {
         _seed = seed;
         _opsPerThread = opsPerThread;
@@ -64,7 +70,15 @@ internal sealed class ChaosRun : IDisposable
         Producers = random.Next(2, 5);
         Controllers = random.Next(1, 3);
         _manager = new TrackedManager($"chaos-{iteration}-{seed}");
+        if (withoutFastPath)
+        {
+            _manager.Canceler = new ThreadLineage.Internal.TaskCanceler(static _ => throw new MissingMethodException("System.Threading.Tasks.Task", "InternalCancel"));
+        }
+
+        WithoutFastPath = withoutFastPath;
     }
+
+    public bool WithoutFastPath { get; }
 
     public int Producers { get; }
 
@@ -91,7 +105,7 @@ internal sealed class ChaosRun : IDisposable
         $"IdleTimeout {(_baseOptions.IdleTimeout == Timeout.InfiniteTimeSpan ? "infinite" : $"{_baseOptions.IdleTimeout.TotalMilliseconds}ms")}, " +
         $"QueueCapacity {_baseOptions.QueueCapacity?.ToString(CultureInfo.InvariantCulture) ?? "unbounded"} ({_baseOptions.QueueFullMode}), TaskType {_baseOptions.TaskType ?? "none"}, " +
         $"{(_baseOptions.IsBackground ? "background" : "foreground")}, flow {_baseOptions.FlowExecutionContext}, log {_baseOptions.LogExceptions}, " +
-        $"{Producers} producers, {Controllers} controllers";
+        $"{Producers} producers, {Controllers} controllers{(WithoutFastPath ? ", without the cancel fast path" : "")}";
 
     /// <summary>Runs the iteration and checks its invariants; the violations are in <see cref="Violations"/>.</summary>
     public void Run()

@@ -32,6 +32,16 @@ public sealed class ChaosTests(ITestOutputHelper output)
         Assert.True(totals.Failure is null, $"{totals.Summary()}{Environment.NewLine}{totals.Failure}{Environment.NewLine}{totals.Examples()}");
     }
 
+    [Fact]
+    public void Chaos_WithoutTheCancelFastPath_ShortRun_EveryTaskFinal_CountersConserved_NoWorkerSurvives()
+    {
+        // The same invariants where the runtime lacks Task.InternalCancel: submissions carry tokens of their own.
+        var seed = SeedFromEnvironment() ?? Environment.TickCount;
+        var totals = RunIterations(seed, ShortIterations / 3, ShortOpsPerThread, deadline: null, withoutFastPath: true);
+        output.WriteLine(totals.Summary());
+        Assert.True(totals.Failure is null, $"{totals.Summary()}{Environment.NewLine}{totals.Failure}{Environment.NewLine}{totals.Examples()}");
+    }
+
     [SkippableFact]
     public void Chaos_LongRun_WhenThreadLineageChaosMinutesIsSet()
     {
@@ -48,7 +58,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
         Assert.True(totals.Failure is null, $"{totals.Summary()}{Environment.NewLine}{totals.Failure}{Environment.NewLine}{totals.Examples()}");
     }
 
-    private static Totals RunIterations(int seed, int iterations, int opsPerThread, Func<bool>? deadline)
+    private static Totals RunIterations(int seed, int iterations, int opsPerThread, Func<bool>? deadline, bool withoutFastPath = false)
     {
         var excluded = (Environment.GetEnvironmentVariable("CHAOS_EXCLUDE") ?? "")
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -64,7 +74,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
         for (var i = 0; i < iterations && deadline?.Invoke() != true; i++)
         {
             var iterationSeed = only ?? (HashCode.Combine(seed, i) & int.MaxValue);
-            using var run = new ChaosRun(iterationSeed, i, opsPerThread, excluded);
+            using var run = new ChaosRun(iterationSeed, i, opsPerThread, excluded, withoutFastPath);
             run.Run();
             totals.Add(run);
             if (run.Violations.Count > 0)

@@ -5,7 +5,7 @@ using Xunit.Abstractions;
 namespace ThreadLineage.Tests.Reliability;
 
 /// <summary>
-/// DESIGN.md "Exceptions never kill a worker", <c>OnWorkerStarted</c> failures, and fault logging
+/// docs/pools.md, "Exceptions and logging": an exception never kills a worker; <c>OnWorkerStarted</c> failures, and fault logging
 /// (<see cref="ThreadPoolManagerOptions.LogExceptions"/>).
 /// </summary>
 public sealed class FaultTests(ITestOutputHelper output)

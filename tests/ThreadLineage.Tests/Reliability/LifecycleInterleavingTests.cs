@@ -5,9 +5,9 @@ using Xunit.Abstractions;
 namespace ThreadLineage.Tests.Reliability;
 
 /// <summary>
-/// Start, Stop, StopAsync and disposal under every interleaving the contract names (DESIGN.md §2 "State",
-/// "Stop", "Nothing is lost"): every task reaches a final state, and no worker thread survives a stop that
-/// has completed.
+/// Start, Stop, StopAsync and disposal under every interleaving the contract names (docs/shutdown.md, "What each call
+/// does" and "The two promises behind everything"): every task reaches a final state, and no worker thread survives a
+/// stop that has completed.
 /// </summary>
 public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
 {
@@ -243,8 +243,8 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// DESIGN.md: Stop(wait: true) returns "when all workers have exited", and Dispose = Stop(). After a restart that
-    /// includes the workers of the previous run, which may still be draining.
+    /// docs/shutdown.md: a waiting stop returns once the worker threads have terminated, and Dispose = Stop(). After a restart
+    /// that includes the workers of the previous run, which may still be draining (docs/pools.md, "Shutdown").
     /// </summary>
     [Theory]
     [MemberData(nameof(WaitingStops))]

@@ -3,7 +3,7 @@ using Xunit.Abstractions;
 namespace ThreadLineage.Tests.Reliability;
 
 /// <summary>
-/// DESIGN.md "Process exit", each scenario in a real child process (tests/ThreadLineage.ExitProbe): queued and
+/// docs/shutdown.md, "Process exit", each scenario in a real child process (tests/ThreadLineage.ExitProbe): queued and
 /// running work of non-background pools completes before a normal exit; an idle pool does not keep the process
 /// alive; work of background pools is abandoned.
 /// </summary>

@@ -99,6 +99,146 @@ public sealed class PoolMetricsTests : IDisposable
     }
 
     [Fact]
+    public void ObservableInstruments_StoppingPool_ReportItsQueueAndBusyWorkersUntilItDrains_ThenNothing()
+    {
+        var id = TestIds.New("metrics-draining");
+        using var manager = new ThreadPoolManager(id);
+        manager.Start(1);
+        using var gate = new Gate();
+        using var started = new Gate();
+        var blocker = manager.Submit(() =>
+        {
+            started.Open();
+            gate.Wait("the gate");
+        });
+        started.Wait("the blocker to start");
+        var queued = Enumerable.Range(0, 3).Select(_ => manager.Submit(static () => { })).ToArray();
+
+        manager.Stop(wait: false);
+        _listener.RecordObservableInstruments();
+
+        // Stopping: no longer running, but its queue and its busy worker are still there, and still reported.
+        Assert.False(manager.IsRunning);
+        Assert.Equal(3, Values("threadlineage.pool.queue.length", id).Single());
+        Assert.Equal(1, Values("threadlineage.pool.thread.busy", id).Single());
+        Assert.Equal(1, Values("threadlineage.pool.thread.count", id).Single());
+        var statistics = manager.GetStatistics();
+        Assert.Equal((1, 1, 3), (statistics.Workers, statistics.BusyWorkers, statistics.QueuedItems));
+
+        gate.Open();
+        Bounded.Stop(manager);
+        Bounded.Wait(Task.WhenAll(queued.Append(blocker)), "the drained items");
+        _measurements.Clear();
+        _listener.RecordObservableInstruments();
+
+        // Drained and its workers gone: nothing left to report.
+        Assert.Empty(Values("threadlineage.pool.queue.length", id));
+        Assert.Empty(Values("threadlineage.pool.thread.busy", id));
+        Assert.Empty(Values("threadlineage.pool.thread.count", id));
+        Assert.Equal(4, manager.GetStatistics().Completed);
+    }
+
+    [Fact]
+    public void ObservableInstruments_StoppingBorrower_ReportItsQueueAndRunningItemsUntilItDrains_ThenNothing()
+    {
+        using var scope = Lineage.BeginScope("metrics-borrower-draining");
+        var hostId = TestIds.New("metrics-host");
+        var host = Lineage.CreateManager(hostId);
+        host.Start(2);
+        var borrowerId = TestIds.New("metrics-borrower");
+        var borrower = Lineage.CreateManager(borrowerId);
+        borrower.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, WorkersFrom = hostId });
+        using var gate = new Gate();
+        using var started = new Gate();
+        var blocker = borrower.Submit(() =>
+        {
+            started.Open();
+            gate.Wait("the gate");
+        });
+        started.Wait("the borrower's item to start");
+        var queued = Enumerable.Range(0, 3).Select(_ => borrower.Submit(static () => { })).ToArray();
+
+        borrower.Stop(wait: false);
+        _listener.RecordObservableInstruments();
+
+        // No thread of its own; its one item running on a host thread; three waiting.
+        Assert.Equal(3, Values("threadlineage.pool.queue.length", borrowerId).Single());
+        Assert.Equal(1, Values("threadlineage.pool.thread.busy", borrowerId).Single());
+        Assert.Equal(0, Values("threadlineage.pool.thread.count", borrowerId).Single());
+        Assert.Equal(2, Values("threadlineage.pool.thread.count", hostId).Single());
+        var statistics = borrower.GetStatistics();
+        Assert.Equal((0, 1, 3), (statistics.Workers, statistics.BusyWorkers, statistics.QueuedItems));
+
+        gate.Open();
+        Bounded.Stop(borrower);
+        Bounded.Wait(Task.WhenAll(queued.Append(blocker)), "the drained items");
+        _measurements.Clear();
+        _listener.RecordObservableInstruments();
+
+        Assert.Empty(Values("threadlineage.pool.queue.length", borrowerId));
+        Assert.Empty(Values("threadlineage.pool.thread.busy", borrowerId));
+        Assert.Equal(2, Values("threadlineage.pool.thread.count", hostId).Single());
+    }
+
+    [Fact]
+    public void Borrower_WorkIsTaggedWithItsOwnId_AndItsCountersAgreeWithItsStatistics()
+    {
+        using var scope = Lineage.BeginScope("metrics-borrower");
+        var hostId = TestIds.New("metrics-host");
+        var host = Lineage.CreateManager(hostId);
+        host.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, LogExceptions = false });
+        var borrowerId = TestIds.New("metrics-borrower");
+        var borrower = Lineage.CreateManager(borrowerId);
+        borrower.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, WorkersFrom = hostId, TaskType = "report", LogExceptions = false });
+        using var gate = new Gate();
+        var blocker = borrower.Submit(() => gate.Wait("the gate"), "report");
+        using var cancel = new CancellationTokenSource();
+        var tasks = new List<Task>
+        {
+            blocker,
+            borrower.Submit(static () => 1, "report"),
+            borrower.Submit(static () => throw new InvalidOperationException("planned"), "report"),
+            borrower.Submit(static () => { }, "report", cancel.Token),
+            host.Submit(static () => { }),
+        };
+        borrower.Post(static () => { }, "report");
+        cancel.Cancel();
+        gate.Open();
+        Bounded.Stop(borrower);
+        foreach (var task in tasks)
+        {
+            Bounded.WaitFinal(task, "every item");
+        }
+
+        Bounded.Stop(host);
+
+        foreach (var manager in new[] { borrower, host })
+        {
+            var statistics = manager.GetStatistics();
+            var counts = _measurements
+                .Where(m => m.Instrument == "threadlineage.pool.work_item.count" && (string?)m.Tags["threadlineage.pool.id"] == manager.Id)
+                .GroupBy(m => (string)m.Tags["threadlineage.work_item.outcome"]!)
+                .ToDictionary(g => g.Key, g => g.Sum(m => m.Value));
+            Assert.Equal(statistics.Completed, counts.GetValueOrDefault("ok"));
+            Assert.Equal(statistics.Faulted, counts.GetValueOrDefault("faulted"));
+            Assert.Equal(statistics.Canceled, counts.GetValueOrDefault("canceled"));
+        }
+
+        Assert.Equal((3L, 1L, 1L), (borrower.GetStatistics().Completed, borrower.GetStatistics().Faulted, borrower.GetStatistics().Canceled));
+        Assert.Equal(1, host.GetStatistics().Completed);
+
+        // Everything the borrower's items recorded (outcomes, queue wait, run time) carries the borrower's id and task type.
+        var borrowers = _measurements.Where(m => (string?)m.Tags.GetValueOrDefault("threadlineage.pool.id") == borrowerId).ToList();
+        Assert.Contains(borrowers, static m => m.Instrument == "threadlineage.pool.work_item.queue_wait");
+        Assert.Contains(borrowers, static m => m.Instrument == "threadlineage.pool.work_item.duration");
+        Assert.All(borrowers, static m => Assert.Equal("report", m.Tags["threadlineage.pool.task_type"]));
+        Assert.Equal(
+            2,
+            _measurements.Count(m => m.Instrument == "threadlineage.pool.work_item.duration" && (string?)m.Tags.GetValueOrDefault("threadlineage.pool.id") == hostId) +
+            _measurements.Count(m => m.Instrument == "threadlineage.pool.work_item.queue_wait" && (string?)m.Tags.GetValueOrDefault("threadlineage.pool.id") == hostId));
+    }
+
+    [Fact]
     public void Meter_InstrumentUnitsAndNames_FollowTheRuntimeConventions()
     {
         var instruments = new ConcurrentDictionary<string, string?>();
