@@ -202,7 +202,7 @@ public static class Lineage
     /// work item they run, so that work run inline on a thread never owns the node of the flow that waits
     /// on that thread.
     /// </summary>
-    internal static object? SuspendOwnership()
+    internal static SuspendedOwnership SuspendOwnership()
     {
         var owned = t_owned;
         var parked = t_parked;
@@ -210,20 +210,20 @@ public static class Lineage
         // The parked stacks too: the inline work must not switch back up into the waiter's node and take them.
         t_parked = null;
         // No allocation in the common cases (a worker between items owns nothing; an owner with nothing parked).
-        return parked is null ? owned : new SuspendedOwnership(owned, parked);
+        return new SuspendedOwnership(parked is null ? owned : new OwnedAndParked(owned, parked));
     }
 
     /// <summary>Gives back what <see cref="SuspendOwnership"/> took, after the inline work finished.</summary>
-    internal static void ResumeOwnership(object? suspended)
+    internal static void ResumeOwnership(SuspendedOwnership suspended)
     {
-        if (suspended is SuspendedOwnership both)
+        if (suspended.State is OwnedAndParked both)
         {
             t_owned = both.Owned;
             t_parked = both.Parked;
         }
         else
         {
-            t_owned = (OwnedNode?)suspended;
+            t_owned = (OwnedNode?)suspended.State;
             t_parked = null;
         }
     }
@@ -333,5 +333,5 @@ public static class Lineage
     private sealed record ParkedOwnership(OwnedNode Owned, ParkedOwnership? Below, int Count);
 
     /// <summary>What <see cref="SuspendOwnership"/> took when the thread had parked stacks as well.</summary>
-    private sealed record SuspendedOwnership(OwnedNode? Owned, ParkedOwnership Parked);
+    private sealed record OwnedAndParked(OwnedNode? Owned, ParkedOwnership Parked);
 }

@@ -209,11 +209,10 @@ internal sealed class BorrowedRun : PoolRun
             return null;
         }
 
-        // ExecutionContext.Run restores the caller's context (suppressed flow included) afterwards; ownership is
-        // suspended so that the switches leave the caller's node owned.
+        // ExecutionContext.Run switches and restores the caller's context (suppressed flow included) itself; the
+        // switch only suspends ownership around it, so that the switches leave the caller's node owned.
         ExecutionContext? created = null;
-        var owned = Lineage.SuspendOwnership();
-        try
+        using (ContextSwitch.Enter(target: null, returnTo: null))
         {
             ExecutionContext.Run(
                 hostContext,
@@ -223,10 +222,6 @@ internal sealed class BorrowedRun : PoolRun
                     created = ExecutionContext.Capture();
                 },
                 null);
-        }
-        finally
-        {
-            Lineage.ResumeOwnership(owned);
         }
 
         return created;

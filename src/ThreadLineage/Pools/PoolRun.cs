@@ -232,26 +232,9 @@ internal abstract class PoolRun
     /// </summary>
     public void RunInCaller<TState>(Action<TState> body, TState state)
     {
-        var callerContext = ExecutionContext.Capture();
-        var owned = Lineage.SuspendOwnership();
-        try
+        using (ContextSwitch.Enter(Settings.FlowExecutionContext ? null : OwnContext, returnTo: ExecutionContext.Capture()))
         {
-            if (!Settings.FlowExecutionContext && OwnContext is { } poolContext)
-            {
-                ExecutionContext.Restore(poolContext);
-            }
-
             body(state);
-        }
-        finally
-        {
-            // Restore first (it may raise a context-change notification), then give back the caller's node.
-            if (callerContext is not null)
-            {
-                ExecutionContext.Restore(callerContext);
-            }
-
-            Lineage.ResumeOwnership(owned);
         }
     }
 
@@ -271,18 +254,10 @@ internal abstract class PoolRun
 
         // Not ExecutionContext.SuppressFlow: with a token canceled while the task was created, tasks created
         // under it crashed the process (InvalidCastException in Task.RunContinuations, ExitProbe
-        // cancel-race-flow-off); tasks that captured a context never did. Ownership is suspended so that the
-        // switches leave the caller's node owned.
-        var owned = Lineage.SuspendOwnership();
-        ExecutionContext.Restore(poolContext);
-        try
+        // cancel-race-flow-off); tasks that captured a context never did.
+        using (ContextSwitch.Enter(poolContext, returnTo: callerContext))
         {
             return create();
-        }
-        finally
-        {
-            ExecutionContext.Restore(callerContext);
-            Lineage.ResumeOwnership(owned);
         }
     }
 
@@ -475,29 +450,12 @@ internal abstract class PoolRun
         Debug.Assert(
             ReferenceEquals(DedicatedRun.Current, Threads) || ReferenceEquals(DedicatedRun.Current?.Manager, Manager),
             "only the threads that serve this run (or a previous run of its manager) may run its work inline");
-        // The waiting item's context must come back intact, and a task that captured no context runs in the
-        // worker's own context, not in the waiter's.
-        // Ownership is suspended around the context switches too: switching back to the waiter's context
-        // must not make the waiter forget the node it owns.
-        var owned = Lineage.SuspendOwnership();
+        // The waiting item's context must come back intact (and still own its node), and a task that captured no
+        // context runs in the worker's own context, not in the waiter's.
         var waiterContext = ExecutionContext.Capture();
-        try
+        using (ContextSwitch.Enter(waiterContext is null ? null : DedicatedRun.CurrentWorkerContext, returnTo: waiterContext))
         {
-            if (waiterContext is not null)
-            {
-                ExecutionContext.Restore(DedicatedRun.CurrentWorkerContext!);
-            }
-
             return Execute(task);
-        }
-        finally
-        {
-            if (waiterContext is not null)
-            {
-                ExecutionContext.Restore(waiterContext);
-            }
-
-            Lineage.ResumeOwnership(owned);
         }
     }
 
@@ -763,15 +721,12 @@ internal abstract class PoolRun
             return;
         }
 
-        var owned = Lineage.SuspendOwnership();
         var started = PoolMetrics.RunStartTimestamp();
+
+        // One item's AsyncLocals never reach the next: always return to the worker's own context.
+        using var inItemContext = ContextSwitch.Enter(item.Context, returnTo: workerContext);
         try
         {
-            if (item.Context is { } context)
-            {
-                ExecutionContext.Restore(context);
-            }
-
             if (item.Invoker is { } invoker)
             {
                 invoker.Invoke((Delegate)item.Work, item.State);
@@ -787,12 +742,6 @@ internal abstract class PoolRun
         {
             // A posted item has no task to carry its fault: count it and log it; the worker lives on.
             Manager.AccountPosted(exception, item.TaskType, started);
-        }
-        finally
-        {
-            // One item's AsyncLocals never reach the next: always return to the worker's own context.
-            ExecutionContext.Restore(workerContext);
-            Lineage.ResumeOwnership(owned);
         }
     }
 

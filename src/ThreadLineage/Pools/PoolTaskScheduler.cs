@@ -25,16 +25,11 @@ internal sealed class PoolTaskScheduler : TaskScheduler
     {
         // Work run here (inline on a waiting worker included) must never own the node of whoever else
         // runs on this thread, so the thread forgets its own node for the duration.
-        var owned = Lineage.SuspendOwnership();
         var startedAt = PoolMetrics.RunStartTimestamp();
         bool executed;
-        try
+        using (ContextSwitch.Enter(target: null, returnTo: null))
         {
             executed = TryExecuteTask(task);
-        }
-        finally
-        {
-            Lineage.ResumeOwnership(owned);
         }
 
         if (executed)
