@@ -23,17 +23,18 @@ namespace ThreadLineage.Tests.Pools;
 /// <b>Granularity.</b> One step is one interlocked operation or one read of shared state, in the order the code
 /// does them; purely local work between two such operations is folded into the step before it. The line
 /// numbers in the comments are those of <c>src/ThreadLineage/Pools/DedicatedRun.cs</c> and <c>PoolRun.cs</c>
-/// as of commit 6caab42; <c>0892fa0^:Workers.cs</c> is <c>WorkerGroup.Workers.cs</c> before commit 0892fa0,
+/// as of commit 83b214a; <c>0892fa0^:Workers.cs</c> is <c>WorkerGroup.Workers.cs</c> before commit 0892fa0,
 /// the code of <see cref="HandOffRule.OldRule"/>, which no longer exists. Reads of values no modelled thread
-/// writes are constant and take no step: <c>MayExit</c> (<c>IsStopRequested &amp;&amp; !HasOpenBorrowers</c>,
-/// always false: the run is never stopped, so the borrowers are never read), <c>_liveWorkers &gt; _maxWorkers</c>
+/// writes are constant and take no step: <c>MayExit</c> (DedicatedRun.cs:206, <c>IsStopRequested &amp;&amp;
+/// !HasOpenBorrowers &amp;&amp; !HasOutsideDrainers</c>, always false: the run is never stopped, so the borrowers and
+/// the outside drainers are never read), <c>_liveWorkers &gt; _maxWorkers</c>
 /// (always false) and <c>_liveWorkers &lt; _maxWorkers</c> (always false: WakeOrSpawn never spawns at MinWorkers
 /// == MaxWorkers), <c>_liveWorkers &lt;= _minWorkers</c> (always true: Park always waits without a timeout). The
 /// <c>_awakeWorkers</c> counter, the idle waiters, the statistics slot, the count of queued turns
-/// (<c>_queuedTurns</c>, PoolRun.cs:293, 547) and the background/foreground toggle feed no decision of the protocol
-/// and are left out. So is <c>WakeAll</c> (DedicatedRun.cs:639-647): its callers are a stop, a borrower closing
-/// and a resize, none of which is modelled. A borrower's turn reaches this queue through the same <c>Enqueue</c>
-/// (PoolRun.cs:290-300 → 650-663 → 675-679) as an item does, so a producer stands for either.
+/// (<c>_queuedTurns</c>, PoolRun.cs:303, 591) and the background/foreground toggle feed no decision of the protocol
+/// and are left out. So is <c>WakeAll</c> (DedicatedRun.cs:658-666): its callers are a stop, a borrower closing,
+/// the end of an outside drain (<c>OnDrainOutsideRunnersEnded</c>, 634) and a resize, none of which is modelled. A borrower's turn reaches this queue through the same <c>Enqueue</c>
+/// (PoolRun.cs:300-310 → 697-710 → 722-733) as an item does, so a producer stands for either.
 /// </para>
 /// <para>
 /// <b>Spinning.</b> <c>SpinForWork</c> reads the queue, and when it is empty checks its deadline. The deadline is
@@ -123,7 +124,7 @@ internal sealed class ParkingProtocolModel
     public enum HandOffRule
     {
         /// <summary>
-        /// The current code (since 0892fa0; DedicatedRun.cs:387-398): the first item a worker takes after it found the queue
+        /// The current code (since 0892fa0; DedicatedRun.cs:403-414): the first item a worker takes after it found the queue
         /// empty (whether by spinning, by the re-check while parking, or after being woken) makes it call
         /// <c>WakeOrSpawn</c> if the queue is still not empty.
         /// </summary>
@@ -141,73 +142,73 @@ internal sealed class ParkingProtocolModel
     /// </summary>
     private enum Pc : byte
     {
-        // ---- Worker: RunLoop (DedicatedRun.cs:366-463) ----
+        // ---- Worker: RunLoop (DedicatedRun.cs:382-479) ----
 
-        /// <summary>DedicatedRun.cs:378 <c>TryDequeue(out var item)</c> → PoolRun.cs:535 <c>_queue.TryDequeue</c>.</summary>
+        /// <summary>DedicatedRun.cs:394 <c>TryDequeue(out var item)</c> → PoolRun.cs:578 <c>queue.TryDequeue</c>.</summary>
         Dequeue,
 
         /// <summary>
-        /// DedicatedRun.cs:380-385 <c>if (searching) { searching = false; Interlocked.Decrement(ref _searching); }</c>
+        /// DedicatedRun.cs:396-401 <c>if (searching) { searching = false; Interlocked.Decrement(ref _searching); }</c>
         /// (old rule: 0892fa0^:Workers.cs:416 <c>if (Interlocked.Decrement(ref _searching) == 0 &amp;&amp; ...</c>).
         /// </summary>
         DequeuedStopSearching,
 
         /// <summary>
-        /// DedicatedRun.cs:393-394 <c>idle = false; if (!IsQueueEmpty)</c> (old rule: the <c>!_queue.IsEmpty</c> of
+        /// DedicatedRun.cs:409-410 <c>idle = false; if (!IsQueueEmpty)</c> (old rule: the <c>!_queue.IsEmpty</c> of
         /// 0892fa0^:Workers.cs:416): the hand-off's read of the queue.
         /// </summary>
         HandOffCheckQueue,
 
-        /// <summary>DedicatedRun.cs:433 <c>Interlocked.CompareExchange(ref _searching, 1, 0)</c> (only when not searching).</summary>
+        /// <summary>DedicatedRun.cs:449 <c>Interlocked.CompareExchange(ref _searching, 1, 0)</c> (only when not searching).</summary>
         BecomeSearcher,
 
-        /// <summary>DedicatedRun.cs:471 <c>if (!IsQueueEmpty || MayExit) return true;</c> in SpinForWork.</summary>
+        /// <summary>DedicatedRun.cs:487 <c>if (!IsQueueEmpty || MayExit) return true;</c> in SpinForWork.</summary>
         SpinCheckQueue,
 
-        /// <summary>DedicatedRun.cs:478 <c>while (Stopwatch.GetTimestamp() &lt; deadline)</c>: either spin again or time out.</summary>
+        /// <summary>DedicatedRun.cs:494 <c>while (Stopwatch.GetTimestamp() &lt; deadline)</c>: either spin again or time out.</summary>
         SpinDeadline,
 
-        /// <summary>DedicatedRun.cs:448-449 <c>searching = false; Interlocked.Decrement(ref _searching);</c> after the spin timed out.</summary>
+        /// <summary>DedicatedRun.cs:464-465 <c>searching = false; Interlocked.Decrement(ref _searching);</c> after the spin timed out.</summary>
         StopSearching,
 
-        /// <summary>DedicatedRun.cs:499 <c>Interlocked.Increment(ref _parked)</c> in Park (the announcement).</summary>
+        /// <summary>DedicatedRun.cs:515 <c>Interlocked.Increment(ref _parked)</c> in Park (the announcement).</summary>
         ParkAnnounce,
 
-        /// <summary>DedicatedRun.cs:500 <c>!IsQueueEmpty</c>: Park's re-check after announcing.</summary>
+        /// <summary>DedicatedRun.cs:516 <c>!IsQueueEmpty</c>: Park's re-check after announcing.</summary>
         ParkRecheck,
 
-        /// <summary>DedicatedRun.cs:500 → 651 <c>Volatile.Read(ref _parked)</c> in TryClaimParked: withdrawing the announcement.</summary>
+        /// <summary>DedicatedRun.cs:516 → 670 <c>Volatile.Read(ref _parked)</c> in TryClaimParked: withdrawing the announcement.</summary>
         WithdrawRead,
 
-        /// <summary>DedicatedRun.cs:500 → 655 <c>Interlocked.CompareExchange(ref _parked, parked - 1, parked)</c>: withdrawing.</summary>
+        /// <summary>DedicatedRun.cs:516 → 674 <c>Interlocked.CompareExchange(ref _parked, parked - 1, parked)</c>: withdrawing.</summary>
         WithdrawCas,
 
-        /// <summary>DedicatedRun.cs:510 <c>WaitForPermit()</c> → 541 <c>_wake.Wait(Timeout.Infinite)</c>: blocked until a permit is free.</summary>
+        /// <summary>DedicatedRun.cs:526 <c>WaitForPermit()</c> → 557 <c>_wake.Wait(Timeout.Infinite)</c>: blocked until a permit is free.</summary>
         WaitPermit,
 
-        /// <summary>DedicatedRun.cs:408 <c>RunItem(item, workerContext)</c>: runs forever, or returns (DedicatedRun.cs:410-415, then 378).</summary>
+        /// <summary>DedicatedRun.cs:424 <c>RunItem(item, workerContext)</c>: runs forever, or returns (DedicatedRun.cs:426-431, then 394).</summary>
         Running,
 
-        // ---- WakeOrSpawn (DedicatedRun.cs:617-637) and TryClaimParked (649-665): producers, and workers handing off ----
+        // ---- WakeOrSpawn (DedicatedRun.cs:636-656) and TryClaimParked (668-684): producers, and workers handing off ----
 
-        /// <summary>DedicatedRun.cs:621 <c>if (Volatile.Read(ref _searching) &gt; 0) return;</c>.</summary>
+        /// <summary>DedicatedRun.cs:640 <c>if (Volatile.Read(ref _searching) &gt; 0) return;</c>.</summary>
         WakeReadSearching,
 
-        /// <summary>DedicatedRun.cs:626 <c>Volatile.Read(ref _parked) &gt; 0</c> (if not, 633 is false at MinWorkers == MaxWorkers: return).</summary>
+        /// <summary>DedicatedRun.cs:645 <c>Volatile.Read(ref _parked) &gt; 0</c> (if not, 652 is false at MinWorkers == MaxWorkers: return).</summary>
         WakeReadParked,
 
-        /// <summary>DedicatedRun.cs:626 → 651 <c>var parked = Volatile.Read(ref _parked);</c> in TryClaimParked.</summary>
+        /// <summary>DedicatedRun.cs:645 → 670 <c>var parked = Volatile.Read(ref _parked);</c> in TryClaimParked.</summary>
         ClaimRead,
 
-        /// <summary>DedicatedRun.cs:655 <c>Interlocked.CompareExchange(ref _parked, parked - 1, parked)</c>; on failure 661 <c>parked = seen</c>.</summary>
+        /// <summary>DedicatedRun.cs:674 <c>Interlocked.CompareExchange(ref _parked, parked - 1, parked)</c>; on failure 680 <c>parked = seen</c>.</summary>
         ClaimCas,
 
-        /// <summary>DedicatedRun.cs:628 <c>_wake.Release()</c>: one permit for the claimed worker.</summary>
+        /// <summary>DedicatedRun.cs:647 <c>_wake.Release()</c>: one permit for the claimed worker.</summary>
         Release,
 
-        // ---- Producer: Enqueue (PoolRun.cs:675-679) ----
+        // ---- Producer: Enqueue (PoolRun.cs:722-733) ----
 
-        /// <summary>PoolRun.cs:677 <c>_queue.Enqueue(item)</c> (then 678 <c>OnItemQueued()</c> → DedicatedRun.cs:609 <c>WakeOrSpawn()</c>).</summary>
+        /// <summary>PoolRun.cs:731 <c>queue.Enqueue(item)</c> (then 732 <c>OnItemQueued()</c> → DedicatedRun.cs:625 <c>WakeOrSpawn()</c>).</summary>
         Enqueue,
 
         /// <summary>The producer has enqueued all its items.</summary>
@@ -307,7 +308,7 @@ internal sealed class ParkingProtocolModel
         var state = new byte[_stateSize];
         for (var w = 0; w < _workers; w++)
         {
-            // WorkerMain → RunLoop (DedicatedRun.cs:334 → 372-376): searching = false, idle = true, then the loop's TryDequeue.
+            // WorkerMain → RunLoop (DedicatedRun.cs:335 → 388-392): searching = false, idle = true, then the loop's TryDequeue.
             var at = WorkerAt(w);
             state[at + PcOffset] = (byte)Pc.Dequeue;
             state[at + IdleOffset] = _rule == HandOffRule.FixedRule ? (byte)1 : (byte)0;
@@ -347,36 +348,36 @@ internal sealed class ParkingProtocolModel
         {
             case Pc.Dequeue:
             {
-                // DedicatedRun.cs:378 → PoolRun.cs:535 _queue.TryDequeue: one atomic step.
+                // DedicatedRun.cs:394 → PoolRun.cs:578 queue.TryDequeue: one atomic step.
                 var next = Copy(state);
                 if (Get(state, QueueAt) > 0)
                 {
                     Set(next, QueueAt, Get(state, QueueAt) - 1);
                     if (state[at + SearchingOffset] != 0)
                     {
-                        // DedicatedRun.cs:380: still searching (we came from the spin) → stop searching first.
+                        // DedicatedRun.cs:396: still searching (we came from the spin) → stop searching first.
                         Jump(next, at, Pc.DequeuedStopSearching);
                     }
                     else
                     {
-                        // DedicatedRun.cs:387 (fixed rule): the first item after idling → the hand-off. Old rule: only a
+                        // DedicatedRun.cs:403 (fixed rule): the first item after idling → the hand-off. Old rule: only a
                         // searching worker hands off (0892fa0^:Workers.cs:411), so straight to the item.
                         AfterStoppedSearching(next, at);
                     }
 
-                    output.Add(new Transition(next, thread, "TryDequeue took an item (DedicatedRun.cs:378)"));
+                    output.Add(new Transition(next, thread, "TryDequeue took an item (DedicatedRun.cs:394)"));
                 }
                 else
                 {
-                    // DedicatedRun.cs:418 idle = true (fixed rule only; the old code had no such flag); 419 MayExit
-                    // is false; 433 the CAS only if not already searching, else 438-440 straight into SpinForWork.
+                    // DedicatedRun.cs:434 idle = true (fixed rule only; the old code had no such flag); 435 MayExit
+                    // is false; 449 the CAS only if not already searching, else 454-456 straight into SpinForWork.
                     if (_rule == HandOffRule.FixedRule)
                     {
                         next[at + IdleOffset] = 1;
                     }
 
                     Jump(next, at, state[at + SearchingOffset] != 0 ? Pc.SpinCheckQueue : Pc.BecomeSearcher);
-                    output.Add(new Transition(next, thread, "TryDequeue found the queue empty (DedicatedRun.cs:378)"));
+                    output.Add(new Transition(next, thread, "TryDequeue found the queue empty (DedicatedRun.cs:394)"));
                 }
 
                 break;
@@ -384,7 +385,7 @@ internal sealed class ParkingProtocolModel
 
             case Pc.DequeuedStopSearching:
             {
-                // DedicatedRun.cs:383-384: searching = false; Interlocked.Decrement(ref _searching).
+                // DedicatedRun.cs:399-400: searching = false; Interlocked.Decrement(ref _searching).
                 var next = Copy(state);
                 next[at + SearchingOffset] = 0;
                 var searching = Get(state, SearchingAt) - 1;
@@ -399,39 +400,39 @@ internal sealed class ParkingProtocolModel
                     Jump(next, at, searching == 0 ? Pc.HandOffCheckQueue : Pc.Running);
                 }
 
-                output.Add(new Transition(next, thread, "stopped searching: Interlocked.Decrement(ref _searching) (DedicatedRun.cs:384; old rule 0892fa0^:Workers.cs:416)"));
+                output.Add(new Transition(next, thread, "stopped searching: Interlocked.Decrement(ref _searching) (DedicatedRun.cs:400; old rule 0892fa0^:Workers.cs:416)"));
                 break;
             }
 
             case Pc.HandOffCheckQueue:
             {
-                // DedicatedRun.cs:394 (old: 0892fa0^:Workers.cs:416) !IsQueueEmpty → 396 WakeOrSpawn(); else run the item (408).
+                // DedicatedRun.cs:410 (old: 0892fa0^:Workers.cs:416) !IsQueueEmpty → 412 WakeOrSpawn(); else run the item (424).
                 var next = Copy(state);
                 var queued = Get(state, QueueAt) > 0;
                 Jump(next, at, queued ? Pc.WakeReadSearching : Pc.Running);
                 output.Add(new Transition(
                     next,
                     thread,
-                    queued ? "hand-off: queue not empty → WakeOrSpawn (DedicatedRun.cs:394-396)" : "hand-off: queue empty → run the item (DedicatedRun.cs:394)"));
+                    queued ? "hand-off: queue not empty → WakeOrSpawn (DedicatedRun.cs:410-412)" : "hand-off: queue empty → run the item (DedicatedRun.cs:410)"));
                 break;
             }
 
             case Pc.BecomeSearcher:
             {
-                // DedicatedRun.cs:433-436: Interlocked.CompareExchange(ref _searching, 1, 0) == 0 → searching = true.
+                // DedicatedRun.cs:449-452: Interlocked.CompareExchange(ref _searching, 1, 0) == 0 → searching = true.
                 var next = Copy(state);
                 if (Get(state, SearchingAt) == 0)
                 {
                     Set(next, SearchingAt, 1);
                     next[at + SearchingOffset] = 1;
                     Jump(next, at, Pc.SpinCheckQueue);
-                    output.Add(new Transition(next, thread, "became the searcher: CAS _searching 0 → 1 (DedicatedRun.cs:433)"));
+                    output.Add(new Transition(next, thread, "became the searcher: CAS _searching 0 → 1 (DedicatedRun.cs:449)"));
                 }
                 else
                 {
-                    // DedicatedRun.cs:438 false → 458 Park() → 487 (no shrink) → 493 (_awakeWorkers, not modelled) → 499.
+                    // DedicatedRun.cs:454 false → 474 Park() → 503 (no shrink) → 509 (_awakeWorkers, not modelled) → 515.
                     Jump(next, at, Pc.ParkAnnounce);
-                    output.Add(new Transition(next, thread, "another worker searches: CAS _searching failed → Park (DedicatedRun.cs:433, 458)"));
+                    output.Add(new Transition(next, thread, "another worker searches: CAS _searching failed → Park (DedicatedRun.cs:449, 474)"));
                 }
 
                 break;
@@ -439,68 +440,68 @@ internal sealed class ParkingProtocolModel
 
             case Pc.SpinCheckQueue:
             {
-                // DedicatedRun.cs:471: if (!IsQueueEmpty) return true → 440-443 continue → 378.
+                // DedicatedRun.cs:487: if (!IsQueueEmpty) return true → 456-459 continue → 394.
                 var next = Copy(state);
                 var queued = Get(state, QueueAt) > 0;
                 Jump(next, at, queued ? Pc.Dequeue : Pc.SpinDeadline);
                 output.Add(new Transition(
                     next,
                     thread,
-                    queued ? "spin saw work → back to TryDequeue (DedicatedRun.cs:471, 443)" : "spin saw the queue empty (DedicatedRun.cs:471)"));
+                    queued ? "spin saw work → back to TryDequeue (DedicatedRun.cs:487, 459)" : "spin saw the queue empty (DedicatedRun.cs:487)"));
                 break;
             }
 
             case Pc.SpinDeadline:
             {
-                // DedicatedRun.cs:478: the deadline is time, not shared state: either outcome at any moment.
+                // DedicatedRun.cs:494: the deadline is time, not shared state: either outcome at any moment.
                 var again = Copy(state);
                 Jump(again, at, Pc.SpinCheckQueue);
-                output.Add(new Transition(again, thread, "spin: deadline not reached, spin again (DedicatedRun.cs:478)"));
+                output.Add(new Transition(again, thread, "spin: deadline not reached, spin again (DedicatedRun.cs:494)"));
                 var timedOut = Copy(state);
                 Jump(timedOut, at, Pc.StopSearching);
-                output.Add(new Transition(timedOut, thread, "spin TIMED OUT: SpinForWork returns false (DedicatedRun.cs:478-480)"));
+                output.Add(new Transition(timedOut, thread, "spin TIMED OUT: SpinForWork returns false (DedicatedRun.cs:494-496)"));
                 break;
             }
 
             case Pc.StopSearching:
             {
-                // DedicatedRun.cs:448-449: searching = false; Interlocked.Decrement(ref _searching); → 458 Park() → 499.
+                // DedicatedRun.cs:464-465: searching = false; Interlocked.Decrement(ref _searching); → 474 Park() → 515.
                 var next = Copy(state);
                 next[at + SearchingOffset] = 0;
                 Set(next, SearchingAt, Get(state, SearchingAt) - 1);
                 Jump(next, at, Pc.ParkAnnounce);
-                output.Add(new Transition(next, thread, "stopped searching before parking: Interlocked.Decrement(ref _searching) (DedicatedRun.cs:449)"));
+                output.Add(new Transition(next, thread, "stopped searching before parking: Interlocked.Decrement(ref _searching) (DedicatedRun.cs:465)"));
                 break;
             }
 
             case Pc.ParkAnnounce:
             {
-                // DedicatedRun.cs:499: Interlocked.Increment(ref _parked).
+                // DedicatedRun.cs:515: Interlocked.Increment(ref _parked).
                 var next = Copy(state);
                 Set(next, ParkedAt, Get(state, ParkedAt) + 1);
                 Jump(next, at, Pc.ParkRecheck);
-                output.Add(new Transition(next, thread, "Park announces: Interlocked.Increment(ref _parked) (DedicatedRun.cs:499)"));
+                output.Add(new Transition(next, thread, "Park announces: Interlocked.Increment(ref _parked) (DedicatedRun.cs:515)"));
                 break;
             }
 
             case Pc.ParkRecheck:
             {
-                // DedicatedRun.cs:500: !IsQueueEmpty (MayExit and the shrink test are false) → TryClaimParked;
-                // else 507 (true at MinWorkers == MaxWorkers) → 510 WaitForPermit().
+                // DedicatedRun.cs:516: !IsQueueEmpty (MayExit and the shrink test are false) → TryClaimParked;
+                // else 523 (true at MinWorkers == MaxWorkers) → 526 WaitForPermit().
                 var next = Copy(state);
                 var queued = Get(state, QueueAt) > 0;
                 Jump(next, at, queued ? Pc.WithdrawRead : Pc.WaitPermit);
                 output.Add(new Transition(
                     next,
                     thread,
-                    queued ? "Park re-check saw work → withdraw (DedicatedRun.cs:500)" : "Park re-check saw the queue empty → wait (DedicatedRun.cs:500, 510)"));
+                    queued ? "Park re-check saw work → withdraw (DedicatedRun.cs:516)" : "Park re-check saw the queue empty → wait (DedicatedRun.cs:516, 526)"));
                 break;
             }
 
             case Pc.WithdrawRead:
             case Pc.ClaimRead:
             {
-                // DedicatedRun.cs:651-652: var parked = Volatile.Read(ref _parked); while (parked > 0) ...; else 664 return false.
+                // DedicatedRun.cs:670-671: var parked = Volatile.Read(ref _parked); while (parked > 0) ...; else 683 return false.
                 var next = Copy(state);
                 var parked = Get(state, ParkedAt);
                 var withdraw = pc == Pc.WithdrawRead;
@@ -511,26 +512,26 @@ internal sealed class ParkingProtocolModel
                 }
                 else if (withdraw)
                 {
-                    // TryClaimParked returned false: our announcement was claimed, a permit is ours (507 → 510).
+                    // TryClaimParked returned false: our announcement was claimed, a permit is ours (523 → 526).
                     Jump(next, at, Pc.WaitPermit);
                 }
                 else
                 {
-                    // WakeOrSpawn: nobody to claim (633 spawns nothing at MinWorkers == MaxWorkers): return.
+                    // WakeOrSpawn: nobody to claim (652 spawns nothing at MinWorkers == MaxWorkers): return.
                     Return(next, at, isWorker);
                 }
 
                 output.Add(new Transition(
                     next,
                     thread,
-                    parked > 0 ? "TryClaimParked read _parked > 0 (DedicatedRun.cs:651)" : "TryClaimParked read _parked == 0 → false (DedicatedRun.cs:651, 664)"));
+                    parked > 0 ? "TryClaimParked read _parked > 0 (DedicatedRun.cs:670)" : "TryClaimParked read _parked == 0 → false (DedicatedRun.cs:670, 683)"));
                 break;
             }
 
             case Pc.WithdrawCas:
             case Pc.ClaimCas:
             {
-                // DedicatedRun.cs:655-661: seen = CAS(ref _parked, parked - 1, parked); seen == parked → true; else parked = seen.
+                // DedicatedRun.cs:674-680: seen = CAS(ref _parked, parked - 1, parked); seen == parked → true; else parked = seen.
                 var next = Copy(state);
                 var expected = Get(state, seenAt);
                 var actual = Get(state, ParkedAt);
@@ -542,20 +543,20 @@ internal sealed class ParkingProtocolModel
                     Set(next, seenAt, 0);
                     if (withdraw)
                     {
-                        // DedicatedRun.cs:503-504: withdrew; Park returns true → RunLoop 458 → loop to 378.
+                        // DedicatedRun.cs:519-520: withdrew; Park returns true → RunLoop 474 → loop to 394.
                         Jump(next, at, Pc.Dequeue);
-                        what = "withdrew the announcement: CAS _parked succeeded → back to TryDequeue (DedicatedRun.cs:655, 503-504)";
+                        what = "withdrew the announcement: CAS _parked succeeded → back to TryDequeue (DedicatedRun.cs:674, 519-520)";
                     }
                     else
                     {
                         Jump(next, at, Pc.Release);
-                        what = "claimed a parked worker: CAS _parked succeeded (DedicatedRun.cs:655)";
+                        what = "claimed a parked worker: CAS _parked succeeded (DedicatedRun.cs:674)";
                     }
                 }
                 else if (actual > 0)
                 {
                     Set(next, seenAt, actual);
-                    what = "CAS _parked failed, retry with the value seen (DedicatedRun.cs:655, 661)";
+                    what = "CAS _parked failed, retry with the value seen (DedicatedRun.cs:674, 680)";
                 }
                 else
                 {
@@ -563,12 +564,12 @@ internal sealed class ParkingProtocolModel
                     if (withdraw)
                     {
                         Jump(next, at, Pc.WaitPermit);
-                        what = "CAS _parked failed, _parked is 0: we were claimed → wait for the permit (DedicatedRun.cs:661, 507, 510)";
+                        what = "CAS _parked failed, _parked is 0: we were claimed → wait for the permit (DedicatedRun.cs:680, 523, 526)";
                     }
                     else
                     {
                         Return(next, at, isWorker);
-                        what = "CAS _parked failed, _parked is 0: nobody to wake (DedicatedRun.cs:661, 664)";
+                        what = "CAS _parked failed, _parked is 0: nobody to wake (DedicatedRun.cs:680, 683)";
                     }
                 }
 
@@ -578,14 +579,14 @@ internal sealed class ParkingProtocolModel
 
             case Pc.WaitPermit:
             {
-                // DedicatedRun.cs:541: _wake.Wait(Timeout.Infinite) blocks until a permit is free and takes it;
-                // then 511-512 Park returns true → RunLoop 458 → loop to 378.
+                // DedicatedRun.cs:557: _wake.Wait(Timeout.Infinite) blocks until a permit is free and takes it;
+                // then 527-528 Park returns true → RunLoop 474 → loop to 394.
                 if (Get(state, PermitsAt) > 0)
                 {
                     var next = Copy(state);
                     Set(next, PermitsAt, Get(state, PermitsAt) - 1);
                     Jump(next, at, Pc.Dequeue);
-                    output.Add(new Transition(next, thread, "woken: took a permit from _wake (DedicatedRun.cs:541, 511-512)"));
+                    output.Add(new Transition(next, thread, "woken: took a permit from _wake (DedicatedRun.cs:557, 527-528)"));
                 }
 
                 break;
@@ -595,10 +596,10 @@ internal sealed class ParkingProtocolModel
             {
                 if (!_itemsBlockForever)
                 {
-                    // DedicatedRun.cs:408 RunItem returned; 410 no shrink; 415 continue → 378. idle stays false.
+                    // DedicatedRun.cs:424 RunItem returned; 426 no shrink; 431 continue → 394. idle stays false.
                     var next = Copy(state);
                     Jump(next, at, Pc.Dequeue);
-                    output.Add(new Transition(next, thread, "the item returned → back to TryDequeue (DedicatedRun.cs:408, 415)"));
+                    output.Add(new Transition(next, thread, "the item returned → back to TryDequeue (DedicatedRun.cs:424, 431)"));
                 }
 
                 break;
@@ -606,7 +607,7 @@ internal sealed class ParkingProtocolModel
 
             case Pc.WakeReadSearching:
             {
-                // DedicatedRun.cs:621: if (Volatile.Read(ref _searching) > 0) return;
+                // DedicatedRun.cs:640: if (Volatile.Read(ref _searching) > 0) return;
                 var next = Copy(state);
                 var searcher = Get(state, SearchingAt) > 0;
                 if (searcher)
@@ -621,13 +622,13 @@ internal sealed class ParkingProtocolModel
                 output.Add(new Transition(
                     next,
                     thread,
-                    searcher ? "WakeOrSpawn saw a searcher → wakes nobody (DedicatedRun.cs:621-624)" : "WakeOrSpawn saw no searcher (DedicatedRun.cs:621)"));
+                    searcher ? "WakeOrSpawn saw a searcher → wakes nobody (DedicatedRun.cs:640-643)" : "WakeOrSpawn saw no searcher (DedicatedRun.cs:640)"));
                 break;
             }
 
             case Pc.WakeReadParked:
             {
-                // DedicatedRun.cs:626: Volatile.Read(ref _parked) > 0 && TryClaimParked(); else 633 (false here): return.
+                // DedicatedRun.cs:645: Volatile.Read(ref _parked) > 0 && TryClaimParked(); else 652 (false here): return.
                 var next = Copy(state);
                 var parked = Get(state, ParkedAt) > 0;
                 if (parked)
@@ -642,28 +643,28 @@ internal sealed class ParkingProtocolModel
                 output.Add(new Transition(
                     next,
                     thread,
-                    parked ? "WakeOrSpawn saw _parked > 0 → TryClaimParked (DedicatedRun.cs:626)" : "WakeOrSpawn saw _parked == 0 → wakes nobody (DedicatedRun.cs:626, 633)"));
+                    parked ? "WakeOrSpawn saw _parked > 0 → TryClaimParked (DedicatedRun.cs:645)" : "WakeOrSpawn saw _parked == 0 → wakes nobody (DedicatedRun.cs:645, 652)"));
                 break;
             }
 
             case Pc.Release:
             {
-                // DedicatedRun.cs:628-629: _wake.Release(); return.
+                // DedicatedRun.cs:647-648: _wake.Release(); return.
                 var next = Copy(state);
                 Set(next, PermitsAt, Get(state, PermitsAt) + 1);
                 Return(next, at, isWorker);
-                output.Add(new Transition(next, thread, "released a permit: _wake.Release() (DedicatedRun.cs:628)"));
+                output.Add(new Transition(next, thread, "released a permit: _wake.Release() (DedicatedRun.cs:647)"));
                 break;
             }
 
             case Pc.Enqueue:
             {
-                // PoolRun.cs:677 _queue.Enqueue(item); 678 OnItemQueued() → DedicatedRun.cs:609 WakeOrSpawn().
+                // PoolRun.cs:731 queue.Enqueue(item); 732 OnItemQueued() → DedicatedRun.cs:625 WakeOrSpawn().
                 var next = Copy(state);
                 Set(next, QueueAt, Get(state, QueueAt) + 1);
                 next[at + RemainingOffset]--;
                 Jump(next, at, Pc.WakeReadSearching);
-                output.Add(new Transition(next, thread, "enqueued an item: _queue.Enqueue (PoolRun.cs:677)"));
+                output.Add(new Transition(next, thread, "enqueued an item: queue.Enqueue (PoolRun.cs:731)"));
                 break;
             }
 
@@ -680,18 +681,18 @@ internal sealed class ParkingProtocolModel
     {
         if (_rule == HandOffRule.FixedRule && next[at + IdleOffset] != 0)
         {
-            // DedicatedRun.cs:387-394: if (idle) { idle = false; if (!IsQueueEmpty) ... } — the read is the next step.
+            // DedicatedRun.cs:403-410: if (idle) { idle = false; if (!IsQueueEmpty) ... } — the read is the next step.
             next[at + IdleOffset] = 0;
             Jump(next, at, Pc.HandOffCheckQueue);
         }
         else
         {
-            // DedicatedRun.cs:408: RunItem.
+            // DedicatedRun.cs:424: RunItem.
             Jump(next, at, Pc.Running);
         }
     }
 
-    /// <summary>Returns from WakeOrSpawn: a worker runs its item (DedicatedRun.cs:396 → 408); a producer enqueues its next item or is done.</summary>
+    /// <summary>Returns from WakeOrSpawn: a worker runs its item (DedicatedRun.cs:412 → 424); a producer enqueues its next item or is done.</summary>
     private static void Return(byte[] next, int at, bool isWorker)
     {
         if (isWorker)

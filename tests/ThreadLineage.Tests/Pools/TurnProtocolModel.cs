@@ -6,10 +6,12 @@ namespace ThreadLineage.Tests.Pools;
 
 /// <summary>
 /// A model of the borrower turn protocol (<c>BorrowedRun.TryAddTurn</c>, <c>RunTurn</c>, <c>ReleaseTurn</c>,
-/// <c>TryFinish</c> and <c>QueueTurnOnHost</c> in <c>src/ThreadLineage/Pools/BorrowedRun.cs</c>, and the gate in
-/// <c>PoolRun.cs</c>: <c>TryEnterSubmission</c>, <c>ExitGate</c> → <c>OnGateLeftWhileStopping</c>,
-/// <c>TryEnqueueInternal</c>, <c>TryCloseGate</c>, <c>RequestStop</c> → <c>OnStopRequested</c>), with a small
-/// explicit-state model checker that explores every interleaving of its threads.
+/// <c>TryFinish</c> with <c>IsQuiet</c>, <c>OnDrainOutsideRunnersEnded</c> and <c>QueueTurnOnHost</c> in
+/// <c>src/ThreadLineage/Pools/BorrowedRun.cs</c>, and the gate and the stop in <c>PoolRun.cs</c>:
+/// <c>TryEnterSubmission</c>, <c>ExitGate</c> → <c>OnGateLeftWhileStopping</c>, <c>TryEnqueueInternal</c>,
+/// <c>TryCloseGate</c>, <c>RequestStop</c> → <c>BeginDrainOutsideRunners</c>, <c>CancelQueuedSubmissions</c>,
+/// <c>EndDrainOutsideRunners</c>, <c>OnStopRequested</c>), with a small explicit-state model checker that explores
+/// every interleaving of its threads.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -29,8 +31,10 @@ namespace ThreadLineage.Tests.Pools;
 /// before or after the stop: more behaviours than real continuations have, which is safe for a check.</description></item>
 /// <item><description><c>S</c> stoppers (<c>RequestStop</c>; more than one as when <c>Stop</c> and a canceled
 /// <c>StopAsync</c> race), each at a moment of its own: set the gate's stop flag, set the <c>_stopRequested</c>
-/// mirror, optionally cancel what is queued (<c>cancelPending</c>: <c>CancelQueuedSubmissions</c> takes the items out
-/// of the queue one by one and cancels each; they are modelled as submissions), then <c>OnStopRequested</c> →
+/// mirror, then, with <c>cancelPending</c>, count itself as an outside drainer (<c>BeginDrainOutsideRunners</c>),
+/// take the queued items out one by one and cancel each (<c>CancelQueuedSubmissions</c>; they are modelled as
+/// submissions), stop counting itself (<c>EndDrainOutsideRunners</c>) and run <c>OnDrainOutsideRunnersEnded</c> (a
+/// turn for each item still queued while a slot is free, then <c>TryFinish</c>); finally <c>OnStopRequested</c> →
 /// <c>TryFinish</c>.</description></item>
 /// <item><description><c>H</c> host threads, each taking a turn entry from the host's queue and running
 /// <c>RunTurn</c>: up to <c>T</c> items, then the next turn or <c>ReleaseTurn</c>.</description></item>
@@ -39,25 +43,33 @@ namespace ThreadLineage.Tests.Pools;
 /// Items are interchangeable, so the borrower's queue is its length, and so is the host's queue (it holds this
 /// borrower's turns only). The shared state is <c>_gate</c> (its enqueuer count and its <c>StopRequested</c> and
 /// <c>Closed</c> flags, in one byte as in the code's one int), <c>_stopRequested</c>, the queue length,
-/// <c>_turns</c>, <c>_running</c>, <c>_finished</c>, how many times <c>Exited</c> was completed, and the host's
-/// queue length. Each thread has a program counter (<see cref="Pc"/>), a count (items left to submit, items run
-/// in the current turn) and the value its compare-exchange expects (of <c>_turns</c> or of <c>_gate</c>).
+/// <c>_turns</c>, <c>_running</c>, <c>_finished</c>, how many times <c>Exited</c> was completed, the host's queue
+/// length and <c>_outsideDrainers</c>. Each thread has a program counter (<see cref="Pc"/>), a count (items left to
+/// submit; items run in the current turn; for a stopper, whether the <c>TryFinish</c> it runs is the one of
+/// <c>OnDrainOutsideRunnersEnded</c>, which <c>OnStopRequested</c>'s follows) and the value its compare-exchange
+/// expects (of <c>_turns</c> or of <c>_gate</c>).
 /// </para>
 /// <para>
 /// <b>Granularity.</b> One step is one interlocked operation or one read of shared state, in the order the code
 /// does them; purely local work is folded into the step before it. <c>_queue.Enqueue</c> and
 /// <c>_queue.TryDequeue</c> are atomic steps, and so is queueing a turn on the host (<c>TryEnqueueTurn</c>,
-/// PoolRun.cs:290-301, with the host's own gate and wake-up). The line numbers in the comments are those of
-/// commit 6caab42 (<c>BorrowedRun.cs</c> and <c>PoolRun.cs</c> in <c>src/ThreadLineage/Pools</c>). Left out
-/// because they feed no decision of the protocol: the <c>IsQueueEmpty</c> read after <c>_turns</c> drops to 0 in
-/// <c>ReleaseTurn</c> (BorrowedRun.cs:225, idle waiters only), <c>EnterItems</c>/<c>LeaveItems</c>, the host's
-/// <c>_queuedTurns</c>, bounded capacity (<c>ReserveRoom</c>) and idle waiters. Not modelled: borrowers of the
-/// borrower (<c>HasOpenBorrowers</c> is constant false and takes no step; no <c>OnBorrowerClosed</c>), <c>Resize</c>,
-/// a waiting stop that runs items inline (<c>WaitForExit</c> → <c>HelpUntilFinished</c>), and the fallback of
-/// <c>QueueTurnOnHost</c> to the .NET thread pool (BorrowedRun.cs:127; the host never closes). <c>TryFinish</c>'s own
-/// <c>IsStopRequested</c> read (BorrowedRun.cs:247) takes no step: every caller has just read the flag set (or, the
-/// stopper, set it), and it never goes back to false. <c>_limit</c> is constant (no <c>Resize</c>), so the
-/// <c>_turns &lt;= _limit</c> read of <c>RunTurn</c> always succeeds, but it is still a step.
+/// PoolRun.cs:300-311, with the host's own gate and wake-up). The line numbers in the comments are those of commit
+/// 83b214a (<c>BorrowedRun.cs</c> and <c>PoolRun.cs</c> in <c>src/ThreadLineage/Pools</c>); the variants that keep
+/// the code before it cite commit 6caab42. Left out because they feed no decision of the protocol: the
+/// <c>IsQueueEmpty</c> read after <c>_turns</c> drops to 0 in <c>ReleaseTurn</c> (BorrowedRun.cs:279, idle waiters
+/// only), <c>EnterItems</c>/<c>LeaveItems</c>, the host's <c>_queuedTurns</c>, the creation of the queue on the first
+/// enqueue (PoolRun.cs:724-729: a reader that finds no queue finds it empty, as it would an empty queue), bounded
+/// capacity (<c>ReserveRoom</c>) and idle waiters. Not modelled: borrowers of the borrower (<c>HasOpenBorrowers</c> is
+/// constant false and takes no step; no <c>OnBorrowerClosed</c>), <c>Resize</c>, a restart while the previous run
+/// drains (<c>_held</c> is constant false and takes no step; no <c>Release</c>), a waiting stop that runs items
+/// inline on a host thread (<c>WaitForExit</c> → <c>HelpUntilFinished</c>, which counts as an outside drainer too),
+/// the items <c>CancelQueuedSubmissions</c> puts back (continuations and turns, PoolRun.cs:818-831: they go back
+/// through <c>TryEnqueueInternal</c> and <c>OnItemQueued</c>, the path of the internal enqueuers, or hold a slot
+/// already), and the fallback of <c>QueueTurnOnHost</c> to the .NET thread pool (BorrowedRun.cs:147; the host never
+/// closes). <c>TryFinish</c>'s own <c>IsStopRequested</c> read (BorrowedRun.cs:301) takes no step, nor does
+/// <c>OnDrainOutsideRunnersEnded</c>'s (198): every caller has just read the flag set (or, the stopper, set it), and
+/// it never goes back to false. <c>_limit</c> is constant (no <c>Resize</c>), so the <c>_turns &lt;= _limit</c> read
+/// of <c>RunTurn</c> always succeeds, but it is still a step.
 /// </para>
 /// <para>
 /// <b>Running an item.</b> By default an item returns in one step. With <c>itemsBlockForever</c> a host thread that
@@ -71,17 +83,42 @@ namespace ThreadLineage.Tests.Pools;
 /// queued, running, about to be enqueued by an admitted enqueuer, or held by a stopper that cancels what is
 /// queued; (I4) once the gate is closed no admitted enqueuer is about to enqueue. Accounting, which keeps the model
 /// honest: the gate's count equals the enqueuers inside it, <c>_running</c> the host threads inside a turn's loop,
-/// and <c>_turns</c> the turns that exist (queued on the host, running on a host thread, or claimed by a
-/// compare-exchange and about to be queued). In every state where no thread can take a step: (I1) no item is
-/// queued, or, with <c>itemsBlockForever</c>, none is queued while no turn exists; (I3) if a stop was requested and
-/// no item is blocked, <c>Exited</c> was completed exactly once. Optionally (<see cref="Checks.NoTurnAfterFinish"/>):
-/// no turn holds a slot once <c>Exited</c> completed, which <c>QueueTurnOnHost</c>'s comment (BorrowedRun.cs:125)
-/// relies on. <see cref="Checks"/> selects the properties, so that one known violation does not hide the others.
+/// <c>_turns</c> the turns that exist (queued on the host, running on a host thread, or claimed by a
+/// compare-exchange and about to be queued), and <c>_outsideDrainers</c> the stoppers between their increment and
+/// their decrement. In every state where no thread can take a step: (I1) no item is queued, or, with
+/// <c>itemsBlockForever</c>, none is queued while no turn exists; (I3) if a stop was requested and no item is
+/// blocked, <c>Exited</c> was completed exactly once. <see cref="Checks"/> selects the properties, so that one
+/// violation does not hide the others, and adds three that are not invariants of the protocol (below).
 /// </para>
 /// <para>
-/// <b>Findings</b> (see <see cref="TurnProtocolModelTests"/>): the code as of 6caab42 keeps I1, I2 and I4, and
-/// finishes exactly once, but can finish while an item still runs (<see cref="Variant.QuietReadsQueueFirst"/>
-/// describes the race and a candidate fix that passes every check).
+/// <b>Findings.</b> The code as of 83b214a keeps every invariant (I1-I4 and the accounting) in every configuration
+/// <see cref="TurnProtocolModelTests"/> explores. The code before it (6caab42, kept as
+/// <see cref="Variant.TurnsReadFirst"/> and <see cref="Variant.CancelWithoutDrainerCount"/>) broke I3 twice, and the
+/// checker still finds both: <c>IsQuiet</c> read <c>_turns</c> before the queue, so a <c>ReleaseTurn</c> that
+/// re-took a slot between the two reads ran the last item unseen (the run finished while the item ran); and a stop
+/// that canceled what was queued held the items it took where no <c>IsQuiet</c> saw them (the run finished while a
+/// canceled submission was not yet final).
+/// </para>
+/// <para>
+/// <b>Allowed behaviours, not invariants</b> (<see cref="Checks.NoTurnAfterFinish"/>,
+/// <see cref="Checks.NoTurnAfterFinishOffHost"/>, <see cref="Checks.NotClosedWhileCanceling"/>: off by default; the
+/// tests assert what the checker finds with each). A turn may hold a slot, and be queued on the host, after
+/// <c>Exited</c> completed and the borrower left its host: a <c>ReleaseTurn</c> that saw the queue not empty
+/// re-takes a slot after another turn ran that item and finished the run, as the comment of
+/// <c>QueueTurnOnHost</c> (BorrowedRun.cs:143-146) says. It is harmless, and the default checks prove why: no item is
+/// queued or runs once <c>Exited</c> completed (I3, checked in every state), so the late turn finds the queue empty,
+/// gives its slot back, and its <c>TryFinish</c> returns at the exchange (<c>Exited</c> completes once). The same
+/// holds for the stopper's <c>OnDrainOutsideRunnersEnded</c>, which can take such a slot too
+/// (<see cref="Checks.NoTurnAfterFinishOffHost"/>): it reads the queue not empty, a turn runs that item and the run
+/// finishes, then it takes a slot. That thread (<c>RequestStop</c>'s caller) need not run an item of the host, unlike
+/// what the comment of <c>QueueTurnOnHost</c> says ("only from a thread running a host item"), so the host may have
+/// closed meanwhile: the turn then runs on the .NET thread pool (BorrowedRun.cs:147) and finds the queue empty all
+/// the same. And a <c>TryFinish</c> whose first <c>IsQuiet</c> came before the stopper's
+/// <c>BeginDrainOutsideRunners</c> can close the gate while the stopper holds an item it took
+/// (<see cref="Checks.NotClosedWhileCanceling"/>), although the summary of <c>BeginDrainOutsideRunners</c>
+/// (PoolRun.cs:399-403) says the run does not close while a drainer is at work. The run does not finish before the
+/// drain ends (I3, checked in that exploration too), but a continuation the stopper puts back afterwards is refused
+/// by the closed gate and runs off the pool (PoolRun.cs:828 → <c>QueueElsewhereIfClosed</c> → <c>RunDetached</c>).
 /// </para>
 /// <para>
 /// <b>Search.</b> Breadth first, so a counterexample is a shortest one. Threads of a kind are interchangeable, so
@@ -106,19 +143,24 @@ internal sealed class TurnProtocolModel
     private const int FinishedAt = 5;
     private const int ExitedAt = 6;
     private const int HostQueueAt = 7;
-    private const int SharedSize = 8;
+    private const int DrainersAt = 8;
+    private const int SharedSize = 9;
 
     // _gate in one byte, as PoolRun.cs:32-34 packs it in one int: the enqueuer count, StopRequested, Closed.
     private const int EnqueuersMask = 0x1F;
     private const int StopRequestedBit = 0x20;
     private const int ClosedBit = 0x40;
 
-    // A thread's block: program counter, a count (items left to submit; items run in this turn), the value its
-    // compare-exchange expects.
+    // A thread's block: program counter, a count (items left to submit; items run in this turn; a stopper's
+    // InDrainEndFinish), the value its compare-exchange expects.
     private const int BlockSize = 3;
     private const int PcOffset = 0;
     private const int CountOffset = 1;
     private const int SeenOffset = 2;
+
+    // A stopper's count while it runs the TryFinish of OnDrainOutsideRunnersEnded (BorrowedRun.cs:200): when that
+    // returns, OnStopRequested's TryFinish (PoolRun.cs:396) follows.
+    private const byte InDrainEndFinish = 1;
 
     private readonly int _limit;
     private readonly int _turnLength;
@@ -135,6 +177,10 @@ internal sealed class TurnProtocolModel
     private readonly int _threads;
     private readonly int _stateSize;
 
+    // The reads of IsQuiet in the order the variant does them: the first IsQuiet of TryFinish, and the second.
+    private readonly Pc[] _quietReads;
+    private readonly Pc[] _quietReadsAgain;
+
     /// <summary>Creates a model of one borrowing run on <paramref name="hosts"/> host threads.</summary>
     /// <param name="limit">The borrower's MaxWorkers (<c>L</c>): the most turns at once.</param>
     /// <param name="turnLength">Items one turn runs before the next turn is queued (<c>T</c>; the code's <c>TurnLength</c> is 4).</param>
@@ -146,7 +192,7 @@ internal sealed class TurnProtocolModel
     /// <param name="stoppers">Threads that call <c>RequestStop</c> (<c>S</c>), 0 for a run that is never stopped.</param>
     /// <param name="itemsBlockForever">Whether an item, once taken, runs forever (see the remarks).</param>
     /// <param name="cancelPending">Whether the stoppers cancel what is queued (<c>RequestStop(cancelPending: true)</c>).</param>
-    /// <param name="variant">The code modelled: the current code, or changes to it (a candidate fix, deliberate breakages).</param>
+    /// <param name="variant">The code modelled: the current code, the code before 83b214a, or deliberate breakages.</param>
     /// <param name="checks">The properties checked; by default <see cref="Checks.Default"/>.</param>
     public TurnProtocolModel(
         int limit,
@@ -188,42 +234,70 @@ internal sealed class TurnProtocolModel
         _checks = checks;
         _threads = hosts + submitters + continuations + stoppers;
         _stateSize = SharedSize + (_threads * BlockSize);
+
+        // BorrowedRun.cs:88 IsQueueEmpty && Volatile.Read(ref _turns) == 0 && !HasOpenBorrowers && !HasOutsideDrainers;
+        // before 83b214a (6caab42 BorrowedRun.cs:70) _turns first, and no drainer count.
+        var turnsFirst = variant.HasFlag(Variant.TurnsReadFirst);
+        var drainers = !variant.HasFlag(Variant.CancelWithoutDrainerCount);
+        _quietReads = QuietReads(Pc.FinishReadQueue, Pc.FinishReadTurns, Pc.FinishReadDrainers);
+        _quietReadsAgain = QuietReads(Pc.FinishReadQueueAgain, Pc.FinishReadTurnsAgain, Pc.FinishReadDrainersAgain);
+
+        Pc[] QuietReads(Pc queue, Pc turns, Pc outsideDrainers)
+        {
+            Pc[] first = turnsFirst ? [turns, queue] : [queue, turns];
+            return drainers ? [.. first, outsideDrainers] : first;
+        }
     }
 
-    /// <summary>The code modelled: the current code, or changes to it. The changes combine.</summary>
+    /// <summary>The code modelled: the current code (83b214a), the code before it, or breakages of it. The changes combine.</summary>
     [Flags]
     public enum Variant
     {
-        /// <summary>The code as it is (commit 6caab42).</summary>
+        /// <summary>
+        /// The code as it is (commit 83b214a): <c>IsQuiet</c> reads the queue, then <c>_turns</c>, then
+        /// <c>_outsideDrainers</c> (BorrowedRun.cs:88), and a stop that cancels what is queued counts itself as an
+        /// outside drainer around <c>CancelQueuedSubmissions</c> (PoolRun.cs:383-394).
+        /// </summary>
         CurrentCode = 0,
 
         /// <summary>
-        /// A candidate fix, not in the code: <c>IsQuiet</c> (BorrowedRun.cs:70) reads the queue first and
-        /// <c>_turns</c> second, as <c>IsIdle</c> (68) does. With the code's order, between the <c>_turns</c> read and
-        /// the queue read a <c>ReleaseTurn</c> that saw the queue not empty can take a slot for a new turn, and that
-        /// turn can take the last item, so <c>TryFinish</c> sees a quiet run while the item runs.
+        /// The order of <c>IsQuiet</c> before 83b214a (6caab42 BorrowedRun.cs:70): <c>_turns</c> first, the queue
+        /// second (then the drainer count, unless <see cref="CancelWithoutDrainerCount"/>). Between the two reads a
+        /// <c>ReleaseTurn</c> that saw the queue not empty can take a slot for a new turn, and that turn can take the
+        /// last item, so <c>TryFinish</c> sees a quiet run while the item runs.
         /// </summary>
-        QuietReadsQueueFirst = 1,
+        TurnsReadFirst = 1,
 
         /// <summary>
-        /// Broken on purpose: <c>ReleaseTurn</c> without <c>if (!IsQueueEmpty) TryAddTurn();</c> (BorrowedRun.cs:230-233).
+        /// The stop before 83b214a (6caab42 PoolRun.cs:373-378): <c>CancelQueuedSubmissions</c> without
+        /// <c>BeginDrainOutsideRunners</c>/<c>EndDrainOutsideRunners</c> around it (so no
+        /// <c>OnDrainOutsideRunnersEnded</c>), and <c>IsQuiet</c> without <c>!HasOutsideDrainers</c>. While the stopper
+        /// holds an item it took, the queue is empty, so the run can finish before the item is canceled.
+        /// </summary>
+        CancelWithoutDrainerCount = 2,
+
+        /// <summary>The code before 83b214a (as of 6caab42): both of the above.</summary>
+        BeforeFix = TurnsReadFirst | CancelWithoutDrainerCount,
+
+        /// <summary>
+        /// Broken on purpose: <c>ReleaseTurn</c> without <c>if (!IsQueueEmpty) TryAddTurn();</c> (BorrowedRun.cs:284-287).
         /// A turn that gives its slot back does not look at the queue again, so an item enqueued by a submitter that
         /// saw every slot taken is stranded.
         /// </summary>
-        ReleaseTurnWithoutRecheck = 2,
+        ReleaseTurnWithoutRecheck = 4,
 
         /// <summary>
-        /// Broken on purpose: <c>TryFinish</c> without the second <c>IsQuiet</c> (BorrowedRun.cs:247). An enqueuer
+        /// Broken on purpose: <c>TryFinish</c> without the second <c>IsQuiet</c> (BorrowedRun.cs:301). An enqueuer
         /// that enqueued and left the gate between the first look and the close has queued an item the finished run
         /// never runs.
         /// </summary>
-        FinishWithoutSecondQuietCheck = 4,
+        FinishWithoutSecondQuietCheck = 8,
 
         /// <summary>
-        /// Broken on purpose: <c>TryFinish</c> without <c>TryCloseGate()</c> (BorrowedRun.cs:247). An internal enqueue
+        /// Broken on purpose: <c>TryFinish</c> without <c>TryCloseGate()</c> (BorrowedRun.cs:301). An internal enqueue
         /// is accepted after the run finished.
         /// </summary>
-        FinishWithoutClosingGate = 8,
+        FinishWithoutClosingGate = 16,
     }
 
     /// <summary>The properties <see cref="Explore"/> checks; it stops at the first one broken.</summary>
@@ -233,7 +307,10 @@ internal sealed class TurnProtocolModel
         /// <summary>Nothing (only exploration).</summary>
         None = 0,
 
-        /// <summary>The model's bookkeeping: no negative counter; the gate's count, <c>_turns</c> and <c>_running</c> agree with the threads.</summary>
+        /// <summary>
+        /// The model's bookkeeping: no negative counter; the gate's count, <c>_turns</c>, <c>_running</c> and
+        /// <c>_outsideDrainers</c> agree with the threads.
+        /// </summary>
         Accounting = 1,
 
         /// <summary>(I1) In a stuck state, no item is queued (with items that block forever: none is queued while no turn exists).</summary>
@@ -255,10 +332,22 @@ internal sealed class TurnProtocolModel
         NothingAcceptedAfterClose = 64,
 
         /// <summary>
-        /// Not one of the protocol's invariants: no turn holds a slot once <c>Exited</c> completed (and the borrower
-        /// left its host), which the comment of <c>QueueTurnOnHost</c> (BorrowedRun.cs:125-126) relies on.
+        /// Not an invariant (an allowed behaviour, see the remarks): no turn holds a slot once <c>Exited</c> completed
+        /// (and the borrower left its host).
         /// </summary>
         NoTurnAfterFinish = 128,
+
+        /// <summary>
+        /// Not an invariant (an allowed behaviour, see the remarks): no turn is claimed, once <c>Exited</c> completed,
+        /// by a thread that runs no item of the host (the stopper's <c>OnDrainOutsideRunnersEnded</c>, BorrowedRun.cs:194).
+        /// </summary>
+        NoTurnAfterFinishOffHost = 256,
+
+        /// <summary>
+        /// Not an invariant (an allowed behaviour, see the remarks): the gate does not close while a stopper that
+        /// cancels what is queued holds an item it took from the queue.
+        /// </summary>
+        NotClosedWhileCanceling = 512,
 
         /// <summary>The protocol's invariants (I1-I4) and the accounting.</summary>
         Default = Accounting | NoStrandedItem | Limit | NotFinishedEarly | NotFinishedWhileCanceling | FinishesOnce | NothingAcceptedAfterClose,
@@ -279,112 +368,134 @@ internal sealed class TurnProtocolModel
         /// <summary>The thread has nothing left to do.</summary>
         Done,
 
-        // ---- Submitter: Admit → TryEnterSubmission (ThreadPoolManager.Submission.cs:324 → PoolRun.cs:157-167);
-        // ---- internal enqueuer: TryEnqueueInternal (PoolTaskScheduler.cs:102 → PoolRun.cs:650-663) ----
+        // ---- Submitter: Admit → TryEnterSubmission (ThreadPoolManager.Submission.cs:324 → PoolRun.cs:166-176);
+        // ---- internal enqueuer: TryEnqueueInternal (PoolTaskScheduler.cs:102 → PoolRun.cs:295-297 → 697-710) ----
 
         /// <summary>
-        /// PoolRun.cs:160 <c>(Interlocked.Increment(ref _gate.Value) &amp; (StopRequestedFlag | ClosedFlag)) == 0</c>
-        /// (internal: 654, <c>&amp; ClosedFlag</c> only).
+        /// PoolRun.cs:169 <c>(Interlocked.Increment(ref _gate.Value) &amp; (StopRequestedFlag | ClosedFlag)) == 0</c>
+        /// (internal: 701, <c>&amp; ClosedFlag</c> only).
         /// </summary>
         EnterGate,
 
-        /// <summary>PoolRun.cs:273 (internal: 660) → 677 <c>_queue.Enqueue(item)</c>, then 678 <c>OnItemQueued()</c> → BorrowedRun.cs:163 <c>TryAddTurn()</c>.</summary>
+        /// <summary>
+        /// PoolRun.cs:283 (internal: 707) → 731 <c>queue.Enqueue(item)</c>, then 732 <c>OnItemQueued()</c> →
+        /// BorrowedRun.cs:183 <c>TryAddTurn()</c>.
+        /// </summary>
         Enqueue,
 
-        /// <summary>PoolRun.cs:170 (refused: 165; internal: 656, 661) → 668 <c>Interlocked.Decrement(ref _gate.Value)</c>.</summary>
+        /// <summary>PoolRun.cs:179 (refused: 174; internal: 703, 708) → 715 <c>Interlocked.Decrement(ref _gate.Value)</c>.</summary>
         ExitDecrement,
 
-        /// <summary>PoolRun.cs:669 <c>if (_stopRequested)</c> → 671 <c>OnGateLeftWhileStopping()</c> → BorrowedRun.cs:169 <c>TryFinish()</c>.</summary>
+        /// <summary>PoolRun.cs:716 <c>if (_stopRequested)</c> → 718 <c>OnGateLeftWhileStopping()</c> → BorrowedRun.cs:189 <c>TryFinish()</c>.</summary>
         ExitReadStop,
 
-        // ---- TryAddTurn (BorrowedRun.cs:202-219): submitters and internal enqueuers after enqueueing, turns in ReleaseTurn ----
+        // ---- TryAddTurn (BorrowedRun.cs:251-273; _held is false): enqueuers after enqueueing, turns in ReleaseTurn,
+        // ---- the stopper in OnDrainOutsideRunnersEnded ----
 
-        /// <summary>BorrowedRun.cs:204-205 <c>var turns = Volatile.Read(ref _turns); while (turns &lt; _limit)</c>.</summary>
+        /// <summary>BorrowedRun.cs:258-259 <c>var turns = Volatile.Read(ref _turns); while (turns &lt; _limit)</c>.</summary>
         AddTurnRead,
 
-        /// <summary>BorrowedRun.cs:208 <c>Interlocked.CompareExchange(ref _turns, turns + 1, turns)</c>; on failure 215 <c>turns = seen</c>.</summary>
+        /// <summary>BorrowedRun.cs:262 <c>Interlocked.CompareExchange(ref _turns, turns + 1, turns)</c>; on failure 269 <c>turns = seen</c>.</summary>
         AddTurnCas,
 
-        /// <summary>BorrowedRun.cs:211 <c>QueueTurnOnHost()</c> → 123 <c>_host.TryEnqueueTurn(this)</c>: the turn enters the host's queue.</summary>
+        /// <summary>BorrowedRun.cs:265 <c>QueueTurnOnHost()</c> → 141 <c>_host.TryEnqueueTurn(this)</c>: the turn enters the host's queue.</summary>
         QueueTurn,
 
-        // ---- Stopper: RequestStop (PoolRun.cs:349-379) ----
+        // ---- Stopper: RequestStop (PoolRun.cs:359-397) ----
 
-        /// <summary>PoolRun.cs:363 <c>Interlocked.Or(ref _gate.Value, StopRequestedFlag)</c>.</summary>
+        /// <summary>PoolRun.cs:373 <c>Interlocked.Or(ref _gate.Value, StopRequestedFlag)</c>.</summary>
         StopSetFlag,
 
-        /// <summary>PoolRun.cs:364 <c>_stopRequested = true</c>; then 373-376 (cancel) and 378 <c>OnStopRequested()</c> → BorrowedRun.cs:165 <c>TryFinish()</c>.</summary>
+        /// <summary>PoolRun.cs:374 <c>_stopRequested = true</c>; then 383-394 (cancel) and 396 <c>OnStopRequested()</c> → BorrowedRun.cs:185 <c>TryFinish()</c>.</summary>
         StopSetMirror,
 
-        /// <summary>PoolRun.cs:375 → 747 <c>while (TryDequeue(out var item))</c> in CancelQueuedSubmissions → 535 <c>_queue.TryDequeue</c>.</summary>
+        /// <summary>PoolRun.cs:385 <c>BeginDrainOutsideRunners()</c> → 408 <c>Interlocked.Increment(ref _outsideDrainers)</c>.</summary>
+        DrainBegin,
+
+        /// <summary>PoolRun.cs:388 → 801 <c>while (TryDequeue(out var item))</c> in CancelQueuedSubmissions → 578 <c>queue.TryDequeue</c>.</summary>
         CancelDequeue,
 
-        /// <summary>PoolRun.cs:749-752: the stopper holds a submission it took from the queue and completes it canceled.</summary>
+        /// <summary>PoolRun.cs:803-806: the stopper holds a submission it took from the queue and completes it canceled.</summary>
         CancelItem,
 
-        // ---- Host thread: RunLoop's TryDequeue → RunItem (DedicatedRun.cs:378, 408 → PoolRun.cs:514) → RunTurn (BorrowedRun.cs:132-161) ----
+        /// <summary>PoolRun.cs:392 <c>EndDrainOutsideRunners(drain)</c> → 417 <c>Interlocked.Decrement(ref _outsideDrainers)</c>.</summary>
+        DrainEnd,
 
-        /// <summary>The host thread takes the next turn entry from the host's queue (DedicatedRun.cs:378); blocked while it is empty.</summary>
+        /// <summary>
+        /// PoolRun.cs:418 <c>OnDrainOutsideRunnersEnded()</c> → BorrowedRun.cs:194 <c>while (!IsQueueEmpty &amp;&amp;
+        /// TryAddTurn())</c>: the queue read; then 198-200 <c>if (IsStopRequested) TryFinish();</c>.
+        /// </summary>
+        DrainEndCheckQueue,
+
+        // ---- Host thread: RunLoop's TryDequeue → RunItem (DedicatedRun.cs:394, 424 → PoolRun.cs:556) → RunTurn (BorrowedRun.cs:152-181) ----
+
+        /// <summary>The host thread takes the next turn entry from the host's queue (DedicatedRun.cs:394); blocked while it is empty.</summary>
         HostTake,
 
-        /// <summary>BorrowedRun.cs:135 <c>Interlocked.Increment(ref _running)</c>.</summary>
+        /// <summary>BorrowedRun.cs:155 <c>Interlocked.Increment(ref _running)</c>.</summary>
         TurnIncrementRunning,
 
-        /// <summary>BorrowedRun.cs:140 <c>while (ran &lt; TurnLength &amp;&amp; TryDequeue(out var item))</c> → PoolRun.cs:535 <c>_queue.TryDequeue</c>.</summary>
+        /// <summary>BorrowedRun.cs:160 <c>while (ran &lt; TurnLength &amp;&amp; TryDequeue(out var item))</c> → PoolRun.cs:578 <c>queue.TryDequeue</c>.</summary>
         TurnDequeue,
 
-        /// <summary>BorrowedRun.cs:142-143 <c>RunItem(item, workerContext); ran++;</c>: returns, or runs forever.</summary>
+        /// <summary>BorrowedRun.cs:162-163 <c>RunItem(item, workerContext); ran++;</c>: returns, or runs forever.</summary>
         TurnRunItem,
 
-        /// <summary>BorrowedRun.cs:149 <c>Interlocked.Decrement(ref _running)</c>.</summary>
+        /// <summary>BorrowedRun.cs:169 <c>Interlocked.Decrement(ref _running)</c>.</summary>
         TurnDecrementRunning,
 
-        /// <summary>BorrowedRun.cs:154 <c>ran == TurnLength &amp;&amp; !IsQueueEmpty</c>: the queue read.</summary>
+        /// <summary>BorrowedRun.cs:174 <c>ran == TurnLength &amp;&amp; !IsQueueEmpty</c>: the queue read.</summary>
         TurnCheckQueue,
 
-        /// <summary>BorrowedRun.cs:154 <c>Volatile.Read(ref _turns) &lt;= _limit</c>.</summary>
+        /// <summary>BorrowedRun.cs:174 <c>Volatile.Read(ref _turns) &lt;= _limit</c>.</summary>
         TurnReadTurns,
 
-        /// <summary>BorrowedRun.cs:156 <c>QueueTurnOnHost()</c> → 123: the next turn (same slot) goes to the back of the host's queue.</summary>
+        /// <summary>BorrowedRun.cs:176 <c>QueueTurnOnHost()</c> → 141: the next turn (same slot) goes to the back of the host's queue.</summary>
         TurnRequeue,
 
-        /// <summary>BorrowedRun.cs:160 <c>ReleaseTurn()</c> → 225 <c>Interlocked.Decrement(ref _turns)</c>.</summary>
+        /// <summary>BorrowedRun.cs:180 <c>ReleaseTurn()</c> → 279 <c>Interlocked.Decrement(ref _turns)</c>.</summary>
         ReleaseDecrement,
 
-        /// <summary>BorrowedRun.cs:230 <c>if (!IsQueueEmpty)</c> → 232 <c>TryAddTurn()</c>.</summary>
+        /// <summary>BorrowedRun.cs:284 <c>if (!IsQueueEmpty)</c> → 286 <c>TryAddTurn()</c>.</summary>
         ReleaseCheckQueue,
 
-        /// <summary>BorrowedRun.cs:235 <c>if (IsStopRequested)</c> → 237 <c>TryFinish()</c>.</summary>
+        /// <summary>BorrowedRun.cs:289 <c>if (IsStopRequested)</c> → 291 <c>TryFinish()</c>.</summary>
         ReleaseReadStop,
 
-        // ---- TryFinish (BorrowedRun.cs:242-260) with IsQuiet (70) and TryCloseGate (PoolRun.cs:575-597) ----
+        // ---- TryFinish (BorrowedRun.cs:296-314) with IsQuiet (88) and TryCloseGate (PoolRun.cs:622-644) ----
 
-        /// <summary>BorrowedRun.cs:247 <c>!IsQuiet</c> → 70 <c>Volatile.Read(ref _turns) == 0</c>.</summary>
-        FinishReadTurns,
-
-        /// <summary>BorrowedRun.cs:247 <c>!IsQuiet</c> → 70 <c>IsQueueEmpty</c> (<c>!HasOpenBorrowers</c> is constant true).</summary>
+        /// <summary>BorrowedRun.cs:301 <c>!IsQuiet</c> → 88 <c>IsQueueEmpty</c>.</summary>
         FinishReadQueue,
 
-        /// <summary>BorrowedRun.cs:247 <c>!TryCloseGate()</c> → PoolRun.cs:577 <c>Volatile.Read(ref _gate.Value)</c>, 578-583.</summary>
+        /// <summary>BorrowedRun.cs:301 <c>!IsQuiet</c> → 88 <c>Volatile.Read(ref _turns) == 0</c> (<c>!HasOpenBorrowers</c> is constant true).</summary>
+        FinishReadTurns,
+
+        /// <summary>BorrowedRun.cs:301 <c>!IsQuiet</c> → 88 <c>!HasOutsideDrainers</c> → PoolRun.cs:141 <c>Volatile.Read(ref _outsideDrainers) != 0</c>.</summary>
+        FinishReadDrainers,
+
+        /// <summary>BorrowedRun.cs:301 <c>!TryCloseGate()</c> → PoolRun.cs:624 <c>Volatile.Read(ref _gate.Value)</c>, 625-630.</summary>
         CloseReadGate,
 
-        /// <summary>PoolRun.cs:587 <c>Interlocked.CompareExchange(ref _gate.Value, gate | ClosedFlag, gate)</c>; on failure 593 <c>gate = seen</c>, 578-583.</summary>
+        /// <summary>PoolRun.cs:634 <c>Interlocked.CompareExchange(ref _gate.Value, gate | ClosedFlag, gate)</c>; on failure 640 <c>gate = seen</c>, 625-630.</summary>
         CloseCas,
 
-        /// <summary>BorrowedRun.cs:247 the second <c>!IsQuiet</c> → 70 <c>Volatile.Read(ref _turns) == 0</c>.</summary>
-        FinishReadTurnsAgain,
-
-        /// <summary>BorrowedRun.cs:247 the second <c>!IsQuiet</c> → 70 <c>IsQueueEmpty</c>.</summary>
+        /// <summary>BorrowedRun.cs:301 the second <c>!IsQuiet</c> → 88 <c>IsQueueEmpty</c>.</summary>
         FinishReadQueueAgain,
 
-        /// <summary>BorrowedRun.cs:253 <c>Interlocked.Exchange(ref _finished, 1) != 0</c>.</summary>
+        /// <summary>BorrowedRun.cs:301 the second <c>!IsQuiet</c> → 88 <c>Volatile.Read(ref _turns) == 0</c>.</summary>
+        FinishReadTurnsAgain,
+
+        /// <summary>BorrowedRun.cs:301 the second <c>!IsQuiet</c> → 88 <c>!HasOutsideDrainers</c> (PoolRun.cs:141).</summary>
+        FinishReadDrainersAgain,
+
+        /// <summary>BorrowedRun.cs:307 <c>Interlocked.Exchange(ref _finished, 1) != 0</c>.</summary>
         FinishExchange,
 
-        /// <summary>BorrowedRun.cs:258-259 <c>CompleteExited(); _host.RemoveBorrower(this);</c> (PoolRun.cs:568-572).</summary>
+        /// <summary>BorrowedRun.cs:312-313 <c>CompleteExited(); _host.RemoveBorrower(this);</c> (PoolRun.cs:615-619).</summary>
         CompleteExited,
     }
 
-    /// <summary>Gets a short description of the configuration, e.g. "L=1 T=1 H=1 P=1×2 C=0 S=1 items return".</summary>
+    /// <summary>Gets a short description of the configuration, e.g. "L=1 T=1 H=1 P=1×2 C=0×1 S=1 items return".</summary>
     public string Configuration =>
         string.Create(
             CultureInfo.InvariantCulture,
@@ -541,10 +652,9 @@ internal sealed class TurnProtocolModel
         string what;
         switch (pc)
         {
-
             case Pc.EnterGate:
             {
-                // PoolRun.cs:160 (submission: refused by StopRequested or Closed) / 654 (internal: refused by Closed only).
+                // PoolRun.cs:169 (submission: refused by StopRequested or Closed) / 701 (internal: refused by Closed only).
                 var gate = state[GateAt] + 1;
                 next[GateAt] = (byte)gate;
                 var refusedBy = kind == Kind.Submitter ? StopRequestedBit | ClosedBit : ClosedBit;
@@ -552,41 +662,41 @@ internal sealed class TurnProtocolModel
                 {
                     Jump(next, at, Pc.Enqueue);
                     what = kind == Kind.Submitter
-                        ? "entered the gate: Interlocked.Increment(ref _gate) saw no flag → admitted (PoolRun.cs:160)"
-                        : "entered the gate: Interlocked.Increment(ref _gate) saw no Closed → admitted (PoolRun.cs:654)";
+                        ? "entered the gate: Interlocked.Increment(ref _gate) saw no flag → admitted (PoolRun.cs:169)"
+                        : "entered the gate: Interlocked.Increment(ref _gate) saw no Closed → admitted (PoolRun.cs:701)";
                 }
                 else
                 {
                     Jump(next, at, Pc.ExitDecrement);
                     what = kind == Kind.Submitter
-                        ? "Interlocked.Increment(ref _gate) saw a flag → REFUSED, leaves the gate (PoolRun.cs:160, 165)"
-                        : "Interlocked.Increment(ref _gate) saw Closed → REFUSED, leaves the gate (PoolRun.cs:654, 656)";
+                        ? "Interlocked.Increment(ref _gate) saw a flag → REFUSED, leaves the gate (PoolRun.cs:169, 174)"
+                        : "Interlocked.Increment(ref _gate) saw Closed → REFUSED, leaves the gate (PoolRun.cs:701, 703)";
                 }
 
                 break;
             }
 
             case Pc.Enqueue:
-                // PoolRun.cs:677 _queue.Enqueue(item); 678 OnItemQueued() → BorrowedRun.cs:163 TryAddTurn().
+                // PoolRun.cs:731 queue.Enqueue(item); 732 OnItemQueued() → BorrowedRun.cs:183 TryAddTurn().
                 Set(next, QueueAt, Get(state, QueueAt) + 1);
                 Jump(next, at, Pc.AddTurnRead);
-                what = "enqueued an item: _queue.Enqueue (PoolRun.cs:677) → TryAddTurn (678 → BorrowedRun.cs:163)";
+                what = "enqueued an item: queue.Enqueue (PoolRun.cs:731) → TryAddTurn (732 → BorrowedRun.cs:183)";
                 break;
 
             case Pc.ExitDecrement:
-                // PoolRun.cs:668 Interlocked.Decrement(ref _gate.Value).
+                // PoolRun.cs:715 Interlocked.Decrement(ref _gate.Value).
                 next[GateAt] = (byte)(state[GateAt] - 1);
                 Jump(next, at, Pc.ExitReadStop);
-                what = "leaves the gate: Interlocked.Decrement(ref _gate) (PoolRun.cs:668)";
+                what = "leaves the gate: Interlocked.Decrement(ref _gate) (PoolRun.cs:715)";
                 break;
 
             case Pc.ExitReadStop:
             {
-                // PoolRun.cs:669 if (_stopRequested) → 671 OnGateLeftWhileStopping() → BorrowedRun.cs:169 TryFinish().
+                // PoolRun.cs:716 if (_stopRequested) → 718 OnGateLeftWhileStopping() → BorrowedRun.cs:189 TryFinish().
                 var stopping = state[StopMirrorAt] != 0;
                 if (stopping)
                 {
-                    Jump(next, at, FirstQuietRead);
+                    Jump(next, at, _quietReads[0]);
                 }
                 else
                 {
@@ -594,25 +704,25 @@ internal sealed class TurnProtocolModel
                 }
 
                 what = stopping
-                    ? "ExitGate read _stopRequested == true → TryFinish (PoolRun.cs:669-671, BorrowedRun.cs:169)"
-                    : "ExitGate read _stopRequested == false (PoolRun.cs:669)";
+                    ? "ExitGate read _stopRequested == true → TryFinish (PoolRun.cs:716-718, BorrowedRun.cs:189)"
+                    : "ExitGate read _stopRequested == false (PoolRun.cs:716)";
                 break;
             }
 
             case Pc.AddTurnRead:
             {
-                // BorrowedRun.cs:204-205: var turns = Volatile.Read(ref _turns); while (turns < _limit) ...; else 218 return false.
+                // BorrowedRun.cs:258-259: var turns = Volatile.Read(ref _turns); while (turns < _limit) ...; else 272 return false.
                 var turns = Get(state, TurnsAt);
                 if (turns < _limit)
                 {
                     Set(next, at + SeenOffset, turns);
                     Jump(next, at, Pc.AddTurnCas);
-                    what = string.Create(CultureInfo.InvariantCulture, $"TryAddTurn read _turns == {turns} < limit (BorrowedRun.cs:204-205)");
+                    what = string.Create(CultureInfo.InvariantCulture, $"TryAddTurn read _turns == {turns} < limit (BorrowedRun.cs:258-259)");
                 }
                 else
                 {
-                    ReturnFromAddTurn(next, at, kind);
-                    what = string.Create(CultureInfo.InvariantCulture, $"TryAddTurn read _turns == {turns}: every slot taken → false (BorrowedRun.cs:204-205, 218)");
+                    ReturnFromAddTurn(next, at, kind, added: false);
+                    what = string.Create(CultureInfo.InvariantCulture, $"TryAddTurn read _turns == {turns}: every slot taken → false (BorrowedRun.cs:258-259, 272)");
                 }
 
                 break;
@@ -620,7 +730,7 @@ internal sealed class TurnProtocolModel
 
             case Pc.AddTurnCas:
             {
-                // BorrowedRun.cs:208-215: seen = CAS(ref _turns, turns + 1, turns); seen == turns → QueueTurnOnHost; else turns = seen.
+                // BorrowedRun.cs:262-269: seen = CAS(ref _turns, turns + 1, turns); seen == turns → QueueTurnOnHost; else turns = seen.
                 var expected = Get(state, at + SeenOffset);
                 var actual = Get(state, TurnsAt);
                 if (actual == expected)
@@ -628,100 +738,149 @@ internal sealed class TurnProtocolModel
                     Set(next, TurnsAt, actual + 1);
                     Set(next, at + SeenOffset, 0);
                     Jump(next, at, Pc.QueueTurn);
-                    what = string.Create(CultureInfo.InvariantCulture, $"TryAddTurn took a slot: CAS _turns {actual} → {actual + 1} (BorrowedRun.cs:208)");
+                    what = string.Create(CultureInfo.InvariantCulture, $"TryAddTurn took a slot: CAS _turns {actual} → {actual + 1} (BorrowedRun.cs:262)");
                 }
                 else if (actual < _limit)
                 {
                     Set(next, at + SeenOffset, actual);
-                    what = string.Create(CultureInfo.InvariantCulture, $"TryAddTurn CAS failed, retries with _turns == {actual} (BorrowedRun.cs:208, 215)");
+                    what = string.Create(CultureInfo.InvariantCulture, $"TryAddTurn CAS failed, retries with _turns == {actual} (BorrowedRun.cs:262, 269)");
                 }
                 else
                 {
-                    Set(next, at + SeenOffset, 0);
-                    ReturnFromAddTurn(next, at, kind);
-                    what = string.Create(CultureInfo.InvariantCulture, $"TryAddTurn CAS failed, _turns == {actual}: every slot taken → false (BorrowedRun.cs:208, 215, 218)");
+                    ReturnFromAddTurn(next, at, kind, added: false);
+                    what = string.Create(CultureInfo.InvariantCulture, $"TryAddTurn CAS failed, _turns == {actual}: every slot taken → false (BorrowedRun.cs:262, 269, 272)");
                 }
 
                 break;
             }
 
             case Pc.QueueTurn:
-                // BorrowedRun.cs:211 QueueTurnOnHost() → 123 _host.TryEnqueueTurn(this) (PoolRun.cs:290-301); 212 return true.
+                // BorrowedRun.cs:265 QueueTurnOnHost() → 141 _host.TryEnqueueTurn(this) (PoolRun.cs:300-311); BorrowedRun.cs:266 return true.
                 Set(next, HostQueueAt, Get(state, HostQueueAt) + 1);
-                ReturnFromAddTurn(next, at, kind);
-                what = "queued a new turn on the host: QueueTurnOnHost (BorrowedRun.cs:211 → 123)";
+                ReturnFromAddTurn(next, at, kind, added: true);
+                what = "queued a new turn on the host: QueueTurnOnHost (BorrowedRun.cs:265 → 141)";
                 break;
 
             case Pc.StopSetFlag:
-                // PoolRun.cs:363 Interlocked.Or(ref _gate.Value, StopRequestedFlag).
+                // PoolRun.cs:373 Interlocked.Or(ref _gate.Value, StopRequestedFlag).
                 next[GateAt] = (byte)(state[GateAt] | StopRequestedBit);
                 Jump(next, at, Pc.StopSetMirror);
-                what = "RequestStop: Interlocked.Or(ref _gate, StopRequestedFlag) (PoolRun.cs:363)";
+                what = "RequestStop: Interlocked.Or(ref _gate, StopRequestedFlag) (PoolRun.cs:373)";
                 break;
 
             case Pc.StopSetMirror:
-                // PoolRun.cs:364 _stopRequested = true; 373-376 cancel (optional); 378 OnStopRequested() → BorrowedRun.cs:165 TryFinish().
+                // PoolRun.cs:374 _stopRequested = true; 383-394 cancel (optional); 396 OnStopRequested() → BorrowedRun.cs:185 TryFinish().
                 next[StopMirrorAt] = 1;
-                Jump(next, at, _cancelPending ? Pc.CancelDequeue : FirstQuietRead);
-                what = _cancelPending
-                    ? "RequestStop: _stopRequested = true (PoolRun.cs:364) → CancelQueuedSubmissions (375)"
-                    : "RequestStop: _stopRequested = true (PoolRun.cs:364) → OnStopRequested → TryFinish (378, BorrowedRun.cs:165)";
+                if (!_cancelPending)
+                {
+                    Jump(next, at, _quietReads[0]);
+                    what = "RequestStop: _stopRequested = true (PoolRun.cs:374) → OnStopRequested → TryFinish (396, BorrowedRun.cs:185)";
+                }
+                else if (CountsDrainers)
+                {
+                    Jump(next, at, Pc.DrainBegin);
+                    what = "RequestStop: _stopRequested = true (PoolRun.cs:374) → BeginDrainOutsideRunners (383-385)";
+                }
+                else
+                {
+                    Jump(next, at, Pc.CancelDequeue);
+                    what = "RequestStop: _stopRequested = true (6caab42 PoolRun.cs:364) → CancelQueuedSubmissions (375) [before 83b214a: no drainer count]";
+                }
+
+                break;
+
+            case Pc.DrainBegin:
+                // PoolRun.cs:385 BeginDrainOutsideRunners() → 408 Interlocked.Increment(ref _outsideDrainers); 388 CancelQueuedSubmissions().
+                Set(next, DrainersAt, Get(state, DrainersAt) + 1);
+                Jump(next, at, Pc.CancelDequeue);
+                what = "RequestStop: BeginDrainOutsideRunners: Interlocked.Increment(ref _outsideDrainers) (PoolRun.cs:385 → 408) → CancelQueuedSubmissions (388)";
                 break;
 
             case Pc.CancelDequeue:
             {
-                // PoolRun.cs:747 while (TryDequeue(out var item)) → 535; when empty, 378 OnStopRequested() → TryFinish.
+                // PoolRun.cs:801 while (TryDequeue(out var item)) → 578; when empty, 392 EndDrainOutsideRunners (before 83b214a: OnStopRequested → TryFinish).
                 var queued = Get(state, QueueAt);
                 if (queued > 0)
                 {
                     Set(next, QueueAt, queued - 1);
                     Jump(next, at, Pc.CancelItem);
-                    what = "CancelQueuedSubmissions took an item from the queue (PoolRun.cs:747 → 535)";
+                    what = "CancelQueuedSubmissions took an item from the queue (PoolRun.cs:801 → 578)";
+                }
+                else if (CountsDrainers)
+                {
+                    Jump(next, at, Pc.DrainEnd);
+                    what = "CancelQueuedSubmissions found the queue empty → EndDrainOutsideRunners (PoolRun.cs:801, 392)";
                 }
                 else
                 {
-                    Jump(next, at, FirstQuietRead);
-                    what = "CancelQueuedSubmissions found the queue empty → OnStopRequested → TryFinish (PoolRun.cs:747, 378)";
+                    Jump(next, at, _quietReads[0]);
+                    what = "CancelQueuedSubmissions found the queue empty → OnStopRequested → TryFinish (6caab42 PoolRun.cs:747, 378) [before 83b214a: no drainer count]";
                 }
 
                 break;
             }
 
             case Pc.CancelItem:
-                // PoolRun.cs:751-752 TaskCanceler.RequestCancellation(task); Manager.Scheduler.Execute(task): it ends Canceled.
+                // PoolRun.cs:805-806 TaskCanceler.RequestCancellation(task); Manager.Scheduler.Execute(task): it ends Canceled.
                 Jump(next, at, Pc.CancelDequeue);
-                what = "canceled the item it took: RequestCancellation + Execute (PoolRun.cs:751-752)";
+                what = "canceled the item it took: RequestCancellation + Execute (PoolRun.cs:805-806)";
                 break;
 
+            case Pc.DrainEnd:
+                // PoolRun.cs:392 EndDrainOutsideRunners → 417 Interlocked.Decrement(ref _outsideDrainers); 418 OnDrainOutsideRunnersEnded().
+                Set(next, DrainersAt, Get(state, DrainersAt) - 1);
+                Jump(next, at, Pc.DrainEndCheckQueue);
+                what = "EndDrainOutsideRunners: Interlocked.Decrement(ref _outsideDrainers) → OnDrainOutsideRunnersEnded (PoolRun.cs:392 → 417-418, BorrowedRun.cs:191)";
+                break;
+
+            case Pc.DrainEndCheckQueue:
+            {
+                // BorrowedRun.cs:194 while (!IsQueueEmpty && TryAddTurn()); then 198-200 if (IsStopRequested) TryFinish().
+                var queued = Get(state, QueueAt) > 0;
+                if (queued)
+                {
+                    Jump(next, at, Pc.AddTurnRead);
+                }
+                else
+                {
+                    StartDrainEndFinish(next, at);
+                }
+
+                what = queued
+                    ? "OnDrainOutsideRunnersEnded read the queue: not empty → TryAddTurn (BorrowedRun.cs:194)"
+                    : "OnDrainOutsideRunnersEnded read the queue: empty → TryFinish (BorrowedRun.cs:194, 198-200)";
+                break;
+            }
+
             case Pc.HostTake:
-                // DedicatedRun.cs:378 TryDequeue → 408 RunItem → PoolRun.cs:514 borrower.RunTurn (the host's queue is not empty here).
+                // DedicatedRun.cs:394 TryDequeue → 424 RunItem → PoolRun.cs:556 borrower.RunTurn (the host's queue is not empty here).
                 Set(next, HostQueueAt, Get(state, HostQueueAt) - 1);
                 Jump(next, at, Pc.TurnIncrementRunning);
-                what = "took a turn from the host's queue → RunTurn (DedicatedRun.cs:378, 408 → PoolRun.cs:514)";
+                what = "took a turn from the host's queue → RunTurn (DedicatedRun.cs:394, 424 → PoolRun.cs:556)";
                 break;
 
             case Pc.TurnIncrementRunning:
-                // BorrowedRun.cs:135 Interlocked.Increment(ref _running); 137 ran = 0.
+                // BorrowedRun.cs:155 Interlocked.Increment(ref _running); 157 ran = 0.
                 Set(next, RunningAt, Get(state, RunningAt) + 1);
                 Set(next, at + CountOffset, 0);
                 Jump(next, at, Pc.TurnDequeue);
-                what = "RunTurn: Interlocked.Increment(ref _running) (BorrowedRun.cs:135)";
+                what = "RunTurn: Interlocked.Increment(ref _running) (BorrowedRun.cs:155)";
                 break;
 
             case Pc.TurnDequeue:
             {
-                // BorrowedRun.cs:140 (ran < TurnLength holds here) TryDequeue → PoolRun.cs:535 _queue.TryDequeue.
+                // BorrowedRun.cs:160 (ran < TurnLength holds here) TryDequeue → PoolRun.cs:578 queue.TryDequeue.
                 var queued = Get(state, QueueAt);
                 if (queued > 0)
                 {
                     Set(next, QueueAt, queued - 1);
                     Jump(next, at, Pc.TurnRunItem);
-                    what = "RunTurn took an item (BorrowedRun.cs:140 → PoolRun.cs:535)";
+                    what = "RunTurn took an item (BorrowedRun.cs:160 → PoolRun.cs:578)";
                 }
                 else
                 {
                     Jump(next, at, Pc.TurnDecrementRunning);
-                    what = "RunTurn found the queue empty (BorrowedRun.cs:140)";
+                    what = "RunTurn found the queue empty (BorrowedRun.cs:160)";
                 }
 
                 break;
@@ -729,165 +888,146 @@ internal sealed class TurnProtocolModel
 
             case Pc.TurnRunItem:
             {
-                // (An item that blocks forever takes no step: see above.) BorrowedRun.cs:142-143 RunItem returned; ran++; 140 ran < TurnLength → dequeue again, else leave the loop.
+                // (An item that blocks forever takes no step: see above.) BorrowedRun.cs:162-163 RunItem returned; ran++; 160 ran < TurnLength → dequeue again, else leave the loop.
                 var ran = state[at + CountOffset] + 1;
                 next[at + CountOffset] = (byte)ran;
                 Jump(next, at, ran < _turnLength ? Pc.TurnDequeue : Pc.TurnDecrementRunning);
-                what = string.Create(CultureInfo.InvariantCulture, $"the item returned, ran == {ran} (BorrowedRun.cs:142-143, 140)");
+                what = string.Create(CultureInfo.InvariantCulture, $"the item returned, ran == {ran} (BorrowedRun.cs:162-163, 160)");
                 break;
             }
 
             case Pc.TurnDecrementRunning:
             {
-                // BorrowedRun.cs:149 Interlocked.Decrement(ref _running); 154 ran == TurnLength (local) && ...
+                // BorrowedRun.cs:169 Interlocked.Decrement(ref _running); 174 ran == TurnLength (local) && ...
                 Set(next, RunningAt, Get(state, RunningAt) - 1);
                 var full = state[at + CountOffset] == _turnLength;
                 Jump(next, at, full ? Pc.TurnCheckQueue : Pc.ReleaseDecrement);
                 what = full
-                    ? "RunTurn: Interlocked.Decrement(ref _running), ran == TurnLength (BorrowedRun.cs:149, 154)"
-                    : "RunTurn: Interlocked.Decrement(ref _running), ran < TurnLength → ReleaseTurn (BorrowedRun.cs:149, 154, 160)";
+                    ? "RunTurn: Interlocked.Decrement(ref _running), ran == TurnLength (BorrowedRun.cs:169, 174)"
+                    : "RunTurn: Interlocked.Decrement(ref _running), ran < TurnLength → ReleaseTurn (BorrowedRun.cs:169, 174, 180)";
                 break;
             }
 
             case Pc.TurnCheckQueue:
             {
-                // BorrowedRun.cs:154 !IsQueueEmpty → && Volatile.Read(ref _turns) <= _limit; else 160 ReleaseTurn().
+                // BorrowedRun.cs:174 !IsQueueEmpty → && Volatile.Read(ref _turns) <= _limit; else 180 ReleaseTurn().
                 var queued = Get(state, QueueAt) > 0;
                 Jump(next, at, queued ? Pc.TurnReadTurns : Pc.ReleaseDecrement);
                 what = queued
-                    ? "RunTurn read the queue: not empty (BorrowedRun.cs:154)"
-                    : "RunTurn read the queue: empty → ReleaseTurn (BorrowedRun.cs:154, 160)";
+                    ? "RunTurn read the queue: not empty (BorrowedRun.cs:174)"
+                    : "RunTurn read the queue: empty → ReleaseTurn (BorrowedRun.cs:174, 180)";
                 break;
             }
 
             case Pc.TurnReadTurns:
             {
-                // BorrowedRun.cs:154 Volatile.Read(ref _turns) <= _limit → 156 QueueTurnOnHost(); else 160 ReleaseTurn().
+                // BorrowedRun.cs:174 Volatile.Read(ref _turns) <= _limit → 176 QueueTurnOnHost(); else 180 ReleaseTurn().
                 var within = Get(state, TurnsAt) <= _limit;
                 Jump(next, at, within ? Pc.TurnRequeue : Pc.ReleaseDecrement);
                 what = within
-                    ? "RunTurn read _turns <= _limit (BorrowedRun.cs:154)"
-                    : "RunTurn read _turns > _limit → ReleaseTurn (BorrowedRun.cs:154, 160)";
+                    ? "RunTurn read _turns <= _limit (BorrowedRun.cs:174)"
+                    : "RunTurn read _turns > _limit → ReleaseTurn (BorrowedRun.cs:174, 180)";
                 break;
             }
 
             case Pc.TurnRequeue:
-                // BorrowedRun.cs:156-157 QueueTurnOnHost(); return: the slot goes with the next turn.
+                // BorrowedRun.cs:176-177 QueueTurnOnHost(); return: the slot goes with the next turn.
                 Set(next, HostQueueAt, Get(state, HostQueueAt) + 1);
                 Set(next, at + CountOffset, 0);
                 Jump(next, at, Pc.HostTake);
-                what = "queued the next turn on the host, keeping the slot (BorrowedRun.cs:156 → 123)";
+                what = "queued the next turn on the host, keeping the slot (BorrowedRun.cs:176 → 141)";
                 break;
 
             case Pc.ReleaseDecrement:
-                // BorrowedRun.cs:225 Interlocked.Decrement(ref _turns) (the IsQueueEmpty read after it only releases idle waiters).
+                // BorrowedRun.cs:279 Interlocked.Decrement(ref _turns) (the IsQueueEmpty read after it only releases idle waiters).
                 Set(next, TurnsAt, Get(state, TurnsAt) - 1);
                 Set(next, at + CountOffset, 0);
                 Jump(next, at, _variant.HasFlag(Variant.ReleaseTurnWithoutRecheck) ? Pc.ReleaseReadStop : Pc.ReleaseCheckQueue);
                 what = _variant.HasFlag(Variant.ReleaseTurnWithoutRecheck)
-                    ? "ReleaseTurn: Interlocked.Decrement(ref _turns) (BorrowedRun.cs:225) [BROKEN: no re-check of the queue]"
-                    : "ReleaseTurn: Interlocked.Decrement(ref _turns) (BorrowedRun.cs:225)";
+                    ? "ReleaseTurn: Interlocked.Decrement(ref _turns) (BorrowedRun.cs:279) [BROKEN: no re-check of the queue]"
+                    : "ReleaseTurn: Interlocked.Decrement(ref _turns) (BorrowedRun.cs:279)";
                 break;
 
             case Pc.ReleaseCheckQueue:
             {
-                // BorrowedRun.cs:230 if (!IsQueueEmpty) → 232 TryAddTurn().
+                // BorrowedRun.cs:284 if (!IsQueueEmpty) → 286 TryAddTurn().
                 var queued = Get(state, QueueAt) > 0;
                 Jump(next, at, queued ? Pc.AddTurnRead : Pc.ReleaseReadStop);
                 what = queued
-                    ? "ReleaseTurn re-check: queue not empty → TryAddTurn (BorrowedRun.cs:230-232)"
-                    : "ReleaseTurn re-check: queue empty (BorrowedRun.cs:230)";
+                    ? "ReleaseTurn re-check: queue not empty → TryAddTurn (BorrowedRun.cs:284-286)"
+                    : "ReleaseTurn re-check: queue empty (BorrowedRun.cs:284)";
                 break;
             }
 
             case Pc.ReleaseReadStop:
             {
-                // BorrowedRun.cs:235 if (IsStopRequested) → 237 TryFinish().
+                // BorrowedRun.cs:289 if (IsStopRequested) → 291 TryFinish().
                 var stopping = state[StopMirrorAt] != 0;
-                if (stopping)
-                {
-                    Jump(next, at, FirstQuietRead);
-                }
-                else
-                {
-                    Jump(next, at, Pc.HostTake);
-                }
-
+                Jump(next, at, stopping ? _quietReads[0] : Pc.HostTake);
                 what = stopping
-                    ? "ReleaseTurn read _stopRequested == true → TryFinish (BorrowedRun.cs:235-237)"
-                    : "ReleaseTurn read _stopRequested == false → back to the host (BorrowedRun.cs:235)";
-                break;
-            }
-
-            case Pc.FinishReadTurns:
-            case Pc.FinishReadTurnsAgain:
-            {
-                // BorrowedRun.cs:247 !IsQuiet → 70 Volatile.Read(ref _turns) == 0 (the candidate fix reads it second).
-                var again = pc == Pc.FinishReadTurnsAgain;
-                var turns = Get(state, TurnsAt);
-                if (turns != 0)
-                {
-                    ReturnFromFinish(next, at, kind);
-                }
-                else if (QueueReadFirst)
-                {
-                    AfterQuiet(next, at, again);
-                }
-                else
-                {
-                    Jump(next, at, again ? Pc.FinishReadQueueAgain : Pc.FinishReadQueue);
-                }
-
-                what = string.Create(
-                    CultureInfo.InvariantCulture,
-                    $"TryFinish{(again ? " (after the close)" : string.Empty)} read _turns == {turns}{(turns == 0 ? string.Empty : " → not quiet, returns")} (BorrowedRun.cs:247, 70)");
+                    ? "ReleaseTurn read _stopRequested == true → TryFinish (BorrowedRun.cs:289-291)"
+                    : "ReleaseTurn read _stopRequested == false → back to the host (BorrowedRun.cs:289)";
                 break;
             }
 
             case Pc.FinishReadQueue:
             case Pc.FinishReadQueueAgain:
             {
-                // BorrowedRun.cs:247 !IsQuiet → 70 IsQueueEmpty (the candidate fix reads it first).
+                // BorrowedRun.cs:301 !IsQuiet → 88 IsQueueEmpty (before 83b214a: read second).
                 var again = pc == Pc.FinishReadQueueAgain;
                 var empty = Get(state, QueueAt) == 0;
-                if (!empty)
-                {
-                    ReturnFromFinish(next, at, kind);
-                }
-                else if (QueueReadFirst)
-                {
-                    Jump(next, at, again ? Pc.FinishReadTurnsAgain : Pc.FinishReadTurns);
-                }
-                else
-                {
-                    AfterQuiet(next, at, again);
-                }
-
+                AfterQuietRead(next, at, kind, pc, quietSoFar: empty);
                 what = string.Create(
                     CultureInfo.InvariantCulture,
-                    $"TryFinish{(again ? " (after the close)" : string.Empty)} read the queue: {(empty ? "empty" : "not empty → not quiet, returns")} (BorrowedRun.cs:247, 70)");
+                    $"TryFinish{(again ? " (after the close)" : string.Empty)} read the queue: {(empty ? "empty" : "not empty → not quiet, returns")} (BorrowedRun.cs:301, 88)");
+                break;
+            }
+
+            case Pc.FinishReadTurns:
+            case Pc.FinishReadTurnsAgain:
+            {
+                // BorrowedRun.cs:301 !IsQuiet → 88 Volatile.Read(ref _turns) == 0 (before 83b214a: read first).
+                var again = pc == Pc.FinishReadTurnsAgain;
+                var turns = Get(state, TurnsAt);
+                AfterQuietRead(next, at, kind, pc, quietSoFar: turns == 0);
+                what = string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"TryFinish{(again ? " (after the close)" : string.Empty)} read _turns == {turns}{(turns == 0 ? string.Empty : " → not quiet, returns")} (BorrowedRun.cs:301, 88)");
+                break;
+            }
+
+            case Pc.FinishReadDrainers:
+            case Pc.FinishReadDrainersAgain:
+            {
+                // BorrowedRun.cs:301 !IsQuiet → 88 !HasOutsideDrainers → PoolRun.cs:141 Volatile.Read(ref _outsideDrainers) != 0.
+                var again = pc == Pc.FinishReadDrainersAgain;
+                var drainers = Get(state, DrainersAt);
+                AfterQuietRead(next, at, kind, pc, quietSoFar: drainers == 0);
+                what = string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"TryFinish{(again ? " (after the close)" : string.Empty)} read _outsideDrainers == {drainers}{(drainers == 0 ? string.Empty : " → not quiet, returns")} (BorrowedRun.cs:301, 88 → PoolRun.cs:141)");
                 break;
             }
 
             case Pc.CloseReadGate:
             {
-                // PoolRun.cs:577 var gate = Volatile.Read(ref _gate.Value); 578 while not Closed: 580 enqueuers != 0 → 583 return false.
+                // PoolRun.cs:624 var gate = Volatile.Read(ref _gate.Value); 625 while not Closed: 627 enqueuers != 0 → 630 return false.
                 var gate = state[GateAt];
                 if ((gate & ClosedBit) != 0)
                 {
                     AfterClose(next, at);
-                    what = "TryCloseGate read the gate: already Closed → true (PoolRun.cs:577-578, 596)";
+                    what = "TryCloseGate read the gate: already Closed → true (PoolRun.cs:624-625, 643)";
                 }
                 else if (Enqueuers(gate) != 0)
                 {
                     ReturnFromFinish(next, at, kind);
-                    what = string.Create(CultureInfo.InvariantCulture, $"TryCloseGate read the gate: {Enqueuers(gate)} enqueuer(s) inside → false, returns (PoolRun.cs:577-583)");
+                    what = string.Create(CultureInfo.InvariantCulture, $"TryCloseGate read the gate: {Enqueuers(gate)} enqueuer(s) inside → false, returns (PoolRun.cs:624-630)");
                 }
                 else
                 {
                     next[at + SeenOffset] = gate;
                     Jump(next, at, Pc.CloseCas);
-                    what = "TryCloseGate read the gate: nobody inside (PoolRun.cs:577-580)";
+                    what = "TryCloseGate read the gate: nobody inside (PoolRun.cs:624-627)";
                 }
 
                 break;
@@ -895,7 +1035,7 @@ internal sealed class TurnProtocolModel
 
             case Pc.CloseCas:
             {
-                // PoolRun.cs:587-593: seen = CAS(ref _gate.Value, gate | ClosedFlag, gate); seen == gate → true; else gate = seen and loop.
+                // PoolRun.cs:634-640: seen = CAS(ref _gate.Value, gate | ClosedFlag, gate); seen == gate → true; else gate = seen and loop.
                 var expected = state[at + SeenOffset];
                 var actual = state[GateAt];
                 next[at + SeenOffset] = 0;
@@ -903,22 +1043,22 @@ internal sealed class TurnProtocolModel
                 {
                     next[GateAt] = (byte)(actual | ClosedBit);
                     AfterClose(next, at);
-                    what = "TryCloseGate CLOSED the gate: CAS _gate → Closed (PoolRun.cs:587-590)";
+                    what = "TryCloseGate CLOSED the gate: CAS _gate → Closed (PoolRun.cs:634-637)";
                 }
                 else if ((actual & ClosedBit) != 0)
                 {
                     AfterClose(next, at);
-                    what = "TryCloseGate CAS failed, the gate is Closed → true (PoolRun.cs:587, 593, 578, 596)";
+                    what = "TryCloseGate CAS failed, the gate is Closed → true (PoolRun.cs:634, 640, 625, 643)";
                 }
                 else if (Enqueuers(actual) != 0)
                 {
                     ReturnFromFinish(next, at, kind);
-                    what = "TryCloseGate CAS failed, an enqueuer is inside → false, returns (PoolRun.cs:587, 593, 580-583)";
+                    what = "TryCloseGate CAS failed, an enqueuer is inside → false, returns (PoolRun.cs:634, 640, 627-630)";
                 }
                 else
                 {
                     next[at + SeenOffset] = actual;
-                    what = "TryCloseGate CAS failed, retries (PoolRun.cs:587, 593)";
+                    what = "TryCloseGate CAS failed, retries (PoolRun.cs:634, 640)";
                 }
 
                 break;
@@ -926,7 +1066,7 @@ internal sealed class TurnProtocolModel
 
             case Pc.FinishExchange:
             {
-                // BorrowedRun.cs:253 if (Interlocked.Exchange(ref _finished, 1) != 0) return;
+                // BorrowedRun.cs:307 if (Interlocked.Exchange(ref _finished, 1) != 0) return;
                 var first = state[FinishedAt] == 0;
                 next[FinishedAt] = 1;
                 if (first)
@@ -939,16 +1079,16 @@ internal sealed class TurnProtocolModel
                 }
 
                 what = first
-                    ? "TryFinish: Interlocked.Exchange(ref _finished, 1) returned 0 (BorrowedRun.cs:253)"
-                    : "TryFinish: Interlocked.Exchange(ref _finished, 1) returned 1 → another finished, returns (BorrowedRun.cs:253-255)";
+                    ? "TryFinish: Interlocked.Exchange(ref _finished, 1) returned 0 (BorrowedRun.cs:307)"
+                    : "TryFinish: Interlocked.Exchange(ref _finished, 1) returned 1 → another finished, returns (BorrowedRun.cs:307-309)";
                 break;
             }
 
             case Pc.CompleteExited:
-                // BorrowedRun.cs:258-259 CompleteExited(); _host.RemoveBorrower(this).
+                // BorrowedRun.cs:312-313 CompleteExited(); _host.RemoveBorrower(this).
                 Set(next, ExitedAt, Get(state, ExitedAt) + 1);
                 ReturnFromFinish(next, at, kind);
-                what = "FINISHED: CompleteExited(); _host.RemoveBorrower(this) (BorrowedRun.cs:258-259)";
+                what = "FINISHED: CompleteExited(); _host.RemoveBorrower(this) (BorrowedRun.cs:312-313)";
                 break;
 
             default:
@@ -958,38 +1098,90 @@ internal sealed class TurnProtocolModel
         output.Add(new Transition(next, thread, what));
     }
 
-    /// <summary>Gets whether <c>IsQuiet</c> reads the queue before <c>_turns</c> (the candidate fix) instead of after it (the code).</summary>
-    private bool QueueReadFirst => _variant.HasFlag(Variant.QuietReadsQueueFirst);
-
-    /// <summary>Gets the first step of <c>TryFinish</c> (BorrowedRun.cs:247; its <c>IsStopRequested</c> read takes no step): the first read of <c>IsQuiet</c>.</summary>
-    private Pc FirstQuietRead => QueueReadFirst ? Pc.FinishReadQueue : Pc.FinishReadTurns;
+    /// <summary>Gets whether a stop that cancels counts itself as an outside drainer, and <c>IsQuiet</c> reads the count (the code since 83b214a).</summary>
+    private bool CountsDrainers => !_variant.HasFlag(Variant.CancelWithoutDrainerCount);
 
     /// <summary>
-    /// After <c>IsQuiet</c> was true: the first time, <c>TryCloseGate</c> (or, broken, straight to the exchange); the
-    /// second time, the exchange.
+    /// After one read of <c>IsQuiet</c> (BorrowedRun.cs:88, a chain of <c>&amp;&amp;</c>): not quiet → <c>TryFinish</c>
+    /// returns; quiet so far → the next read, or, after the last, what follows <c>IsQuiet</c>.
     /// </summary>
-    private void AfterQuiet(byte[] next, int at, bool again) =>
-        Jump(next, at, again || _variant.HasFlag(Variant.FinishWithoutClosingGate) ? Pc.FinishExchange : Pc.CloseReadGate);
-
-    /// <summary>After <c>TryCloseGate</c> returned true: the second quiet check, or (broken variant) straight to the exchange.</summary>
-    private void AfterClose(byte[] next, int at) =>
-        Jump(next, at, _variant.HasFlag(Variant.FinishWithoutSecondQuietCheck) ? Pc.FinishExchange : QueueReadFirst ? Pc.FinishReadQueueAgain : Pc.FinishReadTurnsAgain);
-
-    /// <summary>Returns from TryAddTurn: a turn goes on with ReleaseTurn (BorrowedRun.cs:235); an enqueuer leaves the gate (PoolRun.cs:678 → 170 / 661).</summary>
-    private static void ReturnFromAddTurn(byte[] next, int at, Kind kind)
+    private void AfterQuietRead(byte[] next, int at, Kind kind, Pc read, bool quietSoFar)
     {
-        next[at + SeenOffset] = 0;
-        Jump(next, at, kind == Kind.Host ? Pc.ReleaseReadStop : Pc.ExitDecrement);
+        if (!quietSoFar)
+        {
+            ReturnFromFinish(next, at, kind);
+            return;
+        }
+
+        var again = read is Pc.FinishReadQueueAgain or Pc.FinishReadTurnsAgain or Pc.FinishReadDrainersAgain;
+        var reads = again ? _quietReadsAgain : _quietReads;
+        var index = Array.IndexOf(reads, read);
+        if (index + 1 < reads.Length)
+        {
+            Jump(next, at, reads[index + 1]);
+        }
+        else if (again || _variant.HasFlag(Variant.FinishWithoutClosingGate))
+        {
+            // The second IsQuiet (or, broken, the first without a close) was true: the exchange.
+            Jump(next, at, Pc.FinishExchange);
+        }
+        else
+        {
+            Jump(next, at, Pc.CloseReadGate);
+        }
     }
 
-    /// <summary>Returns from TryFinish: a host thread goes back to the host's queue, an enqueuer to its next item, a stopper is done.</summary>
-    private static void ReturnFromFinish(byte[] next, int at, Kind kind)
+    /// <summary>After <c>TryCloseGate</c> returned true: the second <c>IsQuiet</c>, or (broken variant) straight to the exchange.</summary>
+    private void AfterClose(byte[] next, int at) =>
+        Jump(next, at, _variant.HasFlag(Variant.FinishWithoutSecondQuietCheck) ? Pc.FinishExchange : _quietReadsAgain[0]);
+
+    /// <summary>The stopper's <c>OnDrainOutsideRunnersEnded</c> calls <c>TryFinish</c> (BorrowedRun.cs:198-200); <c>OnStopRequested</c>'s follows it.</summary>
+    private void StartDrainEndFinish(byte[] next, int at)
+    {
+        next[at + CountOffset] = InDrainEndFinish;
+        Jump(next, at, _quietReads[0]);
+    }
+
+    /// <summary>
+    /// Returns from TryAddTurn: a turn goes on with ReleaseTurn (BorrowedRun.cs:289); an enqueuer leaves the gate
+    /// (PoolRun.cs:732 → 179 / 708); the stopper's loop in OnDrainOutsideRunnersEnded (BorrowedRun.cs:194) reads the
+    /// queue again if a turn was added, and otherwise goes on to its TryFinish (198-200).
+    /// </summary>
+    private void ReturnFromAddTurn(byte[] next, int at, Kind kind, bool added)
+    {
+        next[at + SeenOffset] = 0;
+        switch (kind)
+        {
+            case Kind.Host:
+                Jump(next, at, Pc.ReleaseReadStop);
+                break;
+            case Kind.Stopper when added:
+                Jump(next, at, Pc.DrainEndCheckQueue);
+                break;
+            case Kind.Stopper:
+                StartDrainEndFinish(next, at);
+                break;
+            default:
+                Jump(next, at, Pc.ExitDecrement);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Returns from TryFinish: a host thread goes back to the host's queue, an enqueuer to its next item; a stopper
+    /// goes from the TryFinish of OnDrainOutsideRunnersEnded to OnStopRequested's (PoolRun.cs:396), and is then done.
+    /// </summary>
+    private void ReturnFromFinish(byte[] next, int at, Kind kind)
     {
         next[at + SeenOffset] = 0;
         switch (kind)
         {
             case Kind.Host:
                 Jump(next, at, Pc.HostTake);
+                break;
+            case Kind.Stopper when next[at + CountOffset] == InDrainEndFinish:
+                next[at + CountOffset] = 0;
+                Jump(next, at, _quietReads[0]);
                 break;
             case Kind.Stopper:
                 Jump(next, at, Pc.Done);
@@ -1021,6 +1213,7 @@ internal sealed class TurnProtocolModel
         var running = Get(state, RunningAt);
         var exited = Get(state, ExitedAt);
         var hostQueue = Get(state, HostQueueAt);
+        var drainers = Get(state, DrainersAt);
 
         var insideGate = 0;
         var aboutToEnqueue = 0;
@@ -1028,6 +1221,8 @@ internal sealed class TurnProtocolModel
         var inTurnLoop = 0;
         var itemsRunning = 0;
         var itemsCanceling = 0;
+        var draining = 0;
+        var turnsClaimedOffHost = 0;
         for (var thread = 0; thread < _threads; thread++)
         {
             var pc = (Pc)state[BlockAt(thread) + PcOffset];
@@ -1041,6 +1236,9 @@ internal sealed class TurnProtocolModel
                     break;
                 case Kind.Stopper:
                     itemsCanceling += pc == Pc.CancelItem ? 1 : 0;
+                    draining += CountsDrainers && pc is Pc.CancelDequeue or Pc.CancelItem or Pc.DrainEnd ? 1 : 0;
+                    turnsHeld += pc == Pc.QueueTurn ? 1 : 0;
+                    turnsClaimedOffHost += pc == Pc.QueueTurn ? 1 : 0;
                     break;
                 default:
                     insideGate += pc is Pc.Enqueue or Pc.AddTurnRead or Pc.AddTurnCas or Pc.QueueTurn or Pc.ExitDecrement ? 1 : 0;
@@ -1053,9 +1251,9 @@ internal sealed class TurnProtocolModel
         // Accounting: the model's bookkeeping agrees with the threads' positions.
         if (Checking(Checks.Accounting))
         {
-            if (queued < 0 || turns < 0 || running < 0 || hostQueue < 0)
+            if (queued < 0 || turns < 0 || running < 0 || hostQueue < 0 || drainers < 0)
             {
-                return string.Create(CultureInfo.InvariantCulture, $"ACCOUNTING: a counter is negative (queue {queued}, _turns {turns}, _running {running}, host queue {hostQueue})");
+                return string.Create(CultureInfo.InvariantCulture, $"ACCOUNTING: a counter is negative (queue {queued}, _turns {turns}, _running {running}, host queue {hostQueue}, _outsideDrainers {drainers})");
             }
 
             if (Enqueuers(gate) != insideGate)
@@ -1071,6 +1269,11 @@ internal sealed class TurnProtocolModel
             if (running != inTurnLoop)
             {
                 return string.Create(CultureInfo.InvariantCulture, $"ACCOUNTING: _running is {running} but {inTurnLoop} host threads are in a turn's loop");
+            }
+
+            if (drainers != draining)
+            {
+                return string.Create(CultureInfo.InvariantCulture, $"ACCOUNTING: _outsideDrainers is {drainers} but {draining} stoppers are between BeginDrainOutsideRunners and EndDrainOutsideRunners");
             }
         }
 
@@ -1089,6 +1292,14 @@ internal sealed class TurnProtocolModel
         if (Checking(Checks.NothingAcceptedAfterClose) && (gate & ClosedBit) != 0 && aboutToEnqueue > 0)
         {
             return string.Create(CultureInfo.InvariantCulture, $"I4 ACCEPTED AFTER CLOSE: the gate is Closed but {aboutToEnqueue} admitted enqueuer(s) are about to enqueue");
+        }
+
+        // Not an invariant (see the remarks): the gate closed while a stopper holds an item it took.
+        if (Checking(Checks.NotClosedWhileCanceling) && (gate & ClosedBit) != 0 && itemsCanceling > 0)
+        {
+            return string.Create(
+                CultureInfo.InvariantCulture,
+                $"CLOSED WHILE CANCELING: the gate is Closed while {itemsCanceling} item(s) taken from the queue by CancelQueuedSubmissions are not yet canceled (a continuation put back now would be refused), _outsideDrainers {drainers}, Exited completed {exited} times");
         }
 
         // I3: Exited at most once, only after a stop, and not before everything accepted has run.
@@ -1119,6 +1330,13 @@ internal sealed class TurnProtocolModel
             return string.Create(
                 CultureInfo.InvariantCulture,
                 $"I3 FINISHED WHILE CANCELING: Exited completed while {itemsCanceling} item(s) taken from the queue by CancelQueuedSubmissions are not yet canceled (or, a continuation, put back)");
+        }
+
+        if (Checking(Checks.NoTurnAfterFinishOffHost) && turnsClaimedOffHost > 0)
+        {
+            return string.Create(
+                CultureInfo.InvariantCulture,
+                $"TURN AFTER FINISH OFF THE HOST: Exited completed and the borrower left its host, yet a stopper that runs no item of the host holds {turnsClaimedOffHost} turn(s) it claimed in OnDrainOutsideRunnersEnded and will queue on the host (or, closed, on the .NET thread pool)");
         }
 
         if (Checking(Checks.NoTurnAfterFinish) && turns > 0)
@@ -1160,6 +1378,7 @@ internal sealed class TurnProtocolModel
 
         return null;
     }
+
 
     private bool Checking(Checks check) => (_checks & check) != 0;
 
@@ -1240,7 +1459,7 @@ internal sealed class TurnProtocolModel
         var text = new StringBuilder();
         text.Append(
             CultureInfo.InvariantCulture,
-            $"[gate={DescribeGate(state[GateAt])} _stopRequested={state[StopMirrorAt]} queue={Get(state, QueueAt)} _turns={Get(state, TurnsAt)} _running={Get(state, RunningAt)} _finished={state[FinishedAt]} exited={Get(state, ExitedAt)} hostQueue={Get(state, HostQueueAt)} |");
+            $"[gate={DescribeGate(state[GateAt])} _stopRequested={state[StopMirrorAt]} queue={Get(state, QueueAt)} _turns={Get(state, TurnsAt)} _running={Get(state, RunningAt)} _finished={state[FinishedAt]} exited={Get(state, ExitedAt)} hostQueue={Get(state, HostQueueAt)} _outsideDrainers={Get(state, DrainersAt)} |");
         for (var thread = 0; thread < _threads; thread++)
         {
             var at = BlockAt(thread);
@@ -1253,6 +1472,9 @@ internal sealed class TurnProtocolModel
                     break;
                 case Kind.Submitter or Kind.Continuation when pc != Pc.Done:
                     text.Append(CultureInfo.InvariantCulture, $"({state[at + CountOffset]} left)");
+                    break;
+                case Kind.Stopper when state[at + CountOffset] == InDrainEndFinish:
+                    text.Append("(in OnDrainOutsideRunnersEnded)");
                     break;
             }
         }
