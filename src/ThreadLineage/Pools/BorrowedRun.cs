@@ -141,9 +141,9 @@ internal sealed class BorrowedRun : PoolRun
         if (!_host.TryEnqueueTurn(this))
         {
             // The host closes only after every borrower finished. A turn can still be queued after we finished (a
-            // ReleaseTurn that re-took a slot while another turn finished the run), but only from a thread running a
-            // host item, so the host has not closed under it; it finds our queue empty. Should it ever come to this,
-            // the turn still runs (on the shared .NET thread pool), so nothing is lost.
+            // ReleaseTurn, or the end of a stop's drain, that re-took a slot while another turn finished the run); it
+            // finds our queue empty. If the host has closed meanwhile, it runs on the shared .NET thread pool instead:
+            // nothing is lost either way (TurnProtocolModel checks both).
             ThreadPool.UnsafeQueueUserWorkItem(static run => run.RunTurn(run._ownContext ?? run.Threads.BaseContext!), this, preferLocal: false);
         }
     }

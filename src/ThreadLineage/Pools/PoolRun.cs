@@ -383,8 +383,9 @@ internal abstract class PoolRun
 
     /// <summary>
     /// Announces a thread that takes items out of the queue without being one of the run's runners (a stop canceling
-    /// what is queued, a borrower's stop helping on a host thread): the run does not close or finish while one is at
-    /// work, since the items it took are not final yet.
+    /// what is queued, a borrower's stop helping on a host thread): the run does not finish while one is at work, since
+    /// the items it took are not final yet. (A borrowing run's gate may already have closed: a continuation the drain
+    /// puts back then runs on the shared .NET thread pool, as one that arrives after the close does.)
     /// </summary>
     private protected DrainOutsideRunners BeginDrainOutsideRunners()
     {
