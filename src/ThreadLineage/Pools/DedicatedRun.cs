@@ -5,34 +5,17 @@ using ThreadLineage.Internal;
 namespace ThreadLineage.Pools;
 
 /// <summary>
-/// A run with dedicated worker threads: creation (up front and on demand), the run loop, parking, retirement and
-/// exit. The threads serve this run's queue; a borrowing run's items reach them as <em>turns</em> queued there.
+/// A run with dedicated worker threads: this file holds its state, the workers' start and exit, and the run's close.
+/// The threads serve this run's queue; a borrowing run's items reach them as <em>turns</em> queued there.
 /// </summary>
 /// <remarks>
-/// <para>
-/// The protocol's invariant: <b>every queued item has a worker that is awake or about to be woken.</b>
-/// </para>
-/// <para>
-/// Parking: a worker with nothing to do announces itself in <c>_parked</c>, re-checks the queue, and
-/// waits on <c>_wake</c>. A producer that enqueues and then sees an announced worker claims it
-/// (decrements <c>_parked</c>) and releases one permit. Both sides use interlocked operations (full
-/// fences), so either the worker's re-check sees the item or the producer sees the announcement.
-/// Workers are interchangeable, so it does not matter which announcement is claimed.
-/// </para>
-/// <para>
-/// Searching: one idle worker at a time spins for new work, and a producer that sees it searching wakes
-/// nobody. The searcher therefore owes a wake-up for whatever it leaves behind: the first item any worker
-/// takes after it found the queue empty (by spinning, by re-checking while parking, or after being woken)
-/// makes it wake another worker if the queue is still not empty. The woken worker does the same, so a
-/// burst wakes one worker per queued item until the queue is empty or nobody is parked.
-/// </para>
-/// <para>
-/// At least one worker stays alive while the run is running (MinWorkers is at least 1), so the last
-/// worker to exit is always the one that closes the run.
-/// </para>
+/// Split by concept: <c>DedicatedRun.Parking.cs</c> is the run loop and the parking and wake-up protocol (with its
+/// invariant); <c>DedicatedRun.Elasticity.cs</c> is growth on demand, <c>SetMaxWorkers</c> and retirement;
+/// <see cref="WorkerSlot"/> is one worker thread's own counters. At least one worker stays alive while the run is
+/// running (MinWorkers is at least 1), so the last worker to exit is always the one that closes the run.
 /// </remarks>
 [SuppressMessage("Reliability", "CA1001", Justification = "The wake semaphore never allocates a wait handle (AvailableWaitHandle is not used), and late Release calls must not meet a disposed object.")]
-internal sealed class DedicatedRun : PoolRun
+internal sealed partial class DedicatedRun : PoolRun
 {
     // How long a worker with nothing to do spins before it parks: long enough to catch the next item of a
     // busy producer (a submission takes well under a microsecond), short enough that an idle pool costs nothing.
@@ -137,23 +120,6 @@ internal sealed class DedicatedRun : PoolRun
         }
     }
 
-    /// <summary>Changes the number of workers; extra workers retire when they next look for work.</summary>
-    public override void Resize(int maxWorkers)
-    {
-        _maxWorkers = maxWorkers;
-        if (_minWorkers > maxWorkers)
-        {
-            _minWorkers = maxWorkers;
-        }
-
-        // Parked workers re-check the size when woken; queued work may use the new room at once.
-        WakeAll();
-        var waiting = QueuedItems;
-        while (waiting-- > 0 && TrySpawnWorker())
-        {
-        }
-    }
-
     /// <summary>
     /// Blocks until the workers have exited, or, on one of this run's own workers, until every other worker has
     /// exited or is idle with nothing queued (the calling worker closes the run when it returns to its loop).
@@ -225,26 +191,6 @@ internal sealed class DedicatedRun : PoolRun
 
         // UnsafeStart: the worker must not capture (and keep alive) the starter's AsyncLocals.
         thread.UnsafeStart();
-    }
-
-    /// <summary>Adds a worker if the run is below its size; called by producers that found no parked worker.</summary>
-    private bool TrySpawnWorker()
-    {
-        var live = Volatile.Read(ref _liveWorkers);
-        while (live < _maxWorkers && !IsStopRequested)
-        {
-            // Compare-exchange: never exceed MaxWorkers when producers race to grow the pool.
-            var seen = Interlocked.CompareExchange(ref _liveWorkers, live + 1, live);
-            if (seen == live)
-            {
-                SpawnThread(slot => WorkerMain(slot, index: -1, initialized: null, errors: null));
-                return true;
-            }
-
-            live = seen;
-        }
-
-        return false;
     }
 
     /// <summary>
@@ -378,311 +324,6 @@ internal sealed class DedicatedRun : PoolRun
         }
     }
 
-    /// <summary>Runs work until the run stops (returns <see langword="true"/>) or this worker retires (<see langword="false"/>).</summary>
-    private bool RunLoop(WorkerSlot slot, ExecutionContext workerContext)
-    {
-        // Idle workers are background threads; a worker of a non-background pool turns foreground while
-        // it has work, so running and queued work keeps the process alive but an idle pool does not.
-        var toggleBackground = !Settings.IsBackground;
-        var isForeground = false;
-        var searching = false;
-
-        // Set from the moment the worker finds the queue empty (it then searches or parks) until it takes an item.
-        var idle = true;
-        while (true)
-        {
-            if (TryDequeue(out var item))
-            {
-                if (searching)
-                {
-                    // Interlocked: we stop searching, before the hand-off below reads the queue.
-                    searching = false;
-                    Interlocked.Decrement(ref _searching);
-                }
-
-                if (idle)
-                {
-                    // The hand-off (see the remarks): producers woke nobody while a worker searched, so the first
-                    // item found after idling obliges its finder to wake a worker for whatever is still queued.
-                    // Without it, a search that timed out and then found the first of two items while parking
-                    // left the second queued next to a parked worker.
-                    idle = false;
-                    if (!IsQueueEmpty)
-                    {
-                        WakeOrSpawn();
-                    }
-                }
-
-                if (toggleBackground && !isForeground)
-                {
-                    Thread.CurrentThread.IsBackground = false;
-                    isForeground = true;
-                }
-
-                // Plain volatile writes on this worker's own slot: statistics only, nothing waits on them.
-                slot.IsRunningItem = true;
-                RunItem(item, workerContext);
-                slot.IsRunningItem = false;
-                if (Volatile.Read(ref _liveWorkers) > _maxWorkers && TryRetire(_maxWorkers) && !RetiredUnlessWorkArrived())
-                {
-                    return false;
-                }
-
-                continue;
-            }
-
-            idle = true;
-            if (MayExit)
-            {
-                // The queue was empty after the stop and no borrower is open: leave. The last worker out drains any straggler.
-                if (searching)
-                {
-                    Interlocked.Decrement(ref _searching);
-                }
-
-                Interlocked.Decrement(ref _awakeWorkers);
-                return true;
-            }
-
-            // One idle worker at a time searches (spins) for new work; while it does, producers wake nobody.
-            // Compare-exchange: become the searcher only if there is none.
-            if (!searching && Interlocked.CompareExchange(ref _searching, 1, 0) == 0)
-            {
-                searching = true;
-            }
-
-            if (searching)
-            {
-                if (SpinForWork())
-                {
-                    // Work arrived within a few microseconds: parking and waking would have cost far more.
-                    continue;
-                }
-
-                // Interlocked: stop searching before parking; Park re-checks the queue after announcing, so an
-                // item enqueued by a producer that saw us searching (and woke nobody) is not missed.
-                searching = false;
-                Interlocked.Decrement(ref _searching);
-            }
-
-            if (isForeground)
-            {
-                Thread.CurrentThread.IsBackground = true;
-                isForeground = false;
-            }
-
-            if (!Park())
-            {
-                return false;
-            }
-        }
-    }
-
-    /// <summary>Spins for about 5 µs (never yielding the core) in case work arrives right away.</summary>
-    private bool SpinForWork()
-    {
-        var deadline = Stopwatch.GetTimestamp() + s_spinTicks;
-        do
-        {
-            if (!IsQueueEmpty || MayExit)
-            {
-                return true;
-            }
-
-            Thread.SpinWait(1);
-        }
-        while (Stopwatch.GetTimestamp() < deadline);
-
-        return false;
-    }
-
-    /// <summary>Parks until woken; returns <see langword="false"/> if the worker retired instead.</summary>
-    private bool Park()
-    {
-        // A pool shrunk by SetMaxWorkers: an idle worker over the size retires instead of parking.
-        if (Volatile.Read(ref _liveWorkers) > _maxWorkers && TryRetire(_maxWorkers))
-        {
-            return RetiredUnlessWorkArrived();
-        }
-
-        // Interlocked: awake count first, so an idle waiter sees "nothing running" only when that is true.
-        if (Interlocked.Decrement(ref _awakeWorkers) == 0 && IsQueueEmpty)
-        {
-            ReleaseIdleWaiters();
-        }
-
-        // Interlocked: announce before re-checking, so a producer that enqueues after our re-check sees us.
-        Interlocked.Increment(ref _parked);
-        if ((!IsQueueEmpty || MayExit || Volatile.Read(ref _liveWorkers) > _maxWorkers) && TryClaimParked())
-        {
-            // Work, a stop or a shrink arrived while announcing and nobody claimed us: withdraw and go back.
-            Interlocked.Increment(ref _awakeWorkers);
-            return true;
-        }
-
-        if (Settings.IdleTimeout == Timeout.InfiniteTimeSpan || Volatile.Read(ref _liveWorkers) <= _minWorkers)
-        {
-            // Either nothing is pending, or a producer claimed an announced worker and released a permit for it.
-            WaitForPermit();
-            Interlocked.Increment(ref _awakeWorkers);
-            return true;
-        }
-
-        if (WaitForPermit(Settings.IdleTimeout))
-        {
-            Interlocked.Increment(ref _awakeWorkers);
-            return true;
-        }
-
-        // Idle for IdleTimeout. Withdraw the announcement; if a producer claimed every announcement
-        // meanwhile, a permit is on its way for us: take it and work instead of retiring.
-        if (!TryClaimParked())
-        {
-            WaitForPermit();
-            Interlocked.Increment(ref _awakeWorkers);
-            return true;
-        }
-
-        Interlocked.Increment(ref _awakeWorkers);
-        return !TryRetire(_minWorkers) || RetiredUnlessWorkArrived();
-    }
-
-    /// <summary>Waits for a wake permit; an interrupt left pending by a work item does not kill the worker.</summary>
-    private bool WaitForPermit(TimeSpan timeout = default)
-    {
-        while (true)
-        {
-            try
-            {
-                return timeout == default ? _wake.Wait(Timeout.Infinite) : _wake.Wait(timeout);
-            }
-            catch (ThreadInterruptedException)
-            {
-                // A work item interrupted its own worker and returned: the interrupt surfaced here. It was
-                // meant for that item, not for the pool; wait again (the permit accounting is unchanged).
-            }
-        }
-    }
-
-    /// <summary>
-    /// Called right after this worker retired. A submission that arrived as we retired saw either our
-    /// announcement (withdrawn, so it claimed another) or the lower live count (so it spawned a worker);
-    /// re-check in case it saw neither, and come back if the pool still has room.
-    /// </summary>
-    /// <returns><see langword="true"/> if the worker came back to work.</returns>
-    private bool RetiredUnlessWorkArrived()
-    {
-        if (!IsQueueEmpty && TryUnretire())
-        {
-            return true;
-        }
-
-        // Interlocked: leaving may make the pool idle, exactly as parking does.
-        if (Interlocked.Decrement(ref _awakeWorkers) == 0 && IsQueueEmpty)
-        {
-            ReleaseIdleWaiters();
-        }
-
-        return false;
-    }
-
-    private bool TryRetire(int floor)
-    {
-        var live = Volatile.Read(ref _liveWorkers);
-        while (live > Math.Max(1, floor) && !IsStopRequested)
-        {
-            // Compare-exchange: retire only while the pool stays at or above its floor (and at least one worker).
-            var seen = Interlocked.CompareExchange(ref _liveWorkers, live - 1, live);
-            if (seen == live)
-            {
-                return true;
-            }
-
-            live = seen;
-        }
-
-        return false;
-    }
-
-    private bool TryUnretire()
-    {
-        var live = Volatile.Read(ref _liveWorkers);
-        while (live < _maxWorkers && live > 0 && !IsStopRequested)
-        {
-            // Compare-exchange: come back only if the pool still has room for us.
-            var seen = Interlocked.CompareExchange(ref _liveWorkers, live + 1, live);
-            if (seen == live)
-            {
-                return true;
-            }
-
-            live = seen;
-        }
-
-        return false;
-    }
-
-    private protected override void OnItemQueued() => WakeOrSpawn();
-
-    // Parked workers re-check whether they may leave (or must cancel what is queued).
-    private protected override void OnStopRequested() => WakeAll();
-
-    // A borrower that drained may have been the last thing keeping a stopping run's workers from leaving.
-    private protected override void OnBorrowerClosed() => WakeAll();
-
-    // Likewise a stop that was canceling what was queued.
-    private protected override void OnDrainOutsideRunnersEnded() => WakeAll();
-
-    private void WakeOrSpawn()
-    {
-        // A searching worker will find the item within microseconds: waking another would cost a system
-        // call per item. (The searcher re-checks the queue after it stops searching and before it parks.)
-        if (Volatile.Read(ref _searching) > 0)
-        {
-            return;
-        }
-
-        if (Volatile.Read(ref _parked) > 0 && TryClaimParked())
-        {
-            _wake.Release();
-            return;
-        }
-
-        // No parked worker to take it: grow if the pool is below its size (no-op at MinWorkers == MaxWorkers).
-        if (Volatile.Read(ref _liveWorkers) < _maxWorkers)
-        {
-            TrySpawnWorker();
-        }
-    }
-
-    private void WakeAll()
-    {
-        // Interlocked: claim every announced worker at once; each gets one permit.
-        var parked = Interlocked.Exchange(ref _parked, 0);
-        if (parked > 0)
-        {
-            _wake.Release(parked);
-        }
-    }
-
-    private bool TryClaimParked()
-    {
-        var parked = Volatile.Read(ref _parked);
-        while (parked > 0)
-        {
-            // Compare-exchange: claim exactly one announced worker, never driving the count below zero.
-            var seen = Interlocked.CompareExchange(ref _parked, parked - 1, parked);
-            if (seen == parked)
-            {
-                return true;
-            }
-
-            parked = seen;
-        }
-
-        return false;
-    }
-
     private void ExitWorker(ExecutionContext workerContext)
     {
         // Interlocked: exactly one worker sees zero and closes the run (retirement never takes the last one).
@@ -704,36 +345,5 @@ internal sealed class DedicatedRun : PoolRun
 
         CloseGateAndDrainEnqueuers(workerContext);
         CompleteExited();
-    }
-
-    /// <summary>One worker thread: whether it is running an item (for <see cref="BusyWorkers"/>) and its completed count.</summary>
-    private sealed class WorkerSlot(ThreadPoolManager manager)
-    {
-        private volatile bool _isRunningItem;
-
-        // Written only by the worker itself; read by statistics.
-        private long _completed;
-
-        public ThreadPoolManager Manager { get; } = manager;
-
-        public Thread Thread { get; set; } = null!;
-
-        public long Completed => Volatile.Read(ref _completed);
-
-        public void CountCompleted() => Volatile.Write(ref _completed, _completed + 1);
-
-        /// <summary>Returns the count and resets it; called by the worker itself as it leaves.</summary>
-        public long TakeCompleted()
-        {
-            var completed = _completed;
-            Volatile.Write(ref _completed, 0);
-            return completed;
-        }
-
-        public bool IsRunningItem
-        {
-            get => _isRunningItem;
-            set => _isRunningItem = value;
-        }
     }
 }
