@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace ThreadLineage.Pools;
 
 /// <summary>
@@ -285,6 +287,19 @@ internal sealed class BorrowedRun : PoolRun
         {
             TryFinish();
         }
+
+        AssertTurnCounters();
+    }
+
+    /// <summary>Checks the turn counters (Debug builds only; the Debug test pass runs them).</summary>
+    [Conditional("DEBUG")]
+    private void AssertTurnCounters()
+    {
+        var turns = Volatile.Read(ref _turns);
+        Debug.Assert(turns >= 0, "more turns ended than began");
+        Debug.Assert(Volatile.Read(ref _running) >= 0, "more turns stopped running than started");
+        Debug.Assert(Volatile.Read(ref _finished) is 0 or 1, "the run finished more than once");
+        AssertRunCounters();
     }
 
     /// <summary>Finishes the run once it was asked to stop and everything it accepted has run.</summary>

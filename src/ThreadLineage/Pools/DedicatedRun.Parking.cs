@@ -151,6 +151,7 @@ internal sealed partial class DedicatedRun
     /// <summary>Parks until woken; returns <see langword="false"/> if the worker retired instead.</summary>
     private bool Park()
     {
+        AssertWorkerCounters();
         // A pool shrunk by SetMaxWorkers: an idle worker over the size retires instead of parking.
         if (Volatile.Read(ref _liveWorkers) > _maxWorkers && TryRetire(_maxWorkers))
         {

@@ -332,7 +332,19 @@ internal sealed partial class DedicatedRun : PoolRun
             Close(workerContext);
         }
 
+        AssertWorkerCounters();
         t_workerOf = null;
+    }
+
+    /// <summary>Checks the workers' counters (Debug builds only; the Debug test pass runs them).</summary>
+    [Conditional("DEBUG")]
+    private void AssertWorkerCounters()
+    {
+        Debug.Assert(Volatile.Read(ref _parked) >= 0, "more parked workers claimed than announced");
+        Debug.Assert(Volatile.Read(ref _searching) is 0 or 1, "more than one searching worker");
+        Debug.Assert(Volatile.Read(ref _liveWorkers) >= 0, "more workers left than started");
+        Debug.Assert(Volatile.Read(ref _awakeWorkers) >= 0, "more workers went idle than woke");
+        AssertRunCounters();
     }
 
     private void Close(ExecutionContext workerContext)

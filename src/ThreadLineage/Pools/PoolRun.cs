@@ -27,6 +27,7 @@ namespace ThreadLineage.Pools;
 /// </para>
 /// </remarks>
 [SuppressMessage("Reliability", "CA1001", Justification = "The semaphore never allocates a wait handle (AvailableWaitHandle is not used), and late Release calls must not meet a disposed object.")]
+[DebuggerDisplay("{GetType().Name,nq} of '{Manager.Id,nq}': {QueuedItems} queued, {BusyWorkers} busy, stop requested: {IsStopRequested}, drained: {IsDrained}")]
 internal abstract class PoolRun
 {
     private protected const int StopRequestedFlag = 1 << 30;
@@ -325,6 +326,7 @@ internal abstract class PoolRun
         // Interlocked before the notification: a worker that parks after reading the count sees zero, and one
         // that parked before is woken by OnBorrowerClosed.
         Interlocked.Decrement(ref _openBorrowers);
+        AssertRunCounters();
         OnBorrowerClosed();
     }
 
@@ -401,6 +403,7 @@ internal abstract class PoolRun
         Debug.Assert(ReferenceEquals(drain.Run, this), "a drain ends on the run it began on");
         // Interlocked before the notification, as for a borrower closing (RemoveBorrower).
         Interlocked.Decrement(ref _outsideDrainers);
+        AssertRunCounters();
         OnDrainOutsideRunnersEnded();
     }
 
@@ -563,6 +566,16 @@ internal abstract class PoolRun
         return true;
     }
 
+    /// <summary>Checks the run's own counters (Debug builds only; the Debug test pass runs them).</summary>
+    [Conditional("DEBUG")]
+    private protected void AssertRunCounters()
+    {
+        Debug.Assert((Volatile.Read(ref _gate.Value) & EnqueuersMask) < EnqueuersMask, "the gate's enqueuer count went below zero");
+        Debug.Assert(Volatile.Read(ref _openBorrowers) >= 0, "more borrowers left than registered");
+        Debug.Assert(Volatile.Read(ref _outsideDrainers) >= 0, "more drains ended than began");
+        Debug.Assert(Volatile.Read(ref _queuedTurns) >= 0, "more turns dequeued than queued");
+    }
+
     /// <summary>Called after an item was enqueued: make sure someone will run it.</summary>
     private protected abstract void OnItemQueued();
 
@@ -682,6 +695,7 @@ internal abstract class PoolRun
     {
         // Interlocked: the decrement tells a closing run that we are gone.
         Interlocked.Decrement(ref _gate.Value);
+        AssertRunCounters();
         if (_stopRequested)
         {
             OnGateLeftWhileStopping();
