@@ -7,8 +7,8 @@ namespace ThreadLineage.Tests.Pools;
 /// <summary>
 /// A model of the worker parking protocol (<c>DedicatedRun.RunLoop</c>, <c>SpinForWork</c>, <c>Park</c>,
 /// <c>WaitForPermit</c>, <c>WakeOrSpawn</c>, <c>TryClaimParked</c> in
-/// <c>src/ThreadLineage/Pools/DedicatedRun.cs</c>, and <c>Enqueue</c> → <c>OnItemQueued</c> in <c>PoolRun.cs</c>), with a small
-/// explicit-state model checker that explores every interleaving of its threads.
+/// <c>src/ThreadLineage/Pools/DedicatedRun.Parking.cs</c>, and <c>Enqueue</c> → <c>OnItemQueued</c> in <c>PoolRun.cs</c>), with a
+/// small explicit-state model checker that explores every interleaving of its threads.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -21,20 +21,35 @@ namespace ThreadLineage.Tests.Pools;
 /// </para>
 /// <para>
 /// <b>Granularity.</b> One step is one interlocked operation or one read of shared state, in the order the code
-/// does them; purely local work between two such operations is folded into the step before it. The line
-/// numbers in the comments are those of <c>src/ThreadLineage/Pools/DedicatedRun.cs</c> and <c>PoolRun.cs</c>
-/// as of commit 83b214a; <c>0892fa0^:Workers.cs</c> is <c>WorkerGroup.Workers.cs</c> before commit 0892fa0,
-/// the code of <see cref="HandOffRule.OldRule"/>, which no longer exists. Reads of values no modelled thread
-/// writes are constant and take no step: <c>MayExit</c> (DedicatedRun.cs:206, <c>IsStopRequested &amp;&amp;
-/// !HasOpenBorrowers &amp;&amp; !HasOutsideDrainers</c>, always false: the run is never stopped, so the borrowers and
-/// the outside drainers are never read), <c>_liveWorkers &gt; _maxWorkers</c>
-/// (always false) and <c>_liveWorkers &lt; _maxWorkers</c> (always false: WakeOrSpawn never spawns at MinWorkers
-/// == MaxWorkers), <c>_liveWorkers &lt;= _minWorkers</c> (always true: Park always waits without a timeout). The
-/// <c>_awakeWorkers</c> counter, the idle waiters, the statistics slot, the count of queued turns
-/// (<c>_queuedTurns</c>, PoolRun.cs:303, 591) and the background/foreground toggle feed no decision of the protocol
-/// and are left out. So is <c>WakeAll</c> (DedicatedRun.cs:658-666): its callers are a stop, a borrower closing,
-/// the end of an outside drain (<c>OnDrainOutsideRunnersEnded</c>, 634) and a resize, none of which is modelled. A borrower's turn reaches this queue through the same <c>Enqueue</c>
-/// (PoolRun.cs:300-310 → 697-710 → 722-733) as an item does, so a producer stands for either.
+/// does them; purely local work between two such operations is folded into the step before it. Reads of values no
+/// modelled thread writes are constant and take no step:
+/// <c>MayExit</c> (DedicatedRun.cs, MayExit: "IsStopRequested &amp;&amp; !HasOpenBorrowers &amp;&amp; !HasOutsideDrainers"),
+/// always false: the run is never stopped, so the borrowers and the outside drainers are never read;
+/// <c>_liveWorkers &gt; _maxWorkers</c> (DedicatedRun.Parking.cs, RunLoop: "Volatile.Read(ref _liveWorkers) &gt; _maxWorkers",
+/// and the shrink tests of Park), always false;
+/// <c>_liveWorkers &lt; _maxWorkers</c> (DedicatedRun.Parking.cs, WakeOrSpawn: "if (Volatile.Read(ref _liveWorkers) &lt; _maxWorkers)"),
+/// always false: WakeOrSpawn never spawns at MinWorkers == MaxWorkers;
+/// <c>_liveWorkers &lt;= _minWorkers</c> (DedicatedRun.Parking.cs, Park: "Volatile.Read(ref _liveWorkers) &lt;= _minWorkers"),
+/// always true: Park always waits without a timeout.
+/// The <c>_awakeWorkers</c> counter, the idle waiters, the statistics slot, the count of queued turns (<c>_queuedTurns</c>:
+/// PoolRun.cs, TryEnqueueTurn: "Interlocked.Increment(ref _queuedTurns);" and
+/// PoolRun.cs, TryDequeue: "Interlocked.Decrement(ref _queuedTurns);") and the background/foreground toggle feed no
+/// decision of the protocol and are left out. So is <c>WakeAll</c> (DedicatedRun.Parking.cs, WakeAll): its callers are
+/// a stop, a borrower closing, the end of an outside drain (DedicatedRun.Parking.cs, OnStopRequested;
+/// DedicatedRun.Parking.cs, OnBorrowerClosed; DedicatedRun.Parking.cs, OnDrainOutsideRunnersEnded) and a resize
+/// (DedicatedRun.Elasticity.cs, Resize: "WakeAll();"), none of which is modelled. A borrower's turn reaches this queue
+/// through the same <c>Enqueue</c> as an item does, so a producer stands for either:
+/// PoolRun.cs, TryEnqueueTurn: "TryEnqueueInternal(WorkItem.ForTurn(borrower))" →
+/// PoolRun.cs, TryEnqueueInternal: "Enqueue(item);" → PoolRun.cs, Enqueue.
+/// </para>
+/// <para>
+/// <b>Citations.</b> Each step names the code it models by file (in <c>src/ThreadLineage/Pools</c>), member and, where
+/// the member has several steps, quotes of that code in the order it runs, as in
+/// DedicatedRun.Parking.cs, Park: "Interlocked.Increment(ref _parked);".
+/// <see cref="ParkingProtocolModelTests.Citations_QuoteTheCurrentSource"/> checks that every quote still occurs in that
+/// member (comments removed, each run of whitespace read as one space), so that a citation that no longer matches the
+/// code fails a test instead of rotting like a line number. 0892fa0^:WorkerGroup.Workers.cs, RunLoop cites the code
+/// before commit 0892fa0, the code of <see cref="HandOffRule.OldRule"/>, which no longer exists.
 /// </para>
 /// <para>
 /// <b>Spinning.</b> <c>SpinForWork</c> reads the queue, and when it is empty checks its deadline. The deadline is
@@ -124,15 +139,16 @@ internal sealed class ParkingProtocolModel
     public enum HandOffRule
     {
         /// <summary>
-        /// The current code (since 0892fa0; DedicatedRun.cs:403-414): the first item a worker takes after it found the queue
+        /// The current code (since 0892fa0; DedicatedRun.Parking.cs, RunLoop: "if (idle)"): the first item a worker takes after it found the queue
         /// empty (whether by spinning, by the re-check while parking, or after being woken) makes it call
         /// <c>WakeOrSpawn</c> if the queue is still not empty.
         /// </summary>
         FixedRule,
 
         /// <summary>
-        /// The code before 0892fa0 (0892fa0^:Workers.cs:411-419): only a worker still <c>searching</c> when it
-        /// dequeued hands off, if <c>Interlocked.Decrement(ref _searching) == 0</c> and the queue is not empty.
+        /// The code before 0892fa0: only a worker still <c>searching</c> when it dequeued hands off, if
+        /// <c>Interlocked.Decrement(ref _searching) == 0</c> and the queue is not empty
+        /// (0892fa0^:WorkerGroup.Workers.cs, RunLoop: "if (Interlocked.Decrement(ref _searching) == 0 &amp;&amp; !_queue.IsEmpty)").
         /// </summary>
         OldRule,
     }
@@ -142,73 +158,99 @@ internal sealed class ParkingProtocolModel
     /// </summary>
     private enum Pc : byte
     {
-        // ---- Worker: RunLoop (DedicatedRun.cs:382-479) ----
+        // ---- Worker: DedicatedRun.Parking.cs, RunLoop ----
 
-        /// <summary>DedicatedRun.cs:394 <c>TryDequeue(out var item)</c> → PoolRun.cs:578 <c>queue.TryDequeue</c>.</summary>
+        /// <summary>DedicatedRun.Parking.cs, RunLoop: "if (TryDequeue(out var item))" → PoolRun.cs, TryDequeue: "queue.TryDequeue(out item)".</summary>
         Dequeue,
 
         /// <summary>
-        /// DedicatedRun.cs:396-401 <c>if (searching) { searching = false; Interlocked.Decrement(ref _searching); }</c>
-        /// (old rule: 0892fa0^:Workers.cs:416 <c>if (Interlocked.Decrement(ref _searching) == 0 &amp;&amp; ...</c>).
+        /// DedicatedRun.Parking.cs, RunLoop: "if (searching) { searching = false; Interlocked.Decrement(ref _searching); }"
+        /// (old rule: 0892fa0^:WorkerGroup.Workers.cs, RunLoop: "if (Interlocked.Decrement(ref _searching) == 0").
         /// </summary>
         DequeuedStopSearching,
 
         /// <summary>
-        /// DedicatedRun.cs:409-410 <c>idle = false; if (!IsQueueEmpty)</c> (old rule: the <c>!_queue.IsEmpty</c> of
-        /// 0892fa0^:Workers.cs:416): the hand-off's read of the queue.
+        /// DedicatedRun.Parking.cs, RunLoop: "idle = false; if (!IsQueueEmpty)" (old rule:
+        /// 0892fa0^:WorkerGroup.Workers.cs, RunLoop: "Interlocked.Decrement(ref _searching) == 0 &amp;&amp; !_queue.IsEmpty"):
+        /// the hand-off's read of the queue.
         /// </summary>
         HandOffCheckQueue,
 
-        /// <summary>DedicatedRun.cs:449 <c>Interlocked.CompareExchange(ref _searching, 1, 0)</c> (only when not searching).</summary>
+        /// <summary>DedicatedRun.Parking.cs, RunLoop: "if (!searching &amp;&amp; Interlocked.CompareExchange(ref _searching, 1, 0) == 0)".</summary>
         BecomeSearcher,
 
-        /// <summary>DedicatedRun.cs:487 <c>if (!IsQueueEmpty || MayExit) return true;</c> in SpinForWork.</summary>
+        /// <summary>DedicatedRun.Parking.cs, SpinForWork: "if (!IsQueueEmpty || MayExit) { return true; }".</summary>
         SpinCheckQueue,
 
-        /// <summary>DedicatedRun.cs:494 <c>while (Stopwatch.GetTimestamp() &lt; deadline)</c>: either spin again or time out.</summary>
+        /// <summary>DedicatedRun.Parking.cs, SpinForWork: "while (Stopwatch.GetTimestamp() &lt; deadline)": either spin again or time out.</summary>
         SpinDeadline,
 
-        /// <summary>DedicatedRun.cs:464-465 <c>searching = false; Interlocked.Decrement(ref _searching);</c> after the spin timed out.</summary>
+        /// <summary>
+        /// After the spin timed out: DedicatedRun.Parking.cs, RunLoop: "if (SpinForWork())", "searching = false; Interlocked.Decrement(ref _searching);".
+        /// </summary>
         StopSearching,
 
-        /// <summary>DedicatedRun.cs:515 <c>Interlocked.Increment(ref _parked)</c> in Park (the announcement).</summary>
+        /// <summary>The announcement: DedicatedRun.Parking.cs, Park: "Interlocked.Increment(ref _parked);".</summary>
         ParkAnnounce,
 
-        /// <summary>DedicatedRun.cs:516 <c>!IsQueueEmpty</c>: Park's re-check after announcing.</summary>
+        /// <summary>Park's re-check after announcing: DedicatedRun.Parking.cs, Park: "if ((!IsQueueEmpty || MayExit".</summary>
         ParkRecheck,
 
-        /// <summary>DedicatedRun.cs:516 → 670 <c>Volatile.Read(ref _parked)</c> in TryClaimParked: withdrawing the announcement.</summary>
+        /// <summary>
+        /// Withdrawing the announcement: DedicatedRun.Parking.cs, Park: "&amp;&amp; TryClaimParked())" →
+        /// DedicatedRun.Parking.cs, TryClaimParked: "var parked = Volatile.Read(ref _parked);".
+        /// </summary>
         WithdrawRead,
 
-        /// <summary>DedicatedRun.cs:516 → 674 <c>Interlocked.CompareExchange(ref _parked, parked - 1, parked)</c>: withdrawing.</summary>
+        /// <summary>
+        /// Withdrawing: DedicatedRun.Parking.cs, Park: "&amp;&amp; TryClaimParked())" →
+        /// DedicatedRun.Parking.cs, TryClaimParked: "Interlocked.CompareExchange(ref _parked, parked - 1, parked)".
+        /// </summary>
         WithdrawCas,
 
-        /// <summary>DedicatedRun.cs:526 <c>WaitForPermit()</c> → 557 <c>_wake.Wait(Timeout.Infinite)</c>: blocked until a permit is free.</summary>
+        /// <summary>
+        /// Blocked until a permit is free: DedicatedRun.Parking.cs, Park: "Volatile.Read(ref _liveWorkers) &lt;= _minWorkers", "WaitForPermit();" →
+        /// DedicatedRun.Parking.cs, WaitForPermit: "_wake.Wait(Timeout.Infinite)".
+        /// </summary>
         WaitPermit,
 
-        /// <summary>DedicatedRun.cs:424 <c>RunItem(item, workerContext)</c>: runs forever, or returns (DedicatedRun.cs:426-431, then 394).</summary>
+        /// <summary>
+        /// DedicatedRun.Parking.cs, RunLoop: "RunItem(item, workerContext);", "continue;": runs forever, or returns and goes
+        /// back to the loop's TryDequeue.
+        /// </summary>
         Running,
 
-        // ---- WakeOrSpawn (DedicatedRun.cs:636-656) and TryClaimParked (668-684): producers, and workers handing off ----
+        // ---- DedicatedRun.Parking.cs, WakeOrSpawn and DedicatedRun.Parking.cs, TryClaimParked: producers, and workers handing off ----
 
-        /// <summary>DedicatedRun.cs:640 <c>if (Volatile.Read(ref _searching) &gt; 0) return;</c>.</summary>
+        /// <summary>DedicatedRun.Parking.cs, WakeOrSpawn: "if (Volatile.Read(ref _searching) &gt; 0) { return; }".</summary>
         WakeReadSearching,
 
-        /// <summary>DedicatedRun.cs:645 <c>Volatile.Read(ref _parked) &gt; 0</c> (if not, 652 is false at MinWorkers == MaxWorkers: return).</summary>
+        /// <summary>
+        /// DedicatedRun.Parking.cs, WakeOrSpawn: "if (Volatile.Read(ref _parked) &gt; 0" (if not,
+        /// DedicatedRun.Parking.cs, WakeOrSpawn: "if (Volatile.Read(ref _liveWorkers) &lt; _maxWorkers)" is false at MinWorkers == MaxWorkers: return).
+        /// </summary>
         WakeReadParked,
 
-        /// <summary>DedicatedRun.cs:645 → 670 <c>var parked = Volatile.Read(ref _parked);</c> in TryClaimParked.</summary>
+        /// <summary>
+        /// DedicatedRun.Parking.cs, WakeOrSpawn: "&amp;&amp; TryClaimParked())" →
+        /// DedicatedRun.Parking.cs, TryClaimParked: "var parked = Volatile.Read(ref _parked);".
+        /// </summary>
         ClaimRead,
 
-        /// <summary>DedicatedRun.cs:674 <c>Interlocked.CompareExchange(ref _parked, parked - 1, parked)</c>; on failure 680 <c>parked = seen</c>.</summary>
+        /// <summary>
+        /// DedicatedRun.Parking.cs, TryClaimParked: "var seen = Interlocked.CompareExchange(ref _parked, parked - 1, parked);", "parked = seen;" on failure.
+        /// </summary>
         ClaimCas,
 
-        /// <summary>DedicatedRun.cs:647 <c>_wake.Release()</c>: one permit for the claimed worker.</summary>
+        /// <summary>One permit for the claimed worker: DedicatedRun.Parking.cs, WakeOrSpawn: "_wake.Release();".</summary>
         Release,
 
-        // ---- Producer: Enqueue (PoolRun.cs:722-733) ----
+        // ---- Producer: PoolRun.cs, Enqueue ----
 
-        /// <summary>PoolRun.cs:731 <c>queue.Enqueue(item)</c> (then 732 <c>OnItemQueued()</c> → DedicatedRun.cs:625 <c>WakeOrSpawn()</c>).</summary>
+        /// <summary>
+        /// PoolRun.cs, Enqueue: "queue.Enqueue(item);" (then PoolRun.cs, Enqueue: "OnItemQueued();" →
+        /// DedicatedRun.Parking.cs, OnItemQueued: "WakeOrSpawn()").
+        /// </summary>
         Enqueue,
 
         /// <summary>The producer has enqueued all its items.</summary>
@@ -308,7 +350,8 @@ internal sealed class ParkingProtocolModel
         var state = new byte[_stateSize];
         for (var w = 0; w < _workers; w++)
         {
-            // WorkerMain → RunLoop (DedicatedRun.cs:335 → 388-392): searching = false, idle = true, then the loop's TryDequeue.
+            // DedicatedRun.cs, WorkerMain: "var stopped = RunLoop(slot, workerContext);" →
+            // DedicatedRun.Parking.cs, RunLoop: "var searching = false;", "var idle = true;", "while (true)": then the loop's TryDequeue.
             var at = WorkerAt(w);
             state[at + PcOffset] = (byte)Pc.Dequeue;
             state[at + IdleOffset] = _rule == HandOffRule.FixedRule ? (byte)1 : (byte)0;
@@ -348,36 +391,40 @@ internal sealed class ParkingProtocolModel
         {
             case Pc.Dequeue:
             {
-                // DedicatedRun.cs:394 → PoolRun.cs:578 queue.TryDequeue: one atomic step.
+                // DedicatedRun.Parking.cs, RunLoop: "if (TryDequeue(out var item))" →
+                // PoolRun.cs, TryDequeue: "queue.TryDequeue(out item)": one atomic step.
                 var next = Copy(state);
                 if (Get(state, QueueAt) > 0)
                 {
                     Set(next, QueueAt, Get(state, QueueAt) - 1);
                     if (state[at + SearchingOffset] != 0)
                     {
-                        // DedicatedRun.cs:396: still searching (we came from the spin) → stop searching first.
+                        // Still searching (we came from the spin) → stop searching first:
+                        // DedicatedRun.Parking.cs, RunLoop: "if (TryDequeue(out var item)) { if (searching)".
                         Jump(next, at, Pc.DequeuedStopSearching);
                     }
                     else
                     {
-                        // DedicatedRun.cs:403 (fixed rule): the first item after idling → the hand-off. Old rule: only a
-                        // searching worker hands off (0892fa0^:Workers.cs:411), so straight to the item.
+                        // Fixed rule: the first item after idling → the hand-off (DedicatedRun.Parking.cs, RunLoop: "if (idle)").
+                        // Old rule: only a searching worker hands off, so straight to the item
+                        // (0892fa0^:WorkerGroup.Workers.cs, RunLoop: "if (TryDequeue(out var item)) { if (searching)").
                         AfterStoppedSearching(next, at);
                     }
 
-                    output.Add(new Transition(next, thread, "TryDequeue took an item (DedicatedRun.cs:394)"));
+                    output.Add(new Transition(next, thread, "TryDequeue took an item (DedicatedRun.Parking.cs, RunLoop)"));
                 }
                 else
                 {
-                    // DedicatedRun.cs:434 idle = true (fixed rule only; the old code had no such flag); 435 MayExit
-                    // is false; 449 the CAS only if not already searching, else 454-456 straight into SpinForWork.
+                    // idle = true (fixed rule only; the old code had no such flag), MayExit is false, the CAS only if not already
+                    // searching, else straight into SpinForWork: DedicatedRun.Parking.cs, RunLoop: "idle = true; if (MayExit)",
+                    // DedicatedRun.Parking.cs, RunLoop: "if (!searching && Interlocked.CompareExchange(ref _searching, 1, 0) == 0)", "if (searching) { if (SpinForWork())".
                     if (_rule == HandOffRule.FixedRule)
                     {
                         next[at + IdleOffset] = 1;
                     }
 
                     Jump(next, at, state[at + SearchingOffset] != 0 ? Pc.SpinCheckQueue : Pc.BecomeSearcher);
-                    output.Add(new Transition(next, thread, "TryDequeue found the queue empty (DedicatedRun.cs:394)"));
+                    output.Add(new Transition(next, thread, "TryDequeue found the queue empty (DedicatedRun.Parking.cs, RunLoop)"));
                 }
 
                 break;
@@ -385,7 +432,7 @@ internal sealed class ParkingProtocolModel
 
             case Pc.DequeuedStopSearching:
             {
-                // DedicatedRun.cs:399-400: searching = false; Interlocked.Decrement(ref _searching).
+                // DedicatedRun.Parking.cs, RunLoop: "if (searching) { searching = false; Interlocked.Decrement(ref _searching); }".
                 var next = Copy(state);
                 next[at + SearchingOffset] = 0;
                 var searching = Get(state, SearchingAt) - 1;
@@ -396,43 +443,47 @@ internal sealed class ParkingProtocolModel
                 }
                 else
                 {
-                    // 0892fa0^:Workers.cs:416: hand off only if the decrement returned 0.
+                    // Hand off only if the decrement returned 0: 0892fa0^:WorkerGroup.Workers.cs, RunLoop: "if (Interlocked.Decrement(ref _searching) == 0".
                     Jump(next, at, searching == 0 ? Pc.HandOffCheckQueue : Pc.Running);
                 }
 
-                output.Add(new Transition(next, thread, "stopped searching: Interlocked.Decrement(ref _searching) (DedicatedRun.cs:400; old rule 0892fa0^:Workers.cs:416)"));
+                output.Add(new Transition(next, thread, "stopped searching: Interlocked.Decrement(ref _searching) (DedicatedRun.Parking.cs, RunLoop; old rule 0892fa0^:WorkerGroup.Workers.cs, RunLoop)"));
                 break;
             }
 
             case Pc.HandOffCheckQueue:
             {
-                // DedicatedRun.cs:410 (old: 0892fa0^:Workers.cs:416) !IsQueueEmpty → 412 WakeOrSpawn(); else run the item (424).
+                // Not empty: DedicatedRun.Parking.cs, RunLoop: "if (!IsQueueEmpty) { WakeOrSpawn(); }"
+                // (old: 0892fa0^:WorkerGroup.Workers.cs, RunLoop: "!_queue.IsEmpty) { WakeOrSpawn(); }");
+                // else the item: DedicatedRun.Parking.cs, RunLoop: "RunItem(item, workerContext);".
                 var next = Copy(state);
                 var queued = Get(state, QueueAt) > 0;
                 Jump(next, at, queued ? Pc.WakeReadSearching : Pc.Running);
                 output.Add(new Transition(
                     next,
                     thread,
-                    queued ? "hand-off: queue not empty → WakeOrSpawn (DedicatedRun.cs:410-412)" : "hand-off: queue empty → run the item (DedicatedRun.cs:410)"));
+                    queued ? "hand-off: queue not empty → WakeOrSpawn (DedicatedRun.Parking.cs, RunLoop)" : "hand-off: queue empty → run the item (DedicatedRun.Parking.cs, RunLoop)"));
                 break;
             }
 
             case Pc.BecomeSearcher:
             {
-                // DedicatedRun.cs:449-452: Interlocked.CompareExchange(ref _searching, 1, 0) == 0 → searching = true.
+                // DedicatedRun.Parking.cs, RunLoop: "Interlocked.CompareExchange(ref _searching, 1, 0) == 0) { searching = true; }".
                 var next = Copy(state);
                 if (Get(state, SearchingAt) == 0)
                 {
                     Set(next, SearchingAt, 1);
                     next[at + SearchingOffset] = 1;
                     Jump(next, at, Pc.SpinCheckQueue);
-                    output.Add(new Transition(next, thread, "became the searcher: CAS _searching 0 → 1 (DedicatedRun.cs:449)"));
+                    output.Add(new Transition(next, thread, "became the searcher: CAS _searching 0 → 1 (DedicatedRun.Parking.cs, RunLoop)"));
                 }
                 else
                 {
-                    // DedicatedRun.cs:454 false → 474 Park() → 503 (no shrink) → 509 (_awakeWorkers, not modelled) → 515.
+                    // Not searching, so Park: DedicatedRun.Parking.cs, RunLoop: "if (searching) { if (SpinForWork())", "if (!Park())" →
+                    // DedicatedRun.Parking.cs, Park: "if (Volatile.Read(ref _liveWorkers) > _maxWorkers && TryRetire(_maxWorkers))", "Interlocked.Decrement(ref _awakeWorkers)", "Interlocked.Increment(ref _parked);":
+                    // no shrink, the awake count is not modelled, and the announcement is the next step.
                     Jump(next, at, Pc.ParkAnnounce);
-                    output.Add(new Transition(next, thread, "another worker searches: CAS _searching failed → Park (DedicatedRun.cs:449, 474)"));
+                    output.Add(new Transition(next, thread, "another worker searches: CAS _searching failed → Park (DedicatedRun.Parking.cs, RunLoop)"));
                 }
 
                 break;
@@ -440,68 +491,73 @@ internal sealed class ParkingProtocolModel
 
             case Pc.SpinCheckQueue:
             {
-                // DedicatedRun.cs:487: if (!IsQueueEmpty) return true → 456-459 continue → 394.
+                // DedicatedRun.Parking.cs, SpinForWork: "if (!IsQueueEmpty || MayExit) { return true; }" →
+                // DedicatedRun.Parking.cs, RunLoop: "if (SpinForWork()) { continue; }" → the loop's TryDequeue.
                 var next = Copy(state);
                 var queued = Get(state, QueueAt) > 0;
                 Jump(next, at, queued ? Pc.Dequeue : Pc.SpinDeadline);
                 output.Add(new Transition(
                     next,
                     thread,
-                    queued ? "spin saw work → back to TryDequeue (DedicatedRun.cs:487, 459)" : "spin saw the queue empty (DedicatedRun.cs:487)"));
+                    queued ? "spin saw work → back to TryDequeue (DedicatedRun.Parking.cs, SpinForWork → RunLoop)" : "spin saw the queue empty (DedicatedRun.Parking.cs, SpinForWork)"));
                 break;
             }
 
             case Pc.SpinDeadline:
             {
-                // DedicatedRun.cs:494: the deadline is time, not shared state: either outcome at any moment.
+                // DedicatedRun.Parking.cs, SpinForWork: "while (Stopwatch.GetTimestamp() < deadline)": the deadline is time, not
+                // shared state: either outcome at any moment.
                 var again = Copy(state);
                 Jump(again, at, Pc.SpinCheckQueue);
-                output.Add(new Transition(again, thread, "spin: deadline not reached, spin again (DedicatedRun.cs:494)"));
+                output.Add(new Transition(again, thread, "spin: deadline not reached, spin again (DedicatedRun.Parking.cs, SpinForWork)"));
                 var timedOut = Copy(state);
                 Jump(timedOut, at, Pc.StopSearching);
-                output.Add(new Transition(timedOut, thread, "spin TIMED OUT: SpinForWork returns false (DedicatedRun.cs:494-496)"));
+                output.Add(new Transition(timedOut, thread, "spin TIMED OUT: SpinForWork returns false (DedicatedRun.Parking.cs, SpinForWork)"));
                 break;
             }
 
             case Pc.StopSearching:
             {
-                // DedicatedRun.cs:464-465: searching = false; Interlocked.Decrement(ref _searching); → 474 Park() → 515.
+                // DedicatedRun.Parking.cs, RunLoop: "if (SpinForWork())", "searching = false; Interlocked.Decrement(ref _searching);", "if (!Park())"
+                // → DedicatedRun.Parking.cs, Park: "Interlocked.Increment(ref _parked);".
                 var next = Copy(state);
                 next[at + SearchingOffset] = 0;
                 Set(next, SearchingAt, Get(state, SearchingAt) - 1);
                 Jump(next, at, Pc.ParkAnnounce);
-                output.Add(new Transition(next, thread, "stopped searching before parking: Interlocked.Decrement(ref _searching) (DedicatedRun.cs:465)"));
+                output.Add(new Transition(next, thread, "stopped searching before parking: Interlocked.Decrement(ref _searching) (DedicatedRun.Parking.cs, RunLoop)"));
                 break;
             }
 
             case Pc.ParkAnnounce:
             {
-                // DedicatedRun.cs:515: Interlocked.Increment(ref _parked).
+                // DedicatedRun.Parking.cs, Park: "Interlocked.Increment(ref _parked);".
                 var next = Copy(state);
                 Set(next, ParkedAt, Get(state, ParkedAt) + 1);
                 Jump(next, at, Pc.ParkRecheck);
-                output.Add(new Transition(next, thread, "Park announces: Interlocked.Increment(ref _parked) (DedicatedRun.cs:515)"));
+                output.Add(new Transition(next, thread, "Park announces: Interlocked.Increment(ref _parked) (DedicatedRun.Parking.cs, Park)"));
                 break;
             }
 
             case Pc.ParkRecheck:
             {
-                // DedicatedRun.cs:516: !IsQueueEmpty (MayExit and the shrink test are false) → TryClaimParked;
-                // else 523 (true at MinWorkers == MaxWorkers) → 526 WaitForPermit().
+                // DedicatedRun.Parking.cs, Park: "if ((!IsQueueEmpty || MayExit || Volatile.Read(ref _liveWorkers) > _maxWorkers) && TryClaimParked())":
+                // !IsQueueEmpty (MayExit and the shrink test are false) → TryClaimParked; else
+                // DedicatedRun.Parking.cs, Park: "Volatile.Read(ref _liveWorkers) <= _minWorkers", "WaitForPermit();" (true at MinWorkers == MaxWorkers).
                 var next = Copy(state);
                 var queued = Get(state, QueueAt) > 0;
                 Jump(next, at, queued ? Pc.WithdrawRead : Pc.WaitPermit);
                 output.Add(new Transition(
                     next,
                     thread,
-                    queued ? "Park re-check saw work → withdraw (DedicatedRun.cs:516)" : "Park re-check saw the queue empty → wait (DedicatedRun.cs:516, 526)"));
+                    queued ? "Park re-check saw work → withdraw (DedicatedRun.Parking.cs, Park)" : "Park re-check saw the queue empty → wait (DedicatedRun.Parking.cs, Park)"));
                 break;
             }
 
             case Pc.WithdrawRead:
             case Pc.ClaimRead:
             {
-                // DedicatedRun.cs:670-671: var parked = Volatile.Read(ref _parked); while (parked > 0) ...; else 683 return false.
+                // DedicatedRun.Parking.cs, TryClaimParked: "var parked = Volatile.Read(ref _parked); while (parked > 0)", "return false;"
+                // (when the loop does not run).
                 var next = Copy(state);
                 var parked = Get(state, ParkedAt);
                 var withdraw = pc == Pc.WithdrawRead;
@@ -512,26 +568,28 @@ internal sealed class ParkingProtocolModel
                 }
                 else if (withdraw)
                 {
-                    // TryClaimParked returned false: our announcement was claimed, a permit is ours (523 → 526).
+                    // TryClaimParked returned false: our announcement was claimed, a permit is ours
+                    // (DedicatedRun.Parking.cs, Park: "Volatile.Read(ref _liveWorkers) <= _minWorkers", "WaitForPermit();").
                     Jump(next, at, Pc.WaitPermit);
                 }
                 else
                 {
-                    // WakeOrSpawn: nobody to claim (652 spawns nothing at MinWorkers == MaxWorkers): return.
+                    // WakeOrSpawn: nobody to claim, and at MinWorkers == MaxWorkers nothing to spawn: return
+                    // (DedicatedRun.Parking.cs, WakeOrSpawn: "if (Volatile.Read(ref _liveWorkers) < _maxWorkers)").
                     Return(next, at, isWorker);
                 }
 
                 output.Add(new Transition(
                     next,
                     thread,
-                    parked > 0 ? "TryClaimParked read _parked > 0 (DedicatedRun.cs:670)" : "TryClaimParked read _parked == 0 → false (DedicatedRun.cs:670, 683)"));
+                    parked > 0 ? "TryClaimParked read _parked > 0 (DedicatedRun.Parking.cs, TryClaimParked)" : "TryClaimParked read _parked == 0 → false (DedicatedRun.Parking.cs, TryClaimParked)"));
                 break;
             }
 
             case Pc.WithdrawCas:
             case Pc.ClaimCas:
             {
-                // DedicatedRun.cs:674-680: seen = CAS(ref _parked, parked - 1, parked); seen == parked → true; else parked = seen.
+                // DedicatedRun.Parking.cs, TryClaimParked: "var seen = Interlocked.CompareExchange(ref _parked, parked - 1, parked);", "if (seen == parked) { return true; }", "parked = seen;".
                 var next = Copy(state);
                 var expected = Get(state, seenAt);
                 var actual = Get(state, ParkedAt);
@@ -543,20 +601,21 @@ internal sealed class ParkingProtocolModel
                     Set(next, seenAt, 0);
                     if (withdraw)
                     {
-                        // DedicatedRun.cs:519-520: withdrew; Park returns true → RunLoop 474 → loop to 394.
+                        // Withdrew: DedicatedRun.Parking.cs, Park: "&& TryClaimParked()) { Interlocked.Increment(ref _awakeWorkers); return true; }" →
+                        // DedicatedRun.Parking.cs, RunLoop: "if (!Park())" is false → the loop's TryDequeue.
                         Jump(next, at, Pc.Dequeue);
-                        what = "withdrew the announcement: CAS _parked succeeded → back to TryDequeue (DedicatedRun.cs:674, 519-520)";
+                        what = "withdrew the announcement: CAS _parked succeeded → back to TryDequeue (DedicatedRun.Parking.cs, TryClaimParked → Park)";
                     }
                     else
                     {
                         Jump(next, at, Pc.Release);
-                        what = "claimed a parked worker: CAS _parked succeeded (DedicatedRun.cs:674)";
+                        what = "claimed a parked worker: CAS _parked succeeded (DedicatedRun.Parking.cs, TryClaimParked)";
                     }
                 }
                 else if (actual > 0)
                 {
                     Set(next, seenAt, actual);
-                    what = "CAS _parked failed, retry with the value seen (DedicatedRun.cs:674, 680)";
+                    what = "CAS _parked failed, retry with the value seen (DedicatedRun.Parking.cs, TryClaimParked)";
                 }
                 else
                 {
@@ -564,12 +623,12 @@ internal sealed class ParkingProtocolModel
                     if (withdraw)
                     {
                         Jump(next, at, Pc.WaitPermit);
-                        what = "CAS _parked failed, _parked is 0: we were claimed → wait for the permit (DedicatedRun.cs:680, 523, 526)";
+                        what = "CAS _parked failed, _parked is 0: we were claimed → wait for the permit (DedicatedRun.Parking.cs, TryClaimParked → Park)";
                     }
                     else
                     {
                         Return(next, at, isWorker);
-                        what = "CAS _parked failed, _parked is 0: nobody to wake (DedicatedRun.cs:680, 683)";
+                        what = "CAS _parked failed, _parked is 0: nobody to wake (DedicatedRun.Parking.cs, TryClaimParked)";
                     }
                 }
 
@@ -579,14 +638,15 @@ internal sealed class ParkingProtocolModel
 
             case Pc.WaitPermit:
             {
-                // DedicatedRun.cs:557: _wake.Wait(Timeout.Infinite) blocks until a permit is free and takes it;
-                // then 527-528 Park returns true → RunLoop 474 → loop to 394.
+                // DedicatedRun.Parking.cs, WaitForPermit: "_wake.Wait(Timeout.Infinite)" blocks until a permit is free and takes it;
+                // then DedicatedRun.Parking.cs, Park: "WaitForPermit(); Interlocked.Increment(ref _awakeWorkers); return true;" →
+                // DedicatedRun.Parking.cs, RunLoop: "if (!Park())" is false → the loop's TryDequeue.
                 if (Get(state, PermitsAt) > 0)
                 {
                     var next = Copy(state);
                     Set(next, PermitsAt, Get(state, PermitsAt) - 1);
                     Jump(next, at, Pc.Dequeue);
-                    output.Add(new Transition(next, thread, "woken: took a permit from _wake (DedicatedRun.cs:557, 527-528)"));
+                    output.Add(new Transition(next, thread, "woken: took a permit from _wake (DedicatedRun.Parking.cs, WaitForPermit → Park)"));
                 }
 
                 break;
@@ -596,10 +656,11 @@ internal sealed class ParkingProtocolModel
             {
                 if (!_itemsBlockForever)
                 {
-                    // DedicatedRun.cs:424 RunItem returned; 426 no shrink; 431 continue → 394. idle stays false.
+                    // RunItem returned, no shrink, back to the loop's TryDequeue; idle stays false:
+                    // DedicatedRun.Parking.cs, RunLoop: "RunItem(item, workerContext);", "if (Volatile.Read(ref _liveWorkers) > _maxWorkers && TryRetire(_maxWorkers)", "continue;".
                     var next = Copy(state);
                     Jump(next, at, Pc.Dequeue);
-                    output.Add(new Transition(next, thread, "the item returned → back to TryDequeue (DedicatedRun.cs:424, 431)"));
+                    output.Add(new Transition(next, thread, "the item returned → back to TryDequeue (DedicatedRun.Parking.cs, RunLoop)"));
                 }
 
                 break;
@@ -607,7 +668,7 @@ internal sealed class ParkingProtocolModel
 
             case Pc.WakeReadSearching:
             {
-                // DedicatedRun.cs:640: if (Volatile.Read(ref _searching) > 0) return;
+                // DedicatedRun.Parking.cs, WakeOrSpawn: "if (Volatile.Read(ref _searching) > 0) { return; }".
                 var next = Copy(state);
                 var searcher = Get(state, SearchingAt) > 0;
                 if (searcher)
@@ -622,13 +683,14 @@ internal sealed class ParkingProtocolModel
                 output.Add(new Transition(
                     next,
                     thread,
-                    searcher ? "WakeOrSpawn saw a searcher → wakes nobody (DedicatedRun.cs:640-643)" : "WakeOrSpawn saw no searcher (DedicatedRun.cs:640)"));
+                    searcher ? "WakeOrSpawn saw a searcher → wakes nobody (DedicatedRun.Parking.cs, WakeOrSpawn)" : "WakeOrSpawn saw no searcher (DedicatedRun.Parking.cs, WakeOrSpawn)"));
                 break;
             }
 
             case Pc.WakeReadParked:
             {
-                // DedicatedRun.cs:645: Volatile.Read(ref _parked) > 0 && TryClaimParked(); else 652 (false here): return.
+                // DedicatedRun.Parking.cs, WakeOrSpawn: "if (Volatile.Read(ref _parked) > 0 && TryClaimParked())", "if (Volatile.Read(ref _liveWorkers) < _maxWorkers)":
+                // no parked worker → the spawn test, false here: return.
                 var next = Copy(state);
                 var parked = Get(state, ParkedAt) > 0;
                 if (parked)
@@ -643,28 +705,28 @@ internal sealed class ParkingProtocolModel
                 output.Add(new Transition(
                     next,
                     thread,
-                    parked ? "WakeOrSpawn saw _parked > 0 → TryClaimParked (DedicatedRun.cs:645)" : "WakeOrSpawn saw _parked == 0 → wakes nobody (DedicatedRun.cs:645, 652)"));
+                    parked ? "WakeOrSpawn saw _parked > 0 → TryClaimParked (DedicatedRun.Parking.cs, WakeOrSpawn)" : "WakeOrSpawn saw _parked == 0 → wakes nobody (DedicatedRun.Parking.cs, WakeOrSpawn)"));
                 break;
             }
 
             case Pc.Release:
             {
-                // DedicatedRun.cs:647-648: _wake.Release(); return.
+                // DedicatedRun.Parking.cs, WakeOrSpawn: "_wake.Release(); return;".
                 var next = Copy(state);
                 Set(next, PermitsAt, Get(state, PermitsAt) + 1);
                 Return(next, at, isWorker);
-                output.Add(new Transition(next, thread, "released a permit: _wake.Release() (DedicatedRun.cs:647)"));
+                output.Add(new Transition(next, thread, "released a permit: _wake.Release() (DedicatedRun.Parking.cs, WakeOrSpawn)"));
                 break;
             }
 
             case Pc.Enqueue:
             {
-                // PoolRun.cs:731 queue.Enqueue(item); 732 OnItemQueued() → DedicatedRun.cs:625 WakeOrSpawn().
+                // PoolRun.cs, Enqueue: "queue.Enqueue(item); OnItemQueued();" → DedicatedRun.Parking.cs, OnItemQueued: "WakeOrSpawn()".
                 var next = Copy(state);
                 Set(next, QueueAt, Get(state, QueueAt) + 1);
                 next[at + RemainingOffset]--;
                 Jump(next, at, Pc.WakeReadSearching);
-                output.Add(new Transition(next, thread, "enqueued an item: queue.Enqueue (PoolRun.cs:731)"));
+                output.Add(new Transition(next, thread, "enqueued an item: queue.Enqueue (PoolRun.cs, Enqueue)"));
                 break;
             }
 
@@ -681,18 +743,21 @@ internal sealed class ParkingProtocolModel
     {
         if (_rule == HandOffRule.FixedRule && next[at + IdleOffset] != 0)
         {
-            // DedicatedRun.cs:403-410: if (idle) { idle = false; if (!IsQueueEmpty) ... } — the read is the next step.
+            // DedicatedRun.Parking.cs, RunLoop: "if (idle) { idle = false; if (!IsQueueEmpty)" — the read is the next step.
             next[at + IdleOffset] = 0;
             Jump(next, at, Pc.HandOffCheckQueue);
         }
         else
         {
-            // DedicatedRun.cs:424: RunItem.
+            // DedicatedRun.Parking.cs, RunLoop: "RunItem(item, workerContext);".
             Jump(next, at, Pc.Running);
         }
     }
 
-    /// <summary>Returns from WakeOrSpawn: a worker runs its item (DedicatedRun.cs:412 → 424); a producer enqueues its next item or is done.</summary>
+    /// <summary>
+    /// Returns from WakeOrSpawn: a worker runs its item (DedicatedRun.Parking.cs, RunLoop: "WakeOrSpawn();", "RunItem(item, workerContext);");
+    /// a producer enqueues its next item or is done.
+    /// </summary>
     private static void Return(byte[] next, int at, bool isWorker)
     {
         if (isWorker)

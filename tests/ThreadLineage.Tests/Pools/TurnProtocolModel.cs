@@ -52,24 +52,35 @@ namespace ThreadLineage.Tests.Pools;
 /// <para>
 /// <b>Granularity.</b> One step is one interlocked operation or one read of shared state, in the order the code
 /// does them; purely local work is folded into the step before it. <c>_queue.Enqueue</c> and
-/// <c>_queue.TryDequeue</c> are atomic steps, and so is queueing a turn on the host (<c>TryEnqueueTurn</c>,
-/// PoolRun.cs:300-311, with the host's own gate and wake-up). The line numbers in the comments are those of commit
-/// 83b214a (<c>BorrowedRun.cs</c> and <c>PoolRun.cs</c> in <c>src/ThreadLineage/Pools</c>); the variants that keep
-/// the code before it cite commit 6caab42. Left out because they feed no decision of the protocol: the
-/// <c>IsQueueEmpty</c> read after <c>_turns</c> drops to 0 in <c>ReleaseTurn</c> (BorrowedRun.cs:279, idle waiters
-/// only), <c>EnterItems</c>/<c>LeaveItems</c>, the host's <c>_queuedTurns</c>, the creation of the queue on the first
-/// enqueue (PoolRun.cs:724-729: a reader that finds no queue finds it empty, as it would an empty queue), bounded
-/// capacity (<c>ReserveRoom</c>) and idle waiters. Not modelled: borrowers of the borrower (<c>HasOpenBorrowers</c> is
-/// constant false and takes no step; no <c>OnBorrowerClosed</c>), <c>Resize</c>, a restart while the previous run
-/// drains (<c>_held</c> is constant false and takes no step; no <c>Release</c>), a waiting stop that runs items
-/// inline on a host thread (<c>WaitForExit</c> → <c>HelpUntilFinished</c>, which counts as an outside drainer too),
-/// the items <c>CancelQueuedSubmissions</c> puts back (continuations and turns, PoolRun.cs:818-831: they go back
-/// through <c>TryEnqueueInternal</c> and <c>OnItemQueued</c>, the path of the internal enqueuers, or hold a slot
-/// already), and the fallback of <c>QueueTurnOnHost</c> to the .NET thread pool (BorrowedRun.cs:147; the host never
-/// closes). <c>TryFinish</c>'s own <c>IsStopRequested</c> read (BorrowedRun.cs:301) takes no step, nor does
-/// <c>OnDrainOutsideRunnersEnded</c>'s (198): every caller has just read the flag set (or, the stopper, set it), and
-/// it never goes back to false. <c>_limit</c> is constant (no <c>Resize</c>), so the <c>_turns &lt;= _limit</c> read
-/// of <c>RunTurn</c> always succeeds, but it is still a step.
+/// <c>_queue.TryDequeue</c> are atomic steps, and so is queueing a turn on the host (PoolRun.cs, TryEnqueueTurn, with
+/// the host's own gate and wake-up). Left out because they feed no decision of the protocol: the <c>IsQueueEmpty</c>
+/// read after <c>_turns</c> drops to 0 in <c>ReleaseTurn</c>, which only releases idle waiters
+/// (BorrowedRun.cs, ReleaseTurn: "if (Interlocked.Decrement(ref _turns) == 0 &amp;&amp; IsQueueEmpty) { ReleaseIdleWaiters(); }"),
+/// <c>EnterItems</c>/<c>LeaveItems</c>, the host's <c>_queuedTurns</c>, the creation of the queue on the first enqueue
+/// (PoolRun.cs, Enqueue: "if (queue is null)": a reader that finds no queue finds it empty, as it would an empty
+/// queue), bounded capacity (<c>ReserveRoom</c>) and idle waiters. Not modelled: borrowers of the borrower
+/// (<c>HasOpenBorrowers</c> is constant false and takes no step; no <c>OnBorrowerClosed</c>), <c>Resize</c>, a restart
+/// while the previous run drains (<c>_held</c> is constant false and takes no step; no <c>Release</c>), a waiting stop
+/// that runs items inline on a host thread (<c>WaitForExit</c> → <c>HelpUntilFinished</c>, which counts as an outside
+/// drainer too), the items <c>CancelQueuedSubmissions</c> puts back (continuations and turns: they go back through
+/// <c>TryEnqueueInternal</c> and <c>OnItemQueued</c>, the path of the internal enqueuers, or hold a slot already;
+/// PoolRun.cs, CancelQueuedSubmissions: "borrower.QueueTurnOnHost();", "Manager.Scheduler.QueueElsewhereIfClosed(this, (Task)item.Work);"),
+/// and the fallback of <c>QueueTurnOnHost</c> to the .NET thread pool (the host never closes;
+/// BorrowedRun.cs, QueueTurnOnHost: "ThreadPool.UnsafeQueueUserWorkItem("). <c>TryFinish</c>'s own
+/// <c>IsStopRequested</c> read (BorrowedRun.cs, TryFinish: "if (!IsStopRequested ||") takes no step, nor does
+/// <c>OnDrainOutsideRunnersEnded</c>'s (BorrowedRun.cs, OnDrainOutsideRunnersEnded: "if (IsStopRequested)"): every
+/// caller has just read the flag set (or, the stopper, set it), and it never goes back to false. <c>_limit</c> is
+/// constant (no <c>Resize</c>), so the <c>_turns &lt;= _limit</c> read of <c>RunTurn</c> always succeeds, but it is
+/// still a step.
+/// </para>
+/// <para>
+/// <b>Citations.</b> Each step names the code it models by file (in <c>src/ThreadLineage/Pools</c>), member and, where
+/// the member has several steps, quotes of that code in the order it runs, as in
+/// BorrowedRun.cs, ReleaseTurn: "Interlocked.Decrement(ref _turns)", "if (!IsQueueEmpty) { TryAddTurn(); }".
+/// <see cref="TurnProtocolModelTests.Citations_QuoteTheCurrentSource"/> checks that every quote still occurs in that
+/// member (comments removed, each run of whitespace read as one space), so that a citation that no longer matches the
+/// code fails a test instead of rotting like a line number. The variants that keep the code before 83b214a cite it at
+/// commit 6caab42, as in 6caab42:BorrowedRun.cs, IsQuiet.
 /// </para>
 /// <para>
 /// <b>Running an item.</b> By default an item returns in one step. With <c>itemsBlockForever</c> a host thread that
@@ -91,8 +102,8 @@ namespace ThreadLineage.Tests.Pools;
 /// violation does not hide the others, and adds three that are not invariants of the protocol (below).
 /// </para>
 /// <para>
-/// <b>Findings.</b> The code as of 83b214a keeps every invariant (I1-I4 and the accounting) in every configuration
-/// <see cref="TurnProtocolModelTests"/> explores. The code before it (6caab42, kept as
+/// <b>Findings.</b> The code since 83b214a (the current code) keeps every invariant (I1-I4 and the accounting) in
+/// every configuration <see cref="TurnProtocolModelTests"/> explores. The code before it (6caab42, kept as
 /// <see cref="Variant.TurnsReadFirst"/> and <see cref="Variant.CancelWithoutDrainerCount"/>) broke I3 twice, and the
 /// checker still finds both: <c>IsQuiet</c> read <c>_turns</c> before the queue, so a <c>ReleaseTurn</c> that
 /// re-took a slot between the two reads ran the last item unseen (the run finished while the item ran); and a stop
@@ -104,21 +115,23 @@ namespace ThreadLineage.Tests.Pools;
 /// <see cref="Checks.NoTurnAfterFinishOffHost"/>, <see cref="Checks.NotClosedWhileCanceling"/>: off by default; the
 /// tests assert what the checker finds with each). A turn may hold a slot, and be queued on the host, after
 /// <c>Exited</c> completed and the borrower left its host: a <c>ReleaseTurn</c> that saw the queue not empty
-/// re-takes a slot after another turn ran that item and finished the run, as the comment of
-/// <c>QueueTurnOnHost</c> (BorrowedRun.cs:143-146) says. It is harmless, and the default checks prove why: no item is
-/// queued or runs once <c>Exited</c> completed (I3, checked in every state), so the late turn finds the queue empty,
+/// re-takes a slot after another turn ran that item and finished the run, as the comment in
+/// BorrowedRun.cs, QueueTurnOnHost says. It is harmless, and the default checks prove why: no item is queued or runs
+/// once <c>Exited</c> completed (I3, checked in every state), so the late turn finds the queue empty,
 /// gives its slot back, and its <c>TryFinish</c> returns at the exchange (<c>Exited</c> completes once). The same
 /// holds for the stopper's <c>OnDrainOutsideRunnersEnded</c>, which can take such a slot too
 /// (<see cref="Checks.NoTurnAfterFinishOffHost"/>): it reads the queue not empty, a turn runs that item and the run
-/// finishes, then it takes a slot. That thread (<c>RequestStop</c>'s caller) need not run an item of the host, unlike
-/// what the comment of <c>QueueTurnOnHost</c> says ("only from a thread running a host item"), so the host may have
-/// closed meanwhile: the turn then runs on the .NET thread pool (BorrowedRun.cs:147) and finds the queue empty all
-/// the same. And a <c>TryFinish</c> whose first <c>IsQuiet</c> came before the stopper's
+/// finishes, then it takes a slot. That thread (<c>RequestStop</c>'s caller) need not run an item of the host, so the
+/// host may have closed meanwhile (the comment in <c>QueueTurnOnHost</c> says so since a13294a): the turn then runs on
+/// the .NET thread pool (BorrowedRun.cs, QueueTurnOnHost: "ThreadPool.UnsafeQueueUserWorkItem(") and finds the queue
+/// empty all the same. And a <c>TryFinish</c> whose first <c>IsQuiet</c> came before the stopper's
 /// <c>BeginDrainOutsideRunners</c> can close the gate while the stopper holds an item it took
-/// (<see cref="Checks.NotClosedWhileCanceling"/>), although the summary of <c>BeginDrainOutsideRunners</c>
-/// (PoolRun.cs:399-403) says the run does not close while a drainer is at work. The run does not finish before the
-/// drain ends (I3, checked in that exploration too), but a continuation the stopper puts back afterwards is refused
-/// by the closed gate and runs off the pool (PoolRun.cs:828 → <c>QueueElsewhereIfClosed</c> → <c>RunDetached</c>).
+/// (<see cref="Checks.NotClosedWhileCanceling"/>), as the summary of <c>BeginDrainOutsideRunners</c> says since
+/// a13294a (PoolRun.cs, BeginDrainOutsideRunners: the run does not finish while a drainer is at work, but a borrowing
+/// run's gate may already have closed). The run does not finish before the drain ends (I3, checked in that exploration
+/// too), but a continuation the stopper puts back afterwards is refused by the closed gate and runs off the pool:
+/// PoolRun.cs, CancelQueuedSubmissions: "Manager.Scheduler.QueueElsewhereIfClosed(this, (Task)item.Work);" →
+/// PoolTaskScheduler.cs, QueueElsewhereIfClosed: "if (!run.TryEnqueueInternal(task)) { RunDetached(task); }".
 /// </para>
 /// <para>
 /// <b>Search.</b> Breadth first, so a counterexample is a shortest one. Threads of a kind are interchangeable, so
@@ -146,7 +159,8 @@ internal sealed class TurnProtocolModel
     private const int DrainersAt = 8;
     private const int SharedSize = 9;
 
-    // _gate in one byte, as PoolRun.cs:32-34 packs it in one int: the enqueuer count, StopRequested, Closed.
+    // _gate in one byte, as PoolRun.cs packs it in one int: the enqueuer count, StopRequested, Closed
+    // (PoolRun.cs, EnqueuersMask: "ClosedFlag - 1"; PoolRun.cs, StopRequestedFlag: "1 << 30"; PoolRun.cs, ClosedFlag: "1 << 29").
     private const int EnqueuersMask = 0x1F;
     private const int StopRequestedBit = 0x20;
     private const int ClosedBit = 0x40;
@@ -158,8 +172,9 @@ internal sealed class TurnProtocolModel
     private const int CountOffset = 1;
     private const int SeenOffset = 2;
 
-    // A stopper's count while it runs the TryFinish of OnDrainOutsideRunnersEnded (BorrowedRun.cs:200): when that
-    // returns, OnStopRequested's TryFinish (PoolRun.cs:396) follows.
+    // A stopper's count while it runs the TryFinish of OnDrainOutsideRunnersEnded
+    // (BorrowedRun.cs, OnDrainOutsideRunnersEnded: "if (IsStopRequested) { TryFinish(); }"): when that returns, OnStopRequested's TryFinish follows
+    // (PoolRun.cs, RequestStop: "OnStopRequested();" → BorrowedRun.cs, OnStopRequested: "TryFinish()").
     private const byte InDrainEndFinish = 1;
 
     private readonly int _limit;
@@ -235,8 +250,8 @@ internal sealed class TurnProtocolModel
         _threads = hosts + submitters + continuations + stoppers;
         _stateSize = SharedSize + (_threads * BlockSize);
 
-        // BorrowedRun.cs:88 IsQueueEmpty && Volatile.Read(ref _turns) == 0 && !HasOpenBorrowers && !HasOutsideDrainers;
-        // before 83b214a (6caab42 BorrowedRun.cs:70) _turns first, and no drainer count.
+        // BorrowedRun.cs, IsQuiet: "IsQueueEmpty && Volatile.Read(ref _turns) == 0 && !HasOpenBorrowers && !HasOutsideDrainers";
+        // before 83b214a _turns first, and no drainer count: 6caab42:BorrowedRun.cs, IsQuiet: "Volatile.Read(ref _turns) == 0 && IsQueueEmpty && !HasOpenBorrowers;".
         var turnsFirst = variant.HasFlag(Variant.TurnsReadFirst);
         var drainers = !variant.HasFlag(Variant.CancelWithoutDrainerCount);
         _quietReads = QuietReads(Pc.FinishReadQueue, Pc.FinishReadTurns, Pc.FinishReadDrainers);
@@ -249,19 +264,20 @@ internal sealed class TurnProtocolModel
         }
     }
 
-    /// <summary>The code modelled: the current code (83b214a), the code before it, or breakages of it. The changes combine.</summary>
+    /// <summary>The code modelled: the current code (since 83b214a), the code before it, or breakages of it. The changes combine.</summary>
     [Flags]
     public enum Variant
     {
         /// <summary>
-        /// The code as it is (commit 83b214a): <c>IsQuiet</c> reads the queue, then <c>_turns</c>, then
-        /// <c>_outsideDrainers</c> (BorrowedRun.cs:88), and a stop that cancels what is queued counts itself as an
-        /// outside drainer around <c>CancelQueuedSubmissions</c> (PoolRun.cs:383-394).
+        /// The code as it is (since commit 83b214a): <c>IsQuiet</c> reads the queue, then <c>_turns</c>, then
+        /// <c>_outsideDrainers</c> (BorrowedRun.cs, IsQuiet), and a stop that cancels what is queued counts itself as an
+        /// outside drainer around <c>CancelQueuedSubmissions</c>
+        /// (PoolRun.cs, RequestStop: "var drain = BeginDrainOutsideRunners();", "CancelQueuedSubmissions();", "EndDrainOutsideRunners(drain);").
         /// </summary>
         CurrentCode = 0,
 
         /// <summary>
-        /// The order of <c>IsQuiet</c> before 83b214a (6caab42 BorrowedRun.cs:70): <c>_turns</c> first, the queue
+        /// The order of <c>IsQuiet</c> before 83b214a (6caab42:BorrowedRun.cs, IsQuiet): <c>_turns</c> first, the queue
         /// second (then the drainer count, unless <see cref="CancelWithoutDrainerCount"/>). Between the two reads a
         /// <c>ReleaseTurn</c> that saw the queue not empty can take a slot for a new turn, and that turn can take the
         /// last item, so <c>TryFinish</c> sees a quiet run while the item runs.
@@ -269,7 +285,8 @@ internal sealed class TurnProtocolModel
         TurnsReadFirst = 1,
 
         /// <summary>
-        /// The stop before 83b214a (6caab42 PoolRun.cs:373-378): <c>CancelQueuedSubmissions</c> without
+        /// The stop before 83b214a (6caab42:PoolRun.cs, RequestStop: "if (cancelPending) { CancelQueuedSubmissions(); } OnStopRequested();"):
+        /// <c>CancelQueuedSubmissions</c> without
         /// <c>BeginDrainOutsideRunners</c>/<c>EndDrainOutsideRunners</c> around it (so no
         /// <c>OnDrainOutsideRunnersEnded</c>), and <c>IsQuiet</c> without <c>!HasOutsideDrainers</c>. While the stopper
         /// holds an item it took, the queue is empty, so the run can finish before the item is canceled.
@@ -280,21 +297,21 @@ internal sealed class TurnProtocolModel
         BeforeFix = TurnsReadFirst | CancelWithoutDrainerCount,
 
         /// <summary>
-        /// Broken on purpose: <c>ReleaseTurn</c> without <c>if (!IsQueueEmpty) TryAddTurn();</c> (BorrowedRun.cs:284-287).
+        /// Broken on purpose: <c>ReleaseTurn</c> without BorrowedRun.cs, ReleaseTurn: "if (!IsQueueEmpty) { TryAddTurn(); }".
         /// A turn that gives its slot back does not look at the queue again, so an item enqueued by a submitter that
         /// saw every slot taken is stranded.
         /// </summary>
         ReleaseTurnWithoutRecheck = 4,
 
         /// <summary>
-        /// Broken on purpose: <c>TryFinish</c> without the second <c>IsQuiet</c> (BorrowedRun.cs:301). An enqueuer
+        /// Broken on purpose: <c>TryFinish</c> without the second <c>IsQuiet</c> (BorrowedRun.cs, TryFinish: "|| !TryCloseGate() || !IsQuiet)"). An enqueuer
         /// that enqueued and left the gate between the first look and the close has queued an item the finished run
         /// never runs.
         /// </summary>
         FinishWithoutSecondQuietCheck = 8,
 
         /// <summary>
-        /// Broken on purpose: <c>TryFinish</c> without <c>TryCloseGate()</c> (BorrowedRun.cs:301). An internal enqueue
+        /// Broken on purpose: <c>TryFinish</c> without <c>TryCloseGate()</c> (BorrowedRun.cs, TryFinish: "|| !TryCloseGate() ||"). An internal enqueue
         /// is accepted after the run finished.
         /// </summary>
         FinishWithoutClosingGate = 16,
@@ -339,7 +356,8 @@ internal sealed class TurnProtocolModel
 
         /// <summary>
         /// Not an invariant (an allowed behaviour, see the remarks): no turn is claimed, once <c>Exited</c> completed,
-        /// by a thread that runs no item of the host (the stopper's <c>OnDrainOutsideRunnersEnded</c>, BorrowedRun.cs:194).
+        /// by a thread that runs no item of the host (the stopper's
+        /// BorrowedRun.cs, OnDrainOutsideRunnersEnded: "while (!IsQueueEmpty &amp;&amp; TryAddTurn())").
         /// </summary>
         NoTurnAfterFinishOffHost = 256,
 
@@ -368,130 +386,178 @@ internal sealed class TurnProtocolModel
         /// <summary>The thread has nothing left to do.</summary>
         Done,
 
-        // ---- Submitter: Admit → TryEnterSubmission (ThreadPoolManager.Submission.cs:324 → PoolRun.cs:166-176);
-        // ---- internal enqueuer: TryEnqueueInternal (PoolTaskScheduler.cs:102 → PoolRun.cs:295-297 → 697-710) ----
+        // ---- Submitter: ThreadPoolManager.Submission.cs, Admit: "run.TryEnterSubmission()" → PoolRun.cs, TryEnterSubmission;
+        // ---- internal enqueuer: PoolTaskScheduler.cs, QueueTask: "run.TryEnqueueInternal(task)" → PoolRun.cs, TryEnqueueInternal ----
 
         /// <summary>
-        /// PoolRun.cs:169 <c>(Interlocked.Increment(ref _gate.Value) &amp; (StopRequestedFlag | ClosedFlag)) == 0</c>
-        /// (internal: 701, <c>&amp; ClosedFlag</c> only).
+        /// PoolRun.cs, TryEnterSubmission: "(Interlocked.Increment(ref _gate.Value) &amp; (StopRequestedFlag | ClosedFlag)) == 0"
+        /// (internal: PoolRun.cs, TryEnqueueInternal: "(Interlocked.Increment(ref _gate.Value) &amp; ClosedFlag) != 0").
         /// </summary>
         EnterGate,
 
         /// <summary>
-        /// PoolRun.cs:283 (internal: 707) → 731 <c>queue.Enqueue(item)</c>, then 732 <c>OnItemQueued()</c> →
-        /// BorrowedRun.cs:183 <c>TryAddTurn()</c>.
+        /// PoolRun.cs, EnqueueAdmitted: "Enqueue(WorkItem.ForTask(item," (a post: PoolRun.cs, EnqueuePosted: "Enqueue(WorkItem.ForPosted(";
+        /// internal: PoolRun.cs, TryEnqueueInternal: "Enqueue(item);") → PoolRun.cs, Enqueue: "queue.Enqueue(item);", "OnItemQueued();" →
+        /// BorrowedRun.cs, OnItemQueued: "TryAddTurn()".
         /// </summary>
         Enqueue,
 
-        /// <summary>PoolRun.cs:179 (refused: 174; internal: 703, 708) → 715 <c>Interlocked.Decrement(ref _gate.Value)</c>.</summary>
+        /// <summary>
+        /// PoolRun.cs, ExitSubmission: "ExitGate()" (refused: PoolRun.cs, TryEnterSubmission: "ExitGate();"; internal:
+        /// PoolRun.cs, TryEnqueueInternal: "ExitGate();") → PoolRun.cs, ExitGate: "Interlocked.Decrement(ref _gate.Value);".
+        /// </summary>
         ExitDecrement,
 
-        /// <summary>PoolRun.cs:716 <c>if (_stopRequested)</c> → 718 <c>OnGateLeftWhileStopping()</c> → BorrowedRun.cs:189 <c>TryFinish()</c>.</summary>
+        /// <summary>
+        /// PoolRun.cs, ExitGate: "if (_stopRequested) { OnGateLeftWhileStopping(); }" → BorrowedRun.cs, OnGateLeftWhileStopping: "TryFinish()".
+        /// </summary>
         ExitReadStop,
 
-        // ---- TryAddTurn (BorrowedRun.cs:251-273; _held is false): enqueuers after enqueueing, turns in ReleaseTurn,
+        // ---- BorrowedRun.cs, TryAddTurn: "if (_held)" is false. Enqueuers after enqueueing, turns in ReleaseTurn,
         // ---- the stopper in OnDrainOutsideRunnersEnded ----
 
-        /// <summary>BorrowedRun.cs:258-259 <c>var turns = Volatile.Read(ref _turns); while (turns &lt; _limit)</c>.</summary>
+        /// <summary>BorrowedRun.cs, TryAddTurn: "var turns = Volatile.Read(ref _turns); while (turns &lt; _limit)".</summary>
         AddTurnRead,
 
-        /// <summary>BorrowedRun.cs:262 <c>Interlocked.CompareExchange(ref _turns, turns + 1, turns)</c>; on failure 269 <c>turns = seen</c>.</summary>
+        /// <summary>BorrowedRun.cs, TryAddTurn: "var seen = Interlocked.CompareExchange(ref _turns, turns + 1, turns);", "turns = seen;" on failure.</summary>
         AddTurnCas,
 
-        /// <summary>BorrowedRun.cs:265 <c>QueueTurnOnHost()</c> → 141 <c>_host.TryEnqueueTurn(this)</c>: the turn enters the host's queue.</summary>
+        /// <summary>
+        /// The turn enters the host's queue: BorrowedRun.cs, TryAddTurn: "QueueTurnOnHost(); return true;" →
+        /// BorrowedRun.cs, QueueTurnOnHost: "_host.TryEnqueueTurn(this)".
+        /// </summary>
         QueueTurn,
 
-        // ---- Stopper: RequestStop (PoolRun.cs:359-397) ----
+        // ---- Stopper: PoolRun.cs, RequestStop ----
 
-        /// <summary>PoolRun.cs:373 <c>Interlocked.Or(ref _gate.Value, StopRequestedFlag)</c>.</summary>
+        /// <summary>PoolRun.cs, RequestStop: "Interlocked.Or(ref _gate.Value, StopRequestedFlag);".</summary>
         StopSetFlag,
 
-        /// <summary>PoolRun.cs:374 <c>_stopRequested = true</c>; then 383-394 (cancel) and 396 <c>OnStopRequested()</c> → BorrowedRun.cs:185 <c>TryFinish()</c>.</summary>
+        /// <summary>
+        /// Then the cancel and OnStopRequested: PoolRun.cs, RequestStop: "_stopRequested = true;", "if (cancelPending) { var drain", "OnStopRequested();" →
+        /// BorrowedRun.cs, OnStopRequested: "TryFinish()".
+        /// </summary>
         StopSetMirror,
 
-        /// <summary>PoolRun.cs:385 <c>BeginDrainOutsideRunners()</c> → 408 <c>Interlocked.Increment(ref _outsideDrainers)</c>.</summary>
+        /// <summary>
+        /// PoolRun.cs, RequestStop: "var drain = BeginDrainOutsideRunners();" →
+        /// PoolRun.cs, BeginDrainOutsideRunners: "Interlocked.Increment(ref _outsideDrainers);".
+        /// </summary>
         DrainBegin,
 
-        /// <summary>PoolRun.cs:388 → 801 <c>while (TryDequeue(out var item))</c> in CancelQueuedSubmissions → 578 <c>queue.TryDequeue</c>.</summary>
+        /// <summary>
+        /// PoolRun.cs, RequestStop: "CancelQueuedSubmissions();" → PoolRun.cs, CancelQueuedSubmissions: "while (TryDequeue(out var item))" →
+        /// PoolRun.cs, TryDequeue: "queue.TryDequeue(out item)".
+        /// </summary>
         CancelDequeue,
 
-        /// <summary>PoolRun.cs:803-806: the stopper holds a submission it took from the queue and completes it canceled.</summary>
+        /// <summary>
+        /// The stopper holds a submission it took from the queue and completes it canceled:
+        /// PoolRun.cs, CancelQueuedSubmissions: "RequestCancellation(submission); Manager.Scheduler.Execute(task);".
+        /// </summary>
         CancelItem,
 
-        /// <summary>PoolRun.cs:392 <c>EndDrainOutsideRunners(drain)</c> → 417 <c>Interlocked.Decrement(ref _outsideDrainers)</c>.</summary>
+        /// <summary>
+        /// PoolRun.cs, RequestStop: "EndDrainOutsideRunners(drain);" →
+        /// PoolRun.cs, EndDrainOutsideRunners: "Interlocked.Decrement(ref _outsideDrainers);".
+        /// </summary>
         DrainEnd,
 
         /// <summary>
-        /// PoolRun.cs:418 <c>OnDrainOutsideRunnersEnded()</c> → BorrowedRun.cs:194 <c>while (!IsQueueEmpty &amp;&amp;
-        /// TryAddTurn())</c>: the queue read; then 198-200 <c>if (IsStopRequested) TryFinish();</c>.
+        /// PoolRun.cs, EndDrainOutsideRunners: "OnDrainOutsideRunnersEnded();" →
+        /// BorrowedRun.cs, OnDrainOutsideRunnersEnded: "while (!IsQueueEmpty &amp;&amp; TryAddTurn())", "if (IsStopRequested) { TryFinish(); }":
+        /// the queue read, then the TryFinish.
         /// </summary>
         DrainEndCheckQueue,
 
-        // ---- Host thread: RunLoop's TryDequeue → RunItem (DedicatedRun.cs:394, 424 → PoolRun.cs:556) → RunTurn (BorrowedRun.cs:152-181) ----
+        // ---- Host thread: DedicatedRun.Parking.cs, RunLoop: "if (TryDequeue(out var item))", "RunItem(item, workerContext);" →
+        // ---- PoolRun.cs, RunItem: "borrower.RunTurn(workerContext);" → BorrowedRun.cs, RunTurn ----
 
-        /// <summary>The host thread takes the next turn entry from the host's queue (DedicatedRun.cs:394); blocked while it is empty.</summary>
+        /// <summary>
+        /// The host thread takes the next turn entry from the host's queue (DedicatedRun.Parking.cs, RunLoop: "if (TryDequeue(out var item))");
+        /// blocked while it is empty.
+        /// </summary>
         HostTake,
 
-        /// <summary>BorrowedRun.cs:155 <c>Interlocked.Increment(ref _running)</c>.</summary>
+        /// <summary>BorrowedRun.cs, RunTurn: "Interlocked.Increment(ref _running);".</summary>
         TurnIncrementRunning,
 
-        /// <summary>BorrowedRun.cs:160 <c>while (ran &lt; TurnLength &amp;&amp; TryDequeue(out var item))</c> → PoolRun.cs:578 <c>queue.TryDequeue</c>.</summary>
+        /// <summary>
+        /// BorrowedRun.cs, RunTurn: "while (ran &lt; TurnLength &amp;&amp; TryDequeue(out var item))" → PoolRun.cs, TryDequeue: "queue.TryDequeue(out item)".
+        /// </summary>
         TurnDequeue,
 
-        /// <summary>BorrowedRun.cs:162-163 <c>RunItem(item, workerContext); ran++;</c>: returns, or runs forever.</summary>
+        /// <summary>BorrowedRun.cs, RunTurn: "RunItem(item, workerContext); ran++;": returns, or runs forever.</summary>
         TurnRunItem,
 
-        /// <summary>BorrowedRun.cs:169 <c>Interlocked.Decrement(ref _running)</c>.</summary>
+        /// <summary>BorrowedRun.cs, RunTurn: "Interlocked.Decrement(ref _running);".</summary>
         TurnDecrementRunning,
 
-        /// <summary>BorrowedRun.cs:174 <c>ran == TurnLength &amp;&amp; !IsQueueEmpty</c>: the queue read.</summary>
+        /// <summary>The queue read: BorrowedRun.cs, RunTurn: "if (ran == TurnLength &amp;&amp; !IsQueueEmpty".</summary>
         TurnCheckQueue,
 
-        /// <summary>BorrowedRun.cs:174 <c>Volatile.Read(ref _turns) &lt;= _limit</c>.</summary>
+        /// <summary>BorrowedRun.cs, RunTurn: "&amp;&amp; Volatile.Read(ref _turns) &lt;= _limit)".</summary>
         TurnReadTurns,
 
-        /// <summary>BorrowedRun.cs:176 <c>QueueTurnOnHost()</c> → 141: the next turn (same slot) goes to the back of the host's queue.</summary>
+        /// <summary>
+        /// The next turn (same slot) goes to the back of the host's queue: BorrowedRun.cs, RunTurn: "QueueTurnOnHost(); return;" →
+        /// BorrowedRun.cs, QueueTurnOnHost: "_host.TryEnqueueTurn(this)".
+        /// </summary>
         TurnRequeue,
 
-        /// <summary>BorrowedRun.cs:180 <c>ReleaseTurn()</c> → 279 <c>Interlocked.Decrement(ref _turns)</c>.</summary>
+        /// <summary>BorrowedRun.cs, RunTurn: "ReleaseTurn();" → BorrowedRun.cs, ReleaseTurn: "Interlocked.Decrement(ref _turns)".</summary>
         ReleaseDecrement,
 
-        /// <summary>BorrowedRun.cs:284 <c>if (!IsQueueEmpty)</c> → 286 <c>TryAddTurn()</c>.</summary>
+        /// <summary>BorrowedRun.cs, ReleaseTurn: "if (!IsQueueEmpty) { TryAddTurn(); }".</summary>
         ReleaseCheckQueue,
 
-        /// <summary>BorrowedRun.cs:289 <c>if (IsStopRequested)</c> → 291 <c>TryFinish()</c>.</summary>
+        /// <summary>BorrowedRun.cs, ReleaseTurn: "if (IsStopRequested) { TryFinish(); }".</summary>
         ReleaseReadStop,
 
-        // ---- TryFinish (BorrowedRun.cs:296-314) with IsQuiet (88) and TryCloseGate (PoolRun.cs:622-644) ----
+        // ---- BorrowedRun.cs, TryFinish with BorrowedRun.cs, IsQuiet and PoolRun.cs, TryCloseGate ----
 
-        /// <summary>BorrowedRun.cs:301 <c>!IsQuiet</c> → 88 <c>IsQueueEmpty</c>.</summary>
+        /// <summary>BorrowedRun.cs, TryFinish: "|| !IsQuiet ||" → BorrowedRun.cs, IsQuiet: "IsQueueEmpty &amp;&amp;".</summary>
         FinishReadQueue,
 
-        /// <summary>BorrowedRun.cs:301 <c>!IsQuiet</c> → 88 <c>Volatile.Read(ref _turns) == 0</c> (<c>!HasOpenBorrowers</c> is constant true).</summary>
+        /// <summary>
+        /// BorrowedRun.cs, TryFinish: "|| !IsQuiet ||" → BorrowedRun.cs, IsQuiet: "Volatile.Read(ref _turns) == 0", "!HasOpenBorrowers" (constant true).
+        /// </summary>
         FinishReadTurns,
 
-        /// <summary>BorrowedRun.cs:301 <c>!IsQuiet</c> → 88 <c>!HasOutsideDrainers</c> → PoolRun.cs:141 <c>Volatile.Read(ref _outsideDrainers) != 0</c>.</summary>
+        /// <summary>
+        /// BorrowedRun.cs, TryFinish: "|| !IsQuiet ||" → BorrowedRun.cs, IsQuiet: "!HasOutsideDrainers" →
+        /// PoolRun.cs, HasOutsideDrainers: "Volatile.Read(ref _outsideDrainers) != 0".
+        /// </summary>
         FinishReadDrainers,
 
-        /// <summary>BorrowedRun.cs:301 <c>!TryCloseGate()</c> → PoolRun.cs:624 <c>Volatile.Read(ref _gate.Value)</c>, 625-630.</summary>
+        /// <summary>
+        /// BorrowedRun.cs, TryFinish: "|| !TryCloseGate() ||" →
+        /// PoolRun.cs, TryCloseGate: "var gate = Volatile.Read(ref _gate.Value); while ((gate &amp; ClosedFlag) == 0) { if ((gate &amp; EnqueuersMask) != 0) { return false; }".
+        /// </summary>
         CloseReadGate,
 
-        /// <summary>PoolRun.cs:634 <c>Interlocked.CompareExchange(ref _gate.Value, gate | ClosedFlag, gate)</c>; on failure 640 <c>gate = seen</c>, 625-630.</summary>
+        /// <summary>
+        /// PoolRun.cs, TryCloseGate: "var seen = Interlocked.CompareExchange(ref _gate.Value, gate | ClosedFlag, gate);", "gate = seen;" on failure (and
+        /// the loop's tests again).
+        /// </summary>
         CloseCas,
 
-        /// <summary>BorrowedRun.cs:301 the second <c>!IsQuiet</c> → 88 <c>IsQueueEmpty</c>.</summary>
+        /// <summary>The second: BorrowedRun.cs, TryFinish: "|| !TryCloseGate() || !IsQuiet)" → BorrowedRun.cs, IsQuiet: "IsQueueEmpty &amp;&amp;".</summary>
         FinishReadQueueAgain,
 
-        /// <summary>BorrowedRun.cs:301 the second <c>!IsQuiet</c> → 88 <c>Volatile.Read(ref _turns) == 0</c>.</summary>
+        /// <summary>The second: BorrowedRun.cs, TryFinish: "|| !TryCloseGate() || !IsQuiet)" → BorrowedRun.cs, IsQuiet: "Volatile.Read(ref _turns) == 0".</summary>
         FinishReadTurnsAgain,
 
-        /// <summary>BorrowedRun.cs:301 the second <c>!IsQuiet</c> → 88 <c>!HasOutsideDrainers</c> (PoolRun.cs:141).</summary>
+        /// <summary>
+        /// The second: BorrowedRun.cs, TryFinish: "|| !TryCloseGate() || !IsQuiet)" → BorrowedRun.cs, IsQuiet: "!HasOutsideDrainers" →
+        /// PoolRun.cs, HasOutsideDrainers: "Volatile.Read(ref _outsideDrainers) != 0".
+        /// </summary>
         FinishReadDrainersAgain,
 
-        /// <summary>BorrowedRun.cs:307 <c>Interlocked.Exchange(ref _finished, 1) != 0</c>.</summary>
+        /// <summary>BorrowedRun.cs, TryFinish: "if (Interlocked.Exchange(ref _finished, 1) != 0)".</summary>
         FinishExchange,
 
-        /// <summary>BorrowedRun.cs:312-313 <c>CompleteExited(); _host.RemoveBorrower(this);</c> (PoolRun.cs:615-619).</summary>
+        /// <summary>BorrowedRun.cs, TryFinish: "CompleteExited(); _host.RemoveBorrower(this);" (PoolRun.cs, CompleteExited).</summary>
         CompleteExited,
     }
 
@@ -654,7 +720,8 @@ internal sealed class TurnProtocolModel
         {
             case Pc.EnterGate:
             {
-                // PoolRun.cs:169 (submission: refused by StopRequested or Closed) / 701 (internal: refused by Closed only).
+                // Submission: refused by StopRequested or Closed (PoolRun.cs, TryEnterSubmission: "& (StopRequestedFlag | ClosedFlag)) == 0");
+                // internal: refused by Closed only (PoolRun.cs, TryEnqueueInternal: "& ClosedFlag) != 0").
                 var gate = state[GateAt] + 1;
                 next[GateAt] = (byte)gate;
                 var refusedBy = kind == Kind.Submitter ? StopRequestedBit | ClosedBit : ClosedBit;
@@ -662,37 +729,37 @@ internal sealed class TurnProtocolModel
                 {
                     Jump(next, at, Pc.Enqueue);
                     what = kind == Kind.Submitter
-                        ? "entered the gate: Interlocked.Increment(ref _gate) saw no flag → admitted (PoolRun.cs:169)"
-                        : "entered the gate: Interlocked.Increment(ref _gate) saw no Closed → admitted (PoolRun.cs:701)";
+                        ? "entered the gate: Interlocked.Increment(ref _gate) saw no flag → admitted (PoolRun.cs, TryEnterSubmission)"
+                        : "entered the gate: Interlocked.Increment(ref _gate) saw no Closed → admitted (PoolRun.cs, TryEnqueueInternal)";
                 }
                 else
                 {
                     Jump(next, at, Pc.ExitDecrement);
                     what = kind == Kind.Submitter
-                        ? "Interlocked.Increment(ref _gate) saw a flag → REFUSED, leaves the gate (PoolRun.cs:169, 174)"
-                        : "Interlocked.Increment(ref _gate) saw Closed → REFUSED, leaves the gate (PoolRun.cs:701, 703)";
+                        ? "Interlocked.Increment(ref _gate) saw a flag → REFUSED, leaves the gate (PoolRun.cs, TryEnterSubmission)"
+                        : "Interlocked.Increment(ref _gate) saw Closed → REFUSED, leaves the gate (PoolRun.cs, TryEnqueueInternal)";
                 }
 
                 break;
             }
 
             case Pc.Enqueue:
-                // PoolRun.cs:731 queue.Enqueue(item); 732 OnItemQueued() → BorrowedRun.cs:183 TryAddTurn().
+                // PoolRun.cs, Enqueue: "queue.Enqueue(item); OnItemQueued();" → BorrowedRun.cs, OnItemQueued: "TryAddTurn()".
                 Set(next, QueueAt, Get(state, QueueAt) + 1);
                 Jump(next, at, Pc.AddTurnRead);
-                what = "enqueued an item: queue.Enqueue (PoolRun.cs:731) → TryAddTurn (732 → BorrowedRun.cs:183)";
+                what = "enqueued an item: queue.Enqueue (PoolRun.cs, Enqueue) → TryAddTurn (BorrowedRun.cs, OnItemQueued)";
                 break;
 
             case Pc.ExitDecrement:
-                // PoolRun.cs:715 Interlocked.Decrement(ref _gate.Value).
+                // PoolRun.cs, ExitGate: "Interlocked.Decrement(ref _gate.Value);".
                 next[GateAt] = (byte)(state[GateAt] - 1);
                 Jump(next, at, Pc.ExitReadStop);
-                what = "leaves the gate: Interlocked.Decrement(ref _gate) (PoolRun.cs:715)";
+                what = "leaves the gate: Interlocked.Decrement(ref _gate) (PoolRun.cs, ExitGate)";
                 break;
 
             case Pc.ExitReadStop:
             {
-                // PoolRun.cs:716 if (_stopRequested) → 718 OnGateLeftWhileStopping() → BorrowedRun.cs:189 TryFinish().
+                // PoolRun.cs, ExitGate: "if (_stopRequested) { OnGateLeftWhileStopping(); }" → BorrowedRun.cs, OnGateLeftWhileStopping: "TryFinish()".
                 var stopping = state[StopMirrorAt] != 0;
                 if (stopping)
                 {
@@ -704,25 +771,25 @@ internal sealed class TurnProtocolModel
                 }
 
                 what = stopping
-                    ? "ExitGate read _stopRequested == true → TryFinish (PoolRun.cs:716-718, BorrowedRun.cs:189)"
-                    : "ExitGate read _stopRequested == false (PoolRun.cs:716)";
+                    ? "ExitGate read _stopRequested == true → TryFinish (PoolRun.cs, ExitGate → BorrowedRun.cs, OnGateLeftWhileStopping)"
+                    : "ExitGate read _stopRequested == false (PoolRun.cs, ExitGate)";
                 break;
             }
 
             case Pc.AddTurnRead:
             {
-                // BorrowedRun.cs:258-259: var turns = Volatile.Read(ref _turns); while (turns < _limit) ...; else 272 return false.
+                // BorrowedRun.cs, TryAddTurn: "var turns = Volatile.Read(ref _turns); while (turns < _limit)", "return false;" (when the loop does not run).
                 var turns = Get(state, TurnsAt);
                 if (turns < _limit)
                 {
                     Set(next, at + SeenOffset, turns);
                     Jump(next, at, Pc.AddTurnCas);
-                    what = string.Create(CultureInfo.InvariantCulture, $"TryAddTurn read _turns == {turns} < limit (BorrowedRun.cs:258-259)");
+                    what = string.Create(CultureInfo.InvariantCulture, $"TryAddTurn read _turns == {turns} < limit (BorrowedRun.cs, TryAddTurn)");
                 }
                 else
                 {
                     ReturnFromAddTurn(next, at, kind, added: false);
-                    what = string.Create(CultureInfo.InvariantCulture, $"TryAddTurn read _turns == {turns}: every slot taken → false (BorrowedRun.cs:258-259, 272)");
+                    what = string.Create(CultureInfo.InvariantCulture, $"TryAddTurn read _turns == {turns}: every slot taken → false (BorrowedRun.cs, TryAddTurn)");
                 }
 
                 break;
@@ -730,7 +797,7 @@ internal sealed class TurnProtocolModel
 
             case Pc.AddTurnCas:
             {
-                // BorrowedRun.cs:262-269: seen = CAS(ref _turns, turns + 1, turns); seen == turns → QueueTurnOnHost; else turns = seen.
+                // BorrowedRun.cs, TryAddTurn: "var seen = Interlocked.CompareExchange(ref _turns, turns + 1, turns);", "if (seen == turns) { QueueTurnOnHost();", "turns = seen;".
                 var expected = Get(state, at + SeenOffset);
                 var actual = Get(state, TurnsAt);
                 if (actual == expected)
@@ -738,104 +805,111 @@ internal sealed class TurnProtocolModel
                     Set(next, TurnsAt, actual + 1);
                     Set(next, at + SeenOffset, 0);
                     Jump(next, at, Pc.QueueTurn);
-                    what = string.Create(CultureInfo.InvariantCulture, $"TryAddTurn took a slot: CAS _turns {actual} → {actual + 1} (BorrowedRun.cs:262)");
+                    what = string.Create(CultureInfo.InvariantCulture, $"TryAddTurn took a slot: CAS _turns {actual} → {actual + 1} (BorrowedRun.cs, TryAddTurn)");
                 }
                 else if (actual < _limit)
                 {
                     Set(next, at + SeenOffset, actual);
-                    what = string.Create(CultureInfo.InvariantCulture, $"TryAddTurn CAS failed, retries with _turns == {actual} (BorrowedRun.cs:262, 269)");
+                    what = string.Create(CultureInfo.InvariantCulture, $"TryAddTurn CAS failed, retries with _turns == {actual} (BorrowedRun.cs, TryAddTurn)");
                 }
                 else
                 {
                     ReturnFromAddTurn(next, at, kind, added: false);
-                    what = string.Create(CultureInfo.InvariantCulture, $"TryAddTurn CAS failed, _turns == {actual}: every slot taken → false (BorrowedRun.cs:262, 269, 272)");
+                    what = string.Create(CultureInfo.InvariantCulture, $"TryAddTurn CAS failed, _turns == {actual}: every slot taken → false (BorrowedRun.cs, TryAddTurn)");
                 }
 
                 break;
             }
 
             case Pc.QueueTurn:
-                // BorrowedRun.cs:265 QueueTurnOnHost() → 141 _host.TryEnqueueTurn(this) (PoolRun.cs:300-311); BorrowedRun.cs:266 return true.
+                // BorrowedRun.cs, TryAddTurn: "QueueTurnOnHost(); return true;" → BorrowedRun.cs, QueueTurnOnHost: "_host.TryEnqueueTurn(this)"
+                // → PoolRun.cs, TryEnqueueTurn.
                 Set(next, HostQueueAt, Get(state, HostQueueAt) + 1);
                 ReturnFromAddTurn(next, at, kind, added: true);
-                what = "queued a new turn on the host: QueueTurnOnHost (BorrowedRun.cs:265 → 141)";
+                what = "queued a new turn on the host: QueueTurnOnHost (BorrowedRun.cs, TryAddTurn → QueueTurnOnHost)";
                 break;
 
             case Pc.StopSetFlag:
-                // PoolRun.cs:373 Interlocked.Or(ref _gate.Value, StopRequestedFlag).
+                // PoolRun.cs, RequestStop: "Interlocked.Or(ref _gate.Value, StopRequestedFlag);".
                 next[GateAt] = (byte)(state[GateAt] | StopRequestedBit);
                 Jump(next, at, Pc.StopSetMirror);
-                what = "RequestStop: Interlocked.Or(ref _gate, StopRequestedFlag) (PoolRun.cs:373)";
+                what = "RequestStop: Interlocked.Or(ref _gate, StopRequestedFlag) (PoolRun.cs, RequestStop)";
                 break;
 
             case Pc.StopSetMirror:
-                // PoolRun.cs:374 _stopRequested = true; 383-394 cancel (optional); 396 OnStopRequested() → BorrowedRun.cs:185 TryFinish().
+                // Then the cancel (optional) and OnStopRequested: PoolRun.cs, RequestStop: "_stopRequested = true;", "if (cancelPending) { var drain", "OnStopRequested();" →
+                // BorrowedRun.cs, OnStopRequested: "TryFinish()".
                 next[StopMirrorAt] = 1;
                 if (!_cancelPending)
                 {
                     Jump(next, at, _quietReads[0]);
-                    what = "RequestStop: _stopRequested = true (PoolRun.cs:374) → OnStopRequested → TryFinish (396, BorrowedRun.cs:185)";
+                    what = "RequestStop: _stopRequested = true (PoolRun.cs, RequestStop) → OnStopRequested → TryFinish (BorrowedRun.cs, OnStopRequested)";
                 }
                 else if (CountsDrainers)
                 {
                     Jump(next, at, Pc.DrainBegin);
-                    what = "RequestStop: _stopRequested = true (PoolRun.cs:374) → BeginDrainOutsideRunners (383-385)";
+                    what = "RequestStop: _stopRequested = true → BeginDrainOutsideRunners (PoolRun.cs, RequestStop)";
                 }
                 else
                 {
                     Jump(next, at, Pc.CancelDequeue);
-                    what = "RequestStop: _stopRequested = true (6caab42 PoolRun.cs:364) → CancelQueuedSubmissions (375) [before 83b214a: no drainer count]";
+                    what = "RequestStop: _stopRequested = true → CancelQueuedSubmissions (6caab42:PoolRun.cs, RequestStop) [before 83b214a: no drainer count]";
                 }
 
                 break;
 
             case Pc.DrainBegin:
-                // PoolRun.cs:385 BeginDrainOutsideRunners() → 408 Interlocked.Increment(ref _outsideDrainers); 388 CancelQueuedSubmissions().
+                // PoolRun.cs, RequestStop: "var drain = BeginDrainOutsideRunners();", "CancelQueuedSubmissions();" (the next step) →
+                // PoolRun.cs, BeginDrainOutsideRunners: "Interlocked.Increment(ref _outsideDrainers);".
                 Set(next, DrainersAt, Get(state, DrainersAt) + 1);
                 Jump(next, at, Pc.CancelDequeue);
-                what = "RequestStop: BeginDrainOutsideRunners: Interlocked.Increment(ref _outsideDrainers) (PoolRun.cs:385 → 408) → CancelQueuedSubmissions (388)";
+                what = "RequestStop: BeginDrainOutsideRunners: Interlocked.Increment(ref _outsideDrainers) → CancelQueuedSubmissions (PoolRun.cs, RequestStop → BeginDrainOutsideRunners)";
                 break;
 
             case Pc.CancelDequeue:
             {
-                // PoolRun.cs:801 while (TryDequeue(out var item)) → 578; when empty, 392 EndDrainOutsideRunners (before 83b214a: OnStopRequested → TryFinish).
+                // PoolRun.cs, CancelQueuedSubmissions: "while (TryDequeue(out var item))" → PoolRun.cs, TryDequeue: "queue.TryDequeue(out item)";
+                // when empty, PoolRun.cs, RequestStop: "CancelQueuedSubmissions();", "EndDrainOutsideRunners(drain);"
+                // (before 83b214a: 6caab42:PoolRun.cs, RequestStop: "CancelQueuedSubmissions(); } OnStopRequested();" → TryFinish).
                 var queued = Get(state, QueueAt);
                 if (queued > 0)
                 {
                     Set(next, QueueAt, queued - 1);
                     Jump(next, at, Pc.CancelItem);
-                    what = "CancelQueuedSubmissions took an item from the queue (PoolRun.cs:801 → 578)";
+                    what = "CancelQueuedSubmissions took an item from the queue (PoolRun.cs, CancelQueuedSubmissions → TryDequeue)";
                 }
                 else if (CountsDrainers)
                 {
                     Jump(next, at, Pc.DrainEnd);
-                    what = "CancelQueuedSubmissions found the queue empty → EndDrainOutsideRunners (PoolRun.cs:801, 392)";
+                    what = "CancelQueuedSubmissions found the queue empty → EndDrainOutsideRunners (PoolRun.cs, CancelQueuedSubmissions → RequestStop)";
                 }
                 else
                 {
                     Jump(next, at, _quietReads[0]);
-                    what = "CancelQueuedSubmissions found the queue empty → OnStopRequested → TryFinish (6caab42 PoolRun.cs:747, 378) [before 83b214a: no drainer count]";
+                    what = "CancelQueuedSubmissions found the queue empty → OnStopRequested → TryFinish (6caab42:PoolRun.cs, CancelQueuedSubmissions → RequestStop) [before 83b214a: no drainer count]";
                 }
 
                 break;
             }
 
             case Pc.CancelItem:
-                // PoolRun.cs:805-806 TaskCanceler.RequestCancellation(task); Manager.Scheduler.Execute(task): it ends Canceled.
+                // PoolRun.cs, CancelQueuedSubmissions: "RequestCancellation(submission); Manager.Scheduler.Execute(task);": it ends Canceled
+                // (or, should neither its own token nor the runtime's fast path cancel it, runs: PoolRun.cs, RequestCancellation), and is
+                // final either way when the stopper takes the next item.
                 Jump(next, at, Pc.CancelDequeue);
-                what = "canceled the item it took: RequestCancellation + Execute (PoolRun.cs:805-806)";
+                what = "canceled the item it took: RequestCancellation + Execute (PoolRun.cs, CancelQueuedSubmissions)";
                 break;
 
             case Pc.DrainEnd:
-                // PoolRun.cs:392 EndDrainOutsideRunners → 417 Interlocked.Decrement(ref _outsideDrainers); 418 OnDrainOutsideRunnersEnded().
+                // PoolRun.cs, EndDrainOutsideRunners: "Interlocked.Decrement(ref _outsideDrainers); OnDrainOutsideRunnersEnded();".
                 Set(next, DrainersAt, Get(state, DrainersAt) - 1);
                 Jump(next, at, Pc.DrainEndCheckQueue);
-                what = "EndDrainOutsideRunners: Interlocked.Decrement(ref _outsideDrainers) → OnDrainOutsideRunnersEnded (PoolRun.cs:392 → 417-418, BorrowedRun.cs:191)";
+                what = "EndDrainOutsideRunners: Interlocked.Decrement(ref _outsideDrainers) → OnDrainOutsideRunnersEnded (PoolRun.cs, EndDrainOutsideRunners → BorrowedRun.cs, OnDrainOutsideRunnersEnded)";
                 break;
 
             case Pc.DrainEndCheckQueue:
             {
-                // BorrowedRun.cs:194 while (!IsQueueEmpty && TryAddTurn()); then 198-200 if (IsStopRequested) TryFinish().
+                // BorrowedRun.cs, OnDrainOutsideRunnersEnded: "while (!IsQueueEmpty && TryAddTurn())", "if (IsStopRequested) { TryFinish(); }".
                 var queued = Get(state, QueueAt) > 0;
                 if (queued)
                 {
@@ -847,40 +921,41 @@ internal sealed class TurnProtocolModel
                 }
 
                 what = queued
-                    ? "OnDrainOutsideRunnersEnded read the queue: not empty → TryAddTurn (BorrowedRun.cs:194)"
-                    : "OnDrainOutsideRunnersEnded read the queue: empty → TryFinish (BorrowedRun.cs:194, 198-200)";
+                    ? "OnDrainOutsideRunnersEnded read the queue: not empty → TryAddTurn (BorrowedRun.cs, OnDrainOutsideRunnersEnded)"
+                    : "OnDrainOutsideRunnersEnded read the queue: empty → TryFinish (BorrowedRun.cs, OnDrainOutsideRunnersEnded)";
                 break;
             }
 
             case Pc.HostTake:
-                // DedicatedRun.cs:394 TryDequeue → 424 RunItem → PoolRun.cs:556 borrower.RunTurn (the host's queue is not empty here).
+                // The host's queue is not empty here: DedicatedRun.Parking.cs, RunLoop: "if (TryDequeue(out var item))", "RunItem(item, workerContext);" →
+                // PoolRun.cs, RunItem: "borrower.RunTurn(workerContext);".
                 Set(next, HostQueueAt, Get(state, HostQueueAt) - 1);
                 Jump(next, at, Pc.TurnIncrementRunning);
-                what = "took a turn from the host's queue → RunTurn (DedicatedRun.cs:394, 424 → PoolRun.cs:556)";
+                what = "took a turn from the host's queue → RunTurn (DedicatedRun.Parking.cs, RunLoop → PoolRun.cs, RunItem)";
                 break;
 
             case Pc.TurnIncrementRunning:
-                // BorrowedRun.cs:155 Interlocked.Increment(ref _running); 157 ran = 0.
+                // BorrowedRun.cs, RunTurn: "Interlocked.Increment(ref _running);", "var ran = 0;".
                 Set(next, RunningAt, Get(state, RunningAt) + 1);
                 Set(next, at + CountOffset, 0);
                 Jump(next, at, Pc.TurnDequeue);
-                what = "RunTurn: Interlocked.Increment(ref _running) (BorrowedRun.cs:155)";
+                what = "RunTurn: Interlocked.Increment(ref _running) (BorrowedRun.cs, RunTurn)";
                 break;
 
             case Pc.TurnDequeue:
             {
-                // BorrowedRun.cs:160 (ran < TurnLength holds here) TryDequeue → PoolRun.cs:578 queue.TryDequeue.
+                // (ran < TurnLength holds here) BorrowedRun.cs, RunTurn: "&& TryDequeue(out var item))" → PoolRun.cs, TryDequeue: "queue.TryDequeue(out item)".
                 var queued = Get(state, QueueAt);
                 if (queued > 0)
                 {
                     Set(next, QueueAt, queued - 1);
                     Jump(next, at, Pc.TurnRunItem);
-                    what = "RunTurn took an item (BorrowedRun.cs:160 → PoolRun.cs:578)";
+                    what = "RunTurn took an item (BorrowedRun.cs, RunTurn → PoolRun.cs, TryDequeue)";
                 }
                 else
                 {
                     Jump(next, at, Pc.TurnDecrementRunning);
-                    what = "RunTurn found the queue empty (BorrowedRun.cs:160)";
+                    what = "RunTurn found the queue empty (BorrowedRun.cs, RunTurn)";
                 }
 
                 break;
@@ -888,146 +963,149 @@ internal sealed class TurnProtocolModel
 
             case Pc.TurnRunItem:
             {
-                // (An item that blocks forever takes no step: see above.) BorrowedRun.cs:162-163 RunItem returned; ran++; 160 ran < TurnLength → dequeue again, else leave the loop.
+                // (An item that blocks forever takes no step: see above.) RunItem returned; ran++; ran < TurnLength → dequeue again, else
+                // leave the loop: BorrowedRun.cs, RunTurn: "while (ran < TurnLength &&", "RunItem(item, workerContext); ran++;".
                 var ran = state[at + CountOffset] + 1;
                 next[at + CountOffset] = (byte)ran;
                 Jump(next, at, ran < _turnLength ? Pc.TurnDequeue : Pc.TurnDecrementRunning);
-                what = string.Create(CultureInfo.InvariantCulture, $"the item returned, ran == {ran} (BorrowedRun.cs:162-163, 160)");
+                what = string.Create(CultureInfo.InvariantCulture, $"the item returned, ran == {ran} (BorrowedRun.cs, RunTurn)");
                 break;
             }
 
             case Pc.TurnDecrementRunning:
             {
-                // BorrowedRun.cs:169 Interlocked.Decrement(ref _running); 174 ran == TurnLength (local) && ...
+                // BorrowedRun.cs, RunTurn: "Interlocked.Decrement(ref _running);", "if (ran == TurnLength" (local) && ...
                 Set(next, RunningAt, Get(state, RunningAt) - 1);
                 var full = state[at + CountOffset] == _turnLength;
                 Jump(next, at, full ? Pc.TurnCheckQueue : Pc.ReleaseDecrement);
                 what = full
-                    ? "RunTurn: Interlocked.Decrement(ref _running), ran == TurnLength (BorrowedRun.cs:169, 174)"
-                    : "RunTurn: Interlocked.Decrement(ref _running), ran < TurnLength → ReleaseTurn (BorrowedRun.cs:169, 174, 180)";
+                    ? "RunTurn: Interlocked.Decrement(ref _running), ran == TurnLength (BorrowedRun.cs, RunTurn)"
+                    : "RunTurn: Interlocked.Decrement(ref _running), ran < TurnLength → ReleaseTurn (BorrowedRun.cs, RunTurn)";
                 break;
             }
 
             case Pc.TurnCheckQueue:
             {
-                // BorrowedRun.cs:174 !IsQueueEmpty → && Volatile.Read(ref _turns) <= _limit; else 180 ReleaseTurn().
+                // The next read, or else the release: BorrowedRun.cs, RunTurn: "if (ran == TurnLength && !IsQueueEmpty && Volatile.Read(ref _turns) <= _limit)", "ReleaseTurn();".
                 var queued = Get(state, QueueAt) > 0;
                 Jump(next, at, queued ? Pc.TurnReadTurns : Pc.ReleaseDecrement);
                 what = queued
-                    ? "RunTurn read the queue: not empty (BorrowedRun.cs:174)"
-                    : "RunTurn read the queue: empty → ReleaseTurn (BorrowedRun.cs:174, 180)";
+                    ? "RunTurn read the queue: not empty (BorrowedRun.cs, RunTurn)"
+                    : "RunTurn read the queue: empty → ReleaseTurn (BorrowedRun.cs, RunTurn)";
                 break;
             }
 
             case Pc.TurnReadTurns:
             {
-                // BorrowedRun.cs:174 Volatile.Read(ref _turns) <= _limit → 176 QueueTurnOnHost(); else 180 ReleaseTurn().
+                // The next turn, or else the release: BorrowedRun.cs, RunTurn: "&& Volatile.Read(ref _turns) <= _limit)", "QueueTurnOnHost(); return;", "ReleaseTurn();".
                 var within = Get(state, TurnsAt) <= _limit;
                 Jump(next, at, within ? Pc.TurnRequeue : Pc.ReleaseDecrement);
                 what = within
-                    ? "RunTurn read _turns <= _limit (BorrowedRun.cs:174)"
-                    : "RunTurn read _turns > _limit → ReleaseTurn (BorrowedRun.cs:174, 180)";
+                    ? "RunTurn read _turns <= _limit (BorrowedRun.cs, RunTurn)"
+                    : "RunTurn read _turns > _limit → ReleaseTurn (BorrowedRun.cs, RunTurn)";
                 break;
             }
 
             case Pc.TurnRequeue:
-                // BorrowedRun.cs:176-177 QueueTurnOnHost(); return: the slot goes with the next turn.
+                // BorrowedRun.cs, RunTurn: "QueueTurnOnHost(); return;": the slot goes with the next turn.
                 Set(next, HostQueueAt, Get(state, HostQueueAt) + 1);
                 Set(next, at + CountOffset, 0);
                 Jump(next, at, Pc.HostTake);
-                what = "queued the next turn on the host, keeping the slot (BorrowedRun.cs:176 → 141)";
+                what = "queued the next turn on the host, keeping the slot (BorrowedRun.cs, RunTurn → QueueTurnOnHost)";
                 break;
 
             case Pc.ReleaseDecrement:
-                // BorrowedRun.cs:279 Interlocked.Decrement(ref _turns) (the IsQueueEmpty read after it only releases idle waiters).
+                // BorrowedRun.cs, ReleaseTurn: "Interlocked.Decrement(ref _turns)" (the IsQueueEmpty read after it only releases idle waiters).
                 Set(next, TurnsAt, Get(state, TurnsAt) - 1);
                 Set(next, at + CountOffset, 0);
                 Jump(next, at, _variant.HasFlag(Variant.ReleaseTurnWithoutRecheck) ? Pc.ReleaseReadStop : Pc.ReleaseCheckQueue);
                 what = _variant.HasFlag(Variant.ReleaseTurnWithoutRecheck)
-                    ? "ReleaseTurn: Interlocked.Decrement(ref _turns) (BorrowedRun.cs:279) [BROKEN: no re-check of the queue]"
-                    : "ReleaseTurn: Interlocked.Decrement(ref _turns) (BorrowedRun.cs:279)";
+                    ? "ReleaseTurn: Interlocked.Decrement(ref _turns) (BorrowedRun.cs, ReleaseTurn) [BROKEN: no re-check of the queue]"
+                    : "ReleaseTurn: Interlocked.Decrement(ref _turns) (BorrowedRun.cs, ReleaseTurn)";
                 break;
 
             case Pc.ReleaseCheckQueue:
             {
-                // BorrowedRun.cs:284 if (!IsQueueEmpty) → 286 TryAddTurn().
+                // BorrowedRun.cs, ReleaseTurn: "if (!IsQueueEmpty) { TryAddTurn(); }".
                 var queued = Get(state, QueueAt) > 0;
                 Jump(next, at, queued ? Pc.AddTurnRead : Pc.ReleaseReadStop);
                 what = queued
-                    ? "ReleaseTurn re-check: queue not empty → TryAddTurn (BorrowedRun.cs:284-286)"
-                    : "ReleaseTurn re-check: queue empty (BorrowedRun.cs:284)";
+                    ? "ReleaseTurn re-check: queue not empty → TryAddTurn (BorrowedRun.cs, ReleaseTurn)"
+                    : "ReleaseTurn re-check: queue empty (BorrowedRun.cs, ReleaseTurn)";
                 break;
             }
 
             case Pc.ReleaseReadStop:
             {
-                // BorrowedRun.cs:289 if (IsStopRequested) → 291 TryFinish().
+                // BorrowedRun.cs, ReleaseTurn: "if (IsStopRequested) { TryFinish(); }".
                 var stopping = state[StopMirrorAt] != 0;
                 Jump(next, at, stopping ? _quietReads[0] : Pc.HostTake);
                 what = stopping
-                    ? "ReleaseTurn read _stopRequested == true → TryFinish (BorrowedRun.cs:289-291)"
-                    : "ReleaseTurn read _stopRequested == false → back to the host (BorrowedRun.cs:289)";
+                    ? "ReleaseTurn read _stopRequested == true → TryFinish (BorrowedRun.cs, ReleaseTurn)"
+                    : "ReleaseTurn read _stopRequested == false → back to the host (BorrowedRun.cs, ReleaseTurn)";
                 break;
             }
 
             case Pc.FinishReadQueue:
             case Pc.FinishReadQueueAgain:
             {
-                // BorrowedRun.cs:301 !IsQuiet → 88 IsQueueEmpty (before 83b214a: read second).
+                // BorrowedRun.cs, TryFinish: "!IsQuiet" → BorrowedRun.cs, IsQuiet: "IsQueueEmpty" (before 83b214a: read second).
                 var again = pc == Pc.FinishReadQueueAgain;
                 var empty = Get(state, QueueAt) == 0;
                 AfterQuietRead(next, at, kind, pc, quietSoFar: empty);
                 what = string.Create(
                     CultureInfo.InvariantCulture,
-                    $"TryFinish{(again ? " (after the close)" : string.Empty)} read the queue: {(empty ? "empty" : "not empty → not quiet, returns")} (BorrowedRun.cs:301, 88)");
+                    $"TryFinish{(again ? " (after the close)" : string.Empty)} read the queue: {(empty ? "empty" : "not empty → not quiet, returns")} (BorrowedRun.cs, TryFinish → IsQuiet)");
                 break;
             }
 
             case Pc.FinishReadTurns:
             case Pc.FinishReadTurnsAgain:
             {
-                // BorrowedRun.cs:301 !IsQuiet → 88 Volatile.Read(ref _turns) == 0 (before 83b214a: read first).
+                // BorrowedRun.cs, TryFinish: "!IsQuiet" → BorrowedRun.cs, IsQuiet: "Volatile.Read(ref _turns) == 0" (before 83b214a: read first).
                 var again = pc == Pc.FinishReadTurnsAgain;
                 var turns = Get(state, TurnsAt);
                 AfterQuietRead(next, at, kind, pc, quietSoFar: turns == 0);
                 what = string.Create(
                     CultureInfo.InvariantCulture,
-                    $"TryFinish{(again ? " (after the close)" : string.Empty)} read _turns == {turns}{(turns == 0 ? string.Empty : " → not quiet, returns")} (BorrowedRun.cs:301, 88)");
+                    $"TryFinish{(again ? " (after the close)" : string.Empty)} read _turns == {turns}{(turns == 0 ? string.Empty : " → not quiet, returns")} (BorrowedRun.cs, TryFinish → IsQuiet)");
                 break;
             }
 
             case Pc.FinishReadDrainers:
             case Pc.FinishReadDrainersAgain:
             {
-                // BorrowedRun.cs:301 !IsQuiet → 88 !HasOutsideDrainers → PoolRun.cs:141 Volatile.Read(ref _outsideDrainers) != 0.
+                // BorrowedRun.cs, TryFinish: "!IsQuiet" → BorrowedRun.cs, IsQuiet: "!HasOutsideDrainers" →
+                // PoolRun.cs, HasOutsideDrainers: "Volatile.Read(ref _outsideDrainers) != 0".
                 var again = pc == Pc.FinishReadDrainersAgain;
                 var drainers = Get(state, DrainersAt);
                 AfterQuietRead(next, at, kind, pc, quietSoFar: drainers == 0);
                 what = string.Create(
                     CultureInfo.InvariantCulture,
-                    $"TryFinish{(again ? " (after the close)" : string.Empty)} read _outsideDrainers == {drainers}{(drainers == 0 ? string.Empty : " → not quiet, returns")} (BorrowedRun.cs:301, 88 → PoolRun.cs:141)");
+                    $"TryFinish{(again ? " (after the close)" : string.Empty)} read _outsideDrainers == {drainers}{(drainers == 0 ? string.Empty : " → not quiet, returns")} (BorrowedRun.cs, TryFinish → IsQuiet → PoolRun.cs, HasOutsideDrainers)");
                 break;
             }
 
             case Pc.CloseReadGate:
             {
-                // PoolRun.cs:624 var gate = Volatile.Read(ref _gate.Value); 625 while not Closed: 627 enqueuers != 0 → 630 return false.
+                // Then, already Closed, the return after the loop: PoolRun.cs, TryCloseGate: "var gate = Volatile.Read(ref _gate.Value);",
+                // PoolRun.cs, TryCloseGate: "while ((gate & ClosedFlag) == 0)", "if ((gate & EnqueuersMask) != 0) { return false; }", "gate = seen; } return true;".
                 var gate = state[GateAt];
                 if ((gate & ClosedBit) != 0)
                 {
                     AfterClose(next, at);
-                    what = "TryCloseGate read the gate: already Closed → true (PoolRun.cs:624-625, 643)";
+                    what = "TryCloseGate read the gate: already Closed → true (PoolRun.cs, TryCloseGate)";
                 }
                 else if (Enqueuers(gate) != 0)
                 {
                     ReturnFromFinish(next, at, kind);
-                    what = string.Create(CultureInfo.InvariantCulture, $"TryCloseGate read the gate: {Enqueuers(gate)} enqueuer(s) inside → false, returns (PoolRun.cs:624-630)");
+                    what = string.Create(CultureInfo.InvariantCulture, $"TryCloseGate read the gate: {Enqueuers(gate)} enqueuer(s) inside → false, returns (PoolRun.cs, TryCloseGate)");
                 }
                 else
                 {
                     next[at + SeenOffset] = gate;
                     Jump(next, at, Pc.CloseCas);
-                    what = "TryCloseGate read the gate: nobody inside (PoolRun.cs:624-627)";
+                    what = "TryCloseGate read the gate: nobody inside (PoolRun.cs, TryCloseGate)";
                 }
 
                 break;
@@ -1035,7 +1113,7 @@ internal sealed class TurnProtocolModel
 
             case Pc.CloseCas:
             {
-                // PoolRun.cs:634-640: seen = CAS(ref _gate.Value, gate | ClosedFlag, gate); seen == gate → true; else gate = seen and loop.
+                // And loop: PoolRun.cs, TryCloseGate: "var seen = Interlocked.CompareExchange(ref _gate.Value, gate | ClosedFlag, gate);", "if (seen == gate) { return true; }", "gate = seen;".
                 var expected = state[at + SeenOffset];
                 var actual = state[GateAt];
                 next[at + SeenOffset] = 0;
@@ -1043,22 +1121,22 @@ internal sealed class TurnProtocolModel
                 {
                     next[GateAt] = (byte)(actual | ClosedBit);
                     AfterClose(next, at);
-                    what = "TryCloseGate CLOSED the gate: CAS _gate → Closed (PoolRun.cs:634-637)";
+                    what = "TryCloseGate CLOSED the gate: CAS _gate → Closed (PoolRun.cs, TryCloseGate)";
                 }
                 else if ((actual & ClosedBit) != 0)
                 {
                     AfterClose(next, at);
-                    what = "TryCloseGate CAS failed, the gate is Closed → true (PoolRun.cs:634, 640, 625, 643)";
+                    what = "TryCloseGate CAS failed, the gate is Closed → true (PoolRun.cs, TryCloseGate)";
                 }
                 else if (Enqueuers(actual) != 0)
                 {
                     ReturnFromFinish(next, at, kind);
-                    what = "TryCloseGate CAS failed, an enqueuer is inside → false, returns (PoolRun.cs:634, 640, 627-630)";
+                    what = "TryCloseGate CAS failed, an enqueuer is inside → false, returns (PoolRun.cs, TryCloseGate)";
                 }
                 else
                 {
                     next[at + SeenOffset] = actual;
-                    what = "TryCloseGate CAS failed, retries (PoolRun.cs:634, 640)";
+                    what = "TryCloseGate CAS failed, retries (PoolRun.cs, TryCloseGate)";
                 }
 
                 break;
@@ -1066,7 +1144,7 @@ internal sealed class TurnProtocolModel
 
             case Pc.FinishExchange:
             {
-                // BorrowedRun.cs:307 if (Interlocked.Exchange(ref _finished, 1) != 0) return;
+                // BorrowedRun.cs, TryFinish: "if (Interlocked.Exchange(ref _finished, 1) != 0) { return; }".
                 var first = state[FinishedAt] == 0;
                 next[FinishedAt] = 1;
                 if (first)
@@ -1079,16 +1157,16 @@ internal sealed class TurnProtocolModel
                 }
 
                 what = first
-                    ? "TryFinish: Interlocked.Exchange(ref _finished, 1) returned 0 (BorrowedRun.cs:307)"
-                    : "TryFinish: Interlocked.Exchange(ref _finished, 1) returned 1 → another finished, returns (BorrowedRun.cs:307-309)";
+                    ? "TryFinish: Interlocked.Exchange(ref _finished, 1) returned 0 (BorrowedRun.cs, TryFinish)"
+                    : "TryFinish: Interlocked.Exchange(ref _finished, 1) returned 1 → another finished, returns (BorrowedRun.cs, TryFinish)";
                 break;
             }
 
             case Pc.CompleteExited:
-                // BorrowedRun.cs:312-313 CompleteExited(); _host.RemoveBorrower(this).
+                // BorrowedRun.cs, TryFinish: "CompleteExited(); _host.RemoveBorrower(this);".
                 Set(next, ExitedAt, Get(state, ExitedAt) + 1);
                 ReturnFromFinish(next, at, kind);
-                what = "FINISHED: CompleteExited(); _host.RemoveBorrower(this) (BorrowedRun.cs:312-313)";
+                what = "FINISHED: CompleteExited(); _host.RemoveBorrower(this) (BorrowedRun.cs, TryFinish)";
                 break;
 
             default:
@@ -1102,7 +1180,7 @@ internal sealed class TurnProtocolModel
     private bool CountsDrainers => !_variant.HasFlag(Variant.CancelWithoutDrainerCount);
 
     /// <summary>
-    /// After one read of <c>IsQuiet</c> (BorrowedRun.cs:88, a chain of <c>&amp;&amp;</c>): not quiet → <c>TryFinish</c>
+    /// After one read of <c>IsQuiet</c> (BorrowedRun.cs, IsQuiet: a chain of <c>&amp;&amp;</c>): not quiet → <c>TryFinish</c>
     /// returns; quiet so far → the next read, or, after the last, what follows <c>IsQuiet</c>.
     /// </summary>
     private void AfterQuietRead(byte[] next, int at, Kind kind, Pc read, bool quietSoFar)
@@ -1135,7 +1213,10 @@ internal sealed class TurnProtocolModel
     private void AfterClose(byte[] next, int at) =>
         Jump(next, at, _variant.HasFlag(Variant.FinishWithoutSecondQuietCheck) ? Pc.FinishExchange : _quietReadsAgain[0]);
 
-    /// <summary>The stopper's <c>OnDrainOutsideRunnersEnded</c> calls <c>TryFinish</c> (BorrowedRun.cs:198-200); <c>OnStopRequested</c>'s follows it.</summary>
+    /// <summary>
+    /// The stopper's <c>OnDrainOutsideRunnersEnded</c> calls <c>TryFinish</c>
+    /// (BorrowedRun.cs, OnDrainOutsideRunnersEnded: "if (IsStopRequested) { TryFinish(); }"); <c>OnStopRequested</c>'s follows it.
+    /// </summary>
     private void StartDrainEndFinish(byte[] next, int at)
     {
         next[at + CountOffset] = InDrainEndFinish;
@@ -1143,9 +1224,10 @@ internal sealed class TurnProtocolModel
     }
 
     /// <summary>
-    /// Returns from TryAddTurn: a turn goes on with ReleaseTurn (BorrowedRun.cs:289); an enqueuer leaves the gate
-    /// (PoolRun.cs:732 → 179 / 708); the stopper's loop in OnDrainOutsideRunnersEnded (BorrowedRun.cs:194) reads the
-    /// queue again if a turn was added, and otherwise goes on to its TryFinish (198-200).
+    /// Returns from TryAddTurn: a turn goes on with ReleaseTurn (BorrowedRun.cs, ReleaseTurn: "TryAddTurn(); }", "if (IsStopRequested)");
+    /// an enqueuer leaves the gate (PoolRun.cs, ExitSubmission; internal: PoolRun.cs, TryEnqueueInternal: "Enqueue(item); ExitGate();");
+    /// the stopper's loop (BorrowedRun.cs, OnDrainOutsideRunnersEnded: "while (!IsQueueEmpty &amp;&amp; TryAddTurn())") reads the queue
+    /// again if a turn was added, and otherwise goes on to its TryFinish.
     /// </summary>
     private void ReturnFromAddTurn(byte[] next, int at, Kind kind, bool added)
     {
@@ -1169,7 +1251,8 @@ internal sealed class TurnProtocolModel
 
     /// <summary>
     /// Returns from TryFinish: a host thread goes back to the host's queue, an enqueuer to its next item; a stopper
-    /// goes from the TryFinish of OnDrainOutsideRunnersEnded to OnStopRequested's (PoolRun.cs:396), and is then done.
+    /// goes from the TryFinish of OnDrainOutsideRunnersEnded to OnStopRequested's (PoolRun.cs, RequestStop: "OnStopRequested();"),
+    /// and is then done.
     /// </summary>
     private void ReturnFromFinish(byte[] next, int at, Kind kind)
     {

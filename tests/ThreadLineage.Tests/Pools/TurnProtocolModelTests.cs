@@ -11,7 +11,7 @@ namespace ThreadLineage.Tests.Pools;
 /// </summary>
 /// <remarks>
 /// <para>
-/// The code as of 83b214a keeps every invariant in every configuration explored here: every queued item has a turn
+/// The code since 83b214a (the current code) keeps every invariant in every configuration explored here: every queued item has a turn
 /// (I1), the limit holds (I2), <c>Exited</c> completes exactly once after a stop and never while an accepted item is
 /// queued, running, about to be enqueued or held by a stop that cancels it (I3), and nothing is accepted after the
 /// gate closed (I4). See <see cref="Explore_CurrentCode_KeepsEveryInvariant"/> and, for larger configurations,
@@ -83,11 +83,13 @@ public sealed class TurnProtocolModelTests(ITestOutputHelper output)
     public void Explore_TurnsReadFirst_CanFinishWhileAnItemStillRuns(
         string variant, int limit, int turnLength, int hosts, int submitters, int itemsPerSubmitter, int continuations)
     {
-        // The first violation of I3 in the code before 83b214a (6caab42 BorrowedRun.cs:70): TryFinish reads
+        // The first violation of I3 in the code before 83b214a
+        // (6caab42:BorrowedRun.cs, IsQuiet: "Volatile.Read(ref _turns) == 0 && IsQueueEmpty"): TryFinish reads
         // _turns == 0 while an item is queued without a turn (a ReleaseTurn between its decrement and its
         // TryAddTurn); the ReleaseTurn then takes a slot, its turn takes the item, and TryFinish reads the queue
-        // empty: Exited completes and the borrower leaves its host while the item runs. The current code (queue
-        // first, BorrowedRun.cs:88) keeps I3 in these configurations: see Explore_CurrentCode_KeepsEveryInvariant.
+        // empty: Exited completes and the borrower leaves its host while the item runs. The current code (queue first,
+        // BorrowedRun.cs, IsQuiet: "IsQueueEmpty && Volatile.Read(ref _turns) == 0") keeps I3 in these configurations:
+        // see Explore_CurrentCode_KeepsEveryInvariant.
         var result = new TurnProtocolModel(limit, turnLength, hosts, submitters, itemsPerSubmitter, continuations, variant: Enum.Parse<Variant>(variant)).Explore();
         output.WriteLine(result.Report);
 
@@ -109,12 +111,14 @@ public sealed class TurnProtocolModelTests(ITestOutputHelper output)
     public void Explore_CancelWithoutDrainerCount_CanFinishWhileTheStopperStillHoldsAnItemItTook(
         string variant, int limit, int turnLength, int hosts, int submitters, int itemsPerSubmitter, int continuations, int stoppers)
     {
-        // The second violation of I3 in the code before 83b214a (6caab42 PoolRun.cs:373-378): CancelQueuedSubmissions
+        // The second violation of I3 in the code before 83b214a
+        // (6caab42:PoolRun.cs, RequestStop: "if (cancelPending) { CancelQueuedSubmissions(); }"): CancelQueuedSubmissions
         // takes items out of the queue before it cancels them (or, continuations, puts them back after the loop).
         // Meanwhile the queue is empty, so a turn's end or an enqueuer leaving the gate finishes the run: Exited
         // completes while the canceled submission is not yet final. The current code counts the stop as an outside
-        // drainer (PoolRun.cs:385-392), which IsQuiet reads (BorrowedRun.cs:88), and keeps I3 in these
-        // configurations: see Explore_CurrentCode_KeepsEveryInvariant.
+        // drainer (PoolRun.cs, RequestStop: "var drain = BeginDrainOutsideRunners();", "EndDrainOutsideRunners(drain);"),
+        // which IsQuiet reads (BorrowedRun.cs, IsQuiet: "!HasOutsideDrainers"), and keeps I3 in these configurations:
+        // see Explore_CurrentCode_KeepsEveryInvariant.
         var result = new TurnProtocolModel(limit, turnLength, hosts, submitters, itemsPerSubmitter, continuations, stoppers: stoppers, cancelPending: true, variant: Enum.Parse<Variant>(variant)).Explore();
         output.WriteLine(result.Report);
 
@@ -171,8 +175,10 @@ public sealed class TurnProtocolModelTests(ITestOutputHelper output)
     public void Explore_AllowedBehaviour_ReleaseTurnTakesASlotAfterTheRunFinished()
     {
         // Allowed (see the remarks of TurnProtocolModel): a ReleaseTurn that saw the queue not empty
-        // (BorrowedRun.cs:284) takes a slot (262) after another turn ran that item and finished the run, so a turn is
-        // queued on the host after the borrower left it, as QueueTurnOnHost's comment (143-146) says. The thread runs
+        // (BorrowedRun.cs, ReleaseTurn: "if (!IsQueueEmpty) { TryAddTurn(); }") takes a slot
+        // (BorrowedRun.cs, TryAddTurn: "Interlocked.CompareExchange(ref _turns, turns + 1, turns)") after another turn ran
+        // that item and finished the run, so a turn is queued on the host after the borrower left it, as the comment in
+        // BorrowedRun.cs, QueueTurnOnHost says. The thread runs
         // a host item, so the host cannot have closed under it; the turn finds the queue empty (the default checks,
         // on in this exploration, prove that nothing is queued or runs after Exited) and its TryFinish returns at
         // the exchange.
@@ -193,10 +199,11 @@ public sealed class TurnProtocolModelTests(ITestOutputHelper output)
     public void Explore_AllowedBehaviour_StopperTakesASlotAfterTheRunFinished()
     {
         // Allowed (see the remarks of TurnProtocolModel): the stopper's OnDrainOutsideRunnersEnded reads the queue not
-        // empty (BorrowedRun.cs:194); a turn runs that item and the run finishes; then the stopper takes a slot and
-        // queues a turn, from a thread that runs no item of the host (RequestStop's caller), so the host may have
-        // closed meanwhile: the turn then runs on the .NET thread pool (147). Harmless for the same reason: it finds
-        // the queue empty.
+        // empty (BorrowedRun.cs, OnDrainOutsideRunnersEnded: "while (!IsQueueEmpty && TryAddTurn())"); a turn runs that
+        // item and the run finishes; then the stopper takes a slot and queues a turn, from a thread that runs no item of
+        // the host (RequestStop's caller), so the host may have closed meanwhile: the turn then runs on the .NET thread
+        // pool (BorrowedRun.cs, QueueTurnOnHost: "ThreadPool.UnsafeQueueUserWorkItem("). Harmless for the same reason: it
+        // finds the queue empty.
         var result = new TurnProtocolModel(1, 1, 1, 1, 2, cancelPending: true, checks: Checks.Default | Checks.NoTurnAfterFinishOffHost).Explore();
         output.WriteLine(result.Report);
 
@@ -212,11 +219,13 @@ public sealed class TurnProtocolModelTests(ITestOutputHelper output)
     [Fact]
     public void Explore_AllowedBehaviour_GateClosesWhileTheStopperHoldsAnItemItTook()
     {
-        // Allowed (see the remarks of TurnProtocolModel), though the summary of BeginDrainOutsideRunners
-        // (PoolRun.cs:399-403) says the run does not close while a drainer is at work: a TryFinish whose first IsQuiet
-        // saw no drainer closes the gate after the stopper began its drain (408) and took an item. The run does not
-        // finish before the drain ends (the default checks, I3 included, hold in this exploration too), but had the
-        // item been a continuation, putting it back (828) would be refused by the closed gate and run it off the pool.
+        // Allowed (see the remarks of TurnProtocolModel, and the summary of PoolRun.cs, BeginDrainOutsideRunners since
+        // a13294a: the run does not finish while a drainer is at work, but a borrowing run's gate may close): a TryFinish
+        // whose first IsQuiet saw no drainer closes the gate after the stopper began its drain
+        // (PoolRun.cs, BeginDrainOutsideRunners: "Interlocked.Increment(ref _outsideDrainers);") and took an item. The run
+        // does not finish before the drain ends (the default checks, I3 included, hold in this exploration too), but had
+        // the item been a continuation, putting it back would be refused by the closed gate and run it off the pool
+        // (PoolRun.cs, CancelQueuedSubmissions: "Manager.Scheduler.QueueElsewhereIfClosed(this, (Task)item.Work);").
         var result = new TurnProtocolModel(1, 1, 1, 2, 1, cancelPending: true, checks: Checks.Default | Checks.NotClosedWhileCanceling).Explore();
         output.WriteLine(result.Report);
 
@@ -257,6 +266,20 @@ public sealed class TurnProtocolModelTests(ITestOutputHelper output)
         var result = new TurnProtocolModel(
             limit, turnLength, hosts, submitters, itemsPerSubmitter, continuations, itemsPerContinuation, stoppers, cancelPending: cancelPending).Explore(stateLimit: 50_000_000);
         AssertNoViolation(result);
+    }
+
+    [Fact]
+    public void Citations_QuoteTheCurrentSource()
+    {
+        // Every citation of the code (file.cs, member: "quoted code") still names a member of that file that holds the
+        // quoted code: when the code moves or changes, this fails and lists the citations to update.
+        var result = ProtocolModelCitations.Check(
+            "tests/ThreadLineage.Tests/Pools/TurnProtocolModel.cs",
+            "tests/ThreadLineage.Tests/Pools/TurnProtocolModelTests.cs");
+        output.WriteLine(result.Report);
+
+        Assert.True(result.Stale.Count == 0, result.Report);
+        Assert.True(result.Current > 0, $"no citation found: has the format changed? {result.Report}");
     }
 
     private void AssertNoViolation(TurnProtocolModel.Exploration result)
