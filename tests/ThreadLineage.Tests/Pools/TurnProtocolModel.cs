@@ -901,7 +901,7 @@ internal sealed class TurnProtocolModel
                 break;
 
             case Pc.DrainEnd:
-                // PoolRun.cs, EndDrainOutsideRunners: "Interlocked.Decrement(ref _outsideDrainers); OnDrainOutsideRunnersEnded();".
+                // PoolRun.cs, EndDrainOutsideRunners: "Interlocked.Decrement(ref _outsideDrainers);", "OnDrainOutsideRunnersEnded();".
                 Set(next, DrainersAt, Get(state, DrainersAt) - 1);
                 Jump(next, at, Pc.DrainEndCheckQueue);
                 what = "EndDrainOutsideRunners: Interlocked.Decrement(ref _outsideDrainers) → OnDrainOutsideRunnersEnded (PoolRun.cs, EndDrainOutsideRunners → BorrowedRun.cs, OnDrainOutsideRunnersEnded)";
