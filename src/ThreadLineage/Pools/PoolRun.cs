@@ -30,10 +30,6 @@ namespace ThreadLineage.Pools;
 [DebuggerDisplay("{GetType().Name,nq} of '{Manager.Id,nq}': {QueuedItems} queued, {BusyWorkers} busy, stop requested: {IsStopRequested}, drained: {IsDrained}")]
 internal abstract class PoolRun
 {
-    private protected const int StopRequestedFlag = 1 << 30;
-    private protected const int ClosedFlag = 1 << 29;
-    private protected const int EnqueuersMask = ClosedFlag - 1;
-
     // The run whose item (or borrowed turn) runs innermost on this thread, for "is this one of my own workers?".
     [ThreadStatic]
     private static PoolRun? t_itemRun;
@@ -54,7 +50,7 @@ internal abstract class PoolRun
     private List<BorrowedRun>? _borrowers;
 
     // Updated by every submission (twice): on a cache line of its own, away from the fields workers write.
-    private protected PaddedInt32 _gate;
+    private AdmissionGate _gate;
 
     // Mirrors the gate's StopRequested flag for readers, so spinning workers do not read the gate's line
     // while producers update it on every submission.
@@ -176,8 +172,7 @@ internal abstract class PoolRun
     /// <summary>Enters the gate for a submission; fails once a stop has been requested.</summary>
     public bool TryEnterSubmission()
     {
-        // Interlocked: the increment publishes us to a closing run, which waits until the count drops.
-        if ((Interlocked.Increment(ref _gate.Value) & (StopRequestedFlag | ClosedFlag)) == 0)
+        if (_gate.Enter().AdmitsSubmissions)
         {
             return true;
         }
@@ -265,14 +260,14 @@ internal abstract class PoolRun
     /// <summary>Enqueues an admitted submission; the caller holds the gate and the reserved room.</summary>
     public void EnqueueAdmitted(Task item)
     {
-        Debug.Assert((Volatile.Read(ref _gate.Value) & EnqueuersMask) > 0, "the submitter must hold the gate");
+        Debug.Assert(_gate.Read().Enqueuers > 0, "the submitter must hold the gate");
         Enqueue(WorkItem.ForTask(item, holdsSlot: _slots is not null, PoolMetrics.QueueWaitTimestamp()));
     }
 
     /// <summary>Enqueues an admitted posted item; the caller holds the gate and the reserved room.</summary>
     public void EnqueuePosted(Delegate work, object? state, PostedInvoker? invoker, string? taskType)
     {
-        Debug.Assert((Volatile.Read(ref _gate.Value) & EnqueuersMask) > 0, "the poster must hold the gate");
+        Debug.Assert(_gate.Read().Enqueuers > 0, "the poster must hold the gate");
         var context = Settings.FlowExecutionContext ? ExecutionContext.Capture() : OwnContext;
         Enqueue(WorkItem.ForPosted(work, state, invoker, context, taskType, holdsSlot: _slots is not null, PoolMetrics.QueueWaitTimestamp()));
     }
@@ -354,10 +349,9 @@ internal abstract class PoolRun
         BorrowedRun[] borrowers;
         lock (_borrowersLock)
         {
-            // Interlocked: publishes the flag atomically with the enqueuer count other threads update; the
-            // mirror for readers follows (a reader that sees it set also sees the gate refuse submissions).
-            // Under the lock, so that no borrower registers after the snapshot below.
-            Interlocked.Or(ref _gate.Value, StopRequestedFlag);
+            // The gate's flag first, then the mirror for readers (a reader that sees it set also sees the gate refuse
+            // submissions). Under the lock, so that no borrower registers after the snapshot below.
+            _gate.RequestStop();
             _stopRequested = true;
             borrowers = _borrowers is null ? [] : [.. _borrowers];
         }
@@ -570,7 +564,6 @@ internal abstract class PoolRun
     [Conditional("DEBUG")]
     private protected void AssertRunCounters()
     {
-        Debug.Assert((Volatile.Read(ref _gate.Value) & EnqueuersMask) < EnqueuersMask, "the gate's enqueuer count went below zero");
         Debug.Assert(Volatile.Read(ref _openBorrowers) >= 0, "more borrowers left than registered");
         Debug.Assert(Volatile.Read(ref _outsideDrainers) >= 0, "more drains ended than began");
         Debug.Assert(Volatile.Read(ref _queuedTurns) >= 0, "more turns dequeued than queued");
@@ -600,37 +593,15 @@ internal abstract class PoolRun
         _exited.TrySetResult();
     }
 
-    /// <summary>Closes the gate if nobody is inside it; returns whether it is closed.</summary>
-    private protected bool TryCloseGate()
-    {
-        var gate = Volatile.Read(ref _gate.Value);
-        while ((gate & ClosedFlag) == 0)
-        {
-            if ((gate & EnqueuersMask) != 0)
-            {
-                // An enqueuer is inside: it tries again as it leaves (OnGateLeftWhileStopping).
-                return false;
-            }
-
-            // Compare-exchange: close only while the enqueuer count is zero.
-            var seen = Interlocked.CompareExchange(ref _gate.Value, gate | ClosedFlag, gate);
-            if (seen == gate)
-            {
-                return true;
-            }
-
-            gate = seen;
-        }
-
-        return true;
-    }
+    /// <summary>Closes the gate if nobody is inside (an enqueuer inside tries again as it leaves); returns whether it is closed.</summary>
+    private protected bool TryCloseGate() => _gate.TryCloseWhenEmpty();
 
     /// <summary>Closes the gate for good and waits until the enqueuers already inside have left (they enqueue first).</summary>
     private protected void CloseGateAndDrainEnqueuers(ExecutionContext workerContext)
     {
-        // Interlocked: from here on every enqueue is refused. Keep draining until the enqueuers already
-        // inside the gate are gone (one may be waiting for room in a full bounded queue).
-        Interlocked.Or(ref _gate.Value, ClosedFlag);
+        // From here on every enqueue is refused. Keep draining until the enqueuers already inside the gate are gone
+        // (one may be waiting for room in a full bounded queue).
+        _gate.Close();
         var spinner = new SpinWait();
         while (true)
         {
@@ -641,7 +612,7 @@ internal abstract class PoolRun
                 continue;
             }
 
-            if ((Volatile.Read(ref _gate.Value) & EnqueuersMask) == 0 && IsQueueEmpty)
+            if (_gate.Read().Enqueuers == 0 && IsQueueEmpty)
             {
                 break;
             }
@@ -679,8 +650,8 @@ internal abstract class PoolRun
     private bool TryEnqueueInternal(in WorkItem item)
     {
         // Continuations of admitted work and borrowers' turns are still accepted while the run drains; only
-        // Closed refuses. Interlocked: the increment publishes us to a closing run, which waits for us.
-        if ((Interlocked.Increment(ref _gate.Value) & ClosedFlag) != 0)
+        // Closed refuses.
+        if (_gate.Enter().IsClosed)
         {
             ExitGate();
             return false;
@@ -693,8 +664,7 @@ internal abstract class PoolRun
 
     private void ExitGate()
     {
-        // Interlocked: the decrement tells a closing run that we are gone.
-        Interlocked.Decrement(ref _gate.Value);
+        _gate.Leave();
         AssertRunCounters();
         if (_stopRequested)
         {

@@ -160,7 +160,7 @@ internal sealed class TurnProtocolModel
     private const int SharedSize = 9;
 
     // _gate in one byte, as PoolRun.cs packs it in one int: the enqueuer count, StopRequested, Closed
-    // (PoolRun.cs, EnqueuersMask: "ClosedFlag - 1"; PoolRun.cs, StopRequestedFlag: "1 << 30"; PoolRun.cs, ClosedFlag: "1 << 29").
+    // (AdmissionGate.cs, EnqueuersMask: "ClosedFlag - 1"; AdmissionGate.cs, StopRequestedFlag: "1 << 30"; AdmissionGate.cs, ClosedFlag: "1 << 29").
     private const int EnqueuersMask = 0x1F;
     private const int StopRequestedBit = 0x20;
     private const int ClosedBit = 0x40;
@@ -390,8 +390,8 @@ internal sealed class TurnProtocolModel
         // ---- internal enqueuer: PoolTaskScheduler.cs, QueueTask: "run.TryEnqueueInternal(task)" → PoolRun.cs, TryEnqueueInternal ----
 
         /// <summary>
-        /// PoolRun.cs, TryEnterSubmission: "(Interlocked.Increment(ref _gate.Value) &amp; (StopRequestedFlag | ClosedFlag)) == 0"
-        /// (internal: PoolRun.cs, TryEnqueueInternal: "(Interlocked.Increment(ref _gate.Value) &amp; ClosedFlag) != 0").
+        /// PoolRun.cs, TryEnterSubmission: "_gate.Enter().AdmitsSubmissions" → AdmissionGate.cs, Enter: "Interlocked.Increment(ref _state)"
+        /// (internal: PoolRun.cs, TryEnqueueInternal: "_gate.Enter().IsClosed").
         /// </summary>
         EnterGate,
 
@@ -404,7 +404,7 @@ internal sealed class TurnProtocolModel
 
         /// <summary>
         /// PoolRun.cs, ExitSubmission: "ExitGate()" (refused: PoolRun.cs, TryEnterSubmission: "ExitGate();"; internal:
-        /// PoolRun.cs, TryEnqueueInternal: "ExitGate();") → PoolRun.cs, ExitGate: "Interlocked.Decrement(ref _gate.Value);".
+        /// PoolRun.cs, TryEnqueueInternal: "ExitGate();") → PoolRun.cs, ExitGate: "_gate.Leave();" → AdmissionGate.cs, Leave: "Interlocked.Decrement(ref _state)".
         /// </summary>
         ExitDecrement,
 
@@ -430,7 +430,7 @@ internal sealed class TurnProtocolModel
 
         // ---- Stopper: PoolRun.cs, RequestStop ----
 
-        /// <summary>PoolRun.cs, RequestStop: "Interlocked.Or(ref _gate.Value, StopRequestedFlag);".</summary>
+        /// <summary>PoolRun.cs, RequestStop: "_gate.RequestStop();" → AdmissionGate.cs, RequestStop: "Interlocked.Or(ref _state, StopRequestedFlag)".</summary>
         StopSetFlag,
 
         /// <summary>
@@ -532,12 +532,12 @@ internal sealed class TurnProtocolModel
 
         /// <summary>
         /// BorrowedRun.cs, TryFinish: "|| !TryCloseGate() ||" →
-        /// PoolRun.cs, TryCloseGate: "var gate = Volatile.Read(ref _gate.Value); while ((gate &amp; ClosedFlag) == 0) { if ((gate &amp; EnqueuersMask) != 0) { return false; }".
+        /// AdmissionGate.cs, TryCloseWhenEmpty: "var state = Volatile.Read(ref _state); while ((state &amp; ClosedFlag) == 0) { if ((state &amp; EnqueuersMask) != 0) { return false; }".
         /// </summary>
         CloseReadGate,
 
         /// <summary>
-        /// PoolRun.cs, TryCloseGate: "var seen = Interlocked.CompareExchange(ref _gate.Value, gate | ClosedFlag, gate);", "gate = seen;" on failure (and
+        /// AdmissionGate.cs, TryCloseWhenEmpty: "var seen = Interlocked.CompareExchange(ref _state, state | ClosedFlag, state);", "state = seen;" on failure (and
         /// the loop's tests again).
         /// </summary>
         CloseCas,
@@ -720,8 +720,8 @@ internal sealed class TurnProtocolModel
         {
             case Pc.EnterGate:
             {
-                // Submission: refused by StopRequested or Closed (PoolRun.cs, TryEnterSubmission: "& (StopRequestedFlag | ClosedFlag)) == 0");
-                // internal: refused by Closed only (PoolRun.cs, TryEnqueueInternal: "& ClosedFlag) != 0").
+                // Submission: refused by StopRequested or Closed (PoolRun.cs, TryEnterSubmission: "_gate.Enter().AdmitsSubmissions"; AdmissionGate.cs, AdmitsSubmissions: "(value & (StopRequestedFlag | ClosedFlag)) == 0");
+                // internal: refused by Closed only (PoolRun.cs, TryEnqueueInternal: "_gate.Enter().IsClosed"; AdmissionGate.cs, IsClosed: "(value & ClosedFlag) != 0").
                 var gate = state[GateAt] + 1;
                 next[GateAt] = (byte)gate;
                 var refusedBy = kind == Kind.Submitter ? StopRequestedBit | ClosedBit : ClosedBit;
@@ -751,7 +751,7 @@ internal sealed class TurnProtocolModel
                 break;
 
             case Pc.ExitDecrement:
-                // PoolRun.cs, ExitGate: "Interlocked.Decrement(ref _gate.Value);".
+                // PoolRun.cs, ExitGate: "_gate.Leave();" → AdmissionGate.cs, Leave: "Interlocked.Decrement(ref _state)".
                 next[GateAt] = (byte)(state[GateAt] - 1);
                 Jump(next, at, Pc.ExitReadStop);
                 what = "leaves the gate: Interlocked.Decrement(ref _gate) (PoolRun.cs, ExitGate)";
@@ -830,7 +830,7 @@ internal sealed class TurnProtocolModel
                 break;
 
             case Pc.StopSetFlag:
-                // PoolRun.cs, RequestStop: "Interlocked.Or(ref _gate.Value, StopRequestedFlag);".
+                // PoolRun.cs, RequestStop: "_gate.RequestStop();" → AdmissionGate.cs, RequestStop: "Interlocked.Or(ref _state, StopRequestedFlag)".
                 next[GateAt] = (byte)(state[GateAt] | StopRequestedBit);
                 Jump(next, at, Pc.StopSetMirror);
                 what = "RequestStop: Interlocked.Or(ref _gate, StopRequestedFlag) (PoolRun.cs, RequestStop)";
@@ -1088,8 +1088,8 @@ internal sealed class TurnProtocolModel
 
             case Pc.CloseReadGate:
             {
-                // Then, already Closed, the return after the loop: PoolRun.cs, TryCloseGate: "var gate = Volatile.Read(ref _gate.Value);",
-                // PoolRun.cs, TryCloseGate: "while ((gate & ClosedFlag) == 0)", "if ((gate & EnqueuersMask) != 0) { return false; }", "gate = seen; } return true;".
+                // Then, already Closed, the return after the loop: AdmissionGate.cs, TryCloseWhenEmpty: "var state = Volatile.Read(ref _state);",
+                // AdmissionGate.cs, TryCloseWhenEmpty: "while ((state & ClosedFlag) == 0)", "if ((state & EnqueuersMask) != 0) { return false; }", "state = seen; } return true;".
                 var gate = state[GateAt];
                 if ((gate & ClosedBit) != 0)
                 {
@@ -1113,7 +1113,7 @@ internal sealed class TurnProtocolModel
 
             case Pc.CloseCas:
             {
-                // And loop: PoolRun.cs, TryCloseGate: "var seen = Interlocked.CompareExchange(ref _gate.Value, gate | ClosedFlag, gate);", "if (seen == gate) { return true; }", "gate = seen;".
+                // And loop: AdmissionGate.cs, TryCloseWhenEmpty: "var seen = Interlocked.CompareExchange(ref _state, state | ClosedFlag, state);", "if (seen == state) { return true; }", "state = seen;".
                 var expected = state[at + SeenOffset];
                 var actual = state[GateAt];
                 next[at + SeenOffset] = 0;
