@@ -17,6 +17,12 @@ switch (args.FirstOrDefault())
     case "profile":
         ProfileProbe.Run(args[1..]);
         break;
+    case "per-request":
+        PerRequestProbe.Run(args[1..]);
+        break;
+    case "many-borrowers":
+        ManyBorrowersProbe.Run(args[1..]);
+        break;
     default:
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         break;

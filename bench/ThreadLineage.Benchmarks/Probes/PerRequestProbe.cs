@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using System.Globalization;
+using ThreadLineage.Benchmarks.Support;
+
+namespace ThreadLineage.Benchmarks.Probes;
+
+/// <summary>
+/// <c>-- per-request [requests] [rounds]</c>: the operations of <c>Pools.PerRequestPoolBenchmarks</c> (a scope, a pool,
+/// 4 <c>Submit</c>s waited for, the scope's disposal), <c>requests</c> (2,000) of each kind per round, the kinds
+/// interleaved, and the threads they create: process threads before each batch, the most extra threads seen while it
+/// ran (sampled every millisecond) and left after it, the host's workers, the threads the dedicated pools started (their
+/// <c>WorkerStarted</c> hook), and on which threads the items ran (the host's, or others). Also µs per request, as a
+/// cross-check of the benchmark.
+/// </summary>
+internal static class PerRequestProbe
+{
+    private static readonly TimeSpan s_settle = TimeSpan.FromMilliseconds(250);
+    private static int s_onHost;
+    private static int s_elsewhere;
+
+    public static void Run(string[] args)
+    {
+        var requests = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 2_000;
+        var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
+        ProbeReport.Header($"Per-request pools: {requests} requests per kind and round, {rounds} rounds, host of {Environment.ProcessorCount} threads");
+
+        var hostPrefix = PerRequestWorkload.HostId + "-";
+        using var workload = new PerRequestWorkload(Environment.ProcessorCount, () =>
+        {
+            if (Thread.CurrentThread.Name?.StartsWith(hostPrefix, StringComparison.Ordinal) == true)
+            {
+                Interlocked.Increment(ref s_onHost);
+            }
+            else
+            {
+                Interlocked.Increment(ref s_elsewhere);
+            }
+        });
+
+        var kinds = new (string Name, Action Request)[]
+        {
+            ("Shared host (baseline)", workload.Shared),
+            ("Borrowing pool", workload.Borrowed),
+            ("Dedicated pool (2 threads)", workload.Dedicated),
+        };
+
+        // Warm-up: JIT, tiering, and the host's threads all started.
+        foreach (var (_, request) in kinds)
+        {
+            for (var i = 0; i < 200; i++)
+            {
+                request();
+            }
+        }
+
+        using var sampler = new ThreadCountSampler();
+        var results = kinds.Select(static _ => new KindResult()).ToArray();
+        for (var round = 0; round < rounds; round++)
+        {
+            // Rotate the order each round, so no kind always runs right after another.
+            for (var k = 0; k < kinds.Length; k++)
+            {
+                var index = (k + round) % kinds.Length;
+                Measure(kinds[index].Request, requests, workload, sampler, results[index]);
+            }
+        }
+
+        ProbeReport.Table(
+            [
+                "Per-request pool", "µs/request (median of rounds)", "Process threads before a batch", "Most extra threads seen while it ran",
+                "Extra threads after it", "Host workers before → after", "Threads started by per-request pools",
+                "Items on host threads", "Items on other threads",
+            ],
+            kinds.Select((kind, i) =>
+            {
+                var r = results[i];
+                return (IReadOnlyList<string>)
+                [
+                    kind.Name,
+                    Median(r.MicrosecondsPerRequest).ToString("0.0", CultureInfo.InvariantCulture),
+                    Range(r.ThreadsBefore),
+                    r.PeakThreads.Zip(r.ThreadsBefore, static (peak, before) => peak - before).Max().ToString(CultureInfo.InvariantCulture),
+                    r.ThreadsAfter.Zip(r.ThreadsBefore, static (after, before) => after - before).Max().ToString(CultureInfo.InvariantCulture),
+                    $"{Range(r.HostWorkersBefore)} → {Range(r.HostWorkersAfter)}",
+                    r.DedicatedThreadsStarted.ToString(CultureInfo.InvariantCulture),
+                    r.OnHost.ToString(CultureInfo.InvariantCulture),
+                    r.Elsewhere.ToString(CultureInfo.InvariantCulture),
+                ];
+            }));
+        Console.WriteLine($"Requests per kind: {requests * rounds}; items per kind: {requests * rounds * PerRequestWorkload.Submits}.");
+    }
+
+    private static void Measure(Action request, int requests, PerRequestWorkload workload, ThreadCountSampler sampler, KindResult into)
+    {
+        // Threads of the previous batch's last dedicated pools may still be on their way out after Join returned.
+        Thread.Sleep(s_settle);
+        var threadsBefore = ProcessThreads();
+        var hostWorkersBefore = workload.Host.GetStatistics().Workers;
+        var dedicatedBefore = workload.DedicatedThreadsStarted;
+        var onHostBefore = Volatile.Read(ref s_onHost);
+        var elsewhereBefore = Volatile.Read(ref s_elsewhere);
+        sampler.Reset();
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < requests; i++)
+        {
+            request();
+        }
+
+        clock.Stop();
+        into.PeakThreads.Add(sampler.Peak);
+        into.MicrosecondsPerRequest.Add(clock.Elapsed.TotalMicroseconds / requests);
+        into.ThreadsBefore.Add(threadsBefore);
+        into.ThreadsAfter.Add(ProcessThreads());
+        into.HostWorkersBefore.Add(hostWorkersBefore);
+        into.HostWorkersAfter.Add(workload.Host.GetStatistics().Workers);
+        into.DedicatedThreadsStarted += workload.DedicatedThreadsStarted - dedicatedBefore;
+        into.OnHost += Volatile.Read(ref s_onHost) - onHostBefore;
+        into.Elsewhere += Volatile.Read(ref s_elsewhere) - elsewhereBefore;
+    }
+
+    private static int ProcessThreads()
+    {
+        using var process = Process.GetCurrentProcess();
+        return process.Threads.Count;
+    }
+
+    private static string Range(List<int> values) =>
+        values.Min() == values.Max() ? values.Min().ToString(CultureInfo.InvariantCulture) : $"{values.Min()}–{values.Max()}";
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+}
