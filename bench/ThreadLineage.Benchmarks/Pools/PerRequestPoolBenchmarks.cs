@@ -11,9 +11,12 @@ namespace ThreadLineage.Benchmarks.Pools;
 /// </summary>
 /// <remarks>
 /// The host has <see cref="Environment.ProcessorCount"/> threads, as a process-wide pool for requests would. The
-/// <c>per-request</c> probe runs the same operations and counts the threads they create.
+/// <c>per-request</c> probe runs the same operations and counts the threads they create. A request that has to
+/// block (on a task, or on the stop) pays a wake-up of tens of microseconds, so means carry a long tail: the
+/// Median column is printed too.
 /// </remarks>
 [MemoryDiagnoser]
+[MedianColumn]
 public class PerRequestPoolBenchmarks
 {
     private PerRequestWorkload? _workload;

@@ -88,6 +88,74 @@ internal static class PerRequestProbe
                 ];
             }));
         Console.WriteLine($"Requests per kind: {requests * rounds}; items per kind: {requests * rounds * PerRequestWorkload.Submits}.");
+        Console.WriteLine();
+        Phases(workload.Host, requests * rounds);
+    }
+
+    /// <summary>Where a request's time goes: the median of each step over <paramref name="requests"/> requests of each kind, interleaved.</summary>
+    private static void Phases(ThreadPoolManager host, int requests)
+    {
+        string[] steps = ["BeginScope", "CreateManager", "Start", "4 Submits", "Wait for the 4", "Scope disposal (stop, wait)", "Whole request"];
+        var kinds = new[] { "Shared host", "Borrowing pool", "Dedicated pool" };
+        var samples = kinds.Select(_ => steps.Select(_ => new List<double>()).ToArray()).ToArray();
+        var borrowing = new ThreadPoolManagerOptions { MaxWorkers = PerRequestWorkload.RequestWorkers, WorkersFrom = PerRequestWorkload.HostId };
+        var dedicated = new ThreadPoolManagerOptions { MaxWorkers = PerRequestWorkload.RequestWorkers };
+        Action noop = static () => { };
+        var marks = new long[steps.Length];
+        for (var i = 0; i < requests; i++)
+        {
+            for (var kind = 0; kind < kinds.Length; kind++)
+            {
+                if (kind == 2 && i % 10 != 0)
+                {
+                    // A tenth as many dedicated requests: each costs a millisecond or more.
+                    continue;
+                }
+
+                var start = Stopwatch.GetTimestamp();
+                var scope = Lineage.BeginScope("request");
+                marks[0] = Stopwatch.GetTimestamp();
+                var pool = kind == 0 ? host : Lineage.CreateManager(PerRequestWorkload.RequestPoolId);
+                marks[1] = Stopwatch.GetTimestamp();
+                if (kind != 0)
+                {
+                    pool.Start(kind == 1 ? borrowing : dedicated);
+                }
+
+                marks[2] = Stopwatch.GetTimestamp();
+                var first = pool.Submit(noop);
+                var second = pool.Submit(noop);
+                var third = pool.Submit(noop);
+                var fourth = pool.Submit(noop);
+                marks[3] = Stopwatch.GetTimestamp();
+                first.Wait();
+                second.Wait();
+                third.Wait();
+                fourth.Wait();
+                marks[4] = Stopwatch.GetTimestamp();
+                scope.Dispose();
+                marks[5] = Stopwatch.GetTimestamp();
+                marks[6] = marks[5];
+                var previous = start;
+                for (var step = 0; step < steps.Length - 1; step++)
+                {
+                    samples[kind][step].Add(Stopwatch.GetElapsedTime(previous, marks[step]).TotalMicroseconds);
+                    previous = marks[step];
+                }
+
+                samples[kind][^1].Add(Stopwatch.GetElapsedTime(start, marks[^1]).TotalMicroseconds);
+            }
+        }
+
+        Console.WriteLine($"## Where a request's time goes (median µs per step; {requests} shared and borrowing requests, {requests / 10} dedicated, interleaved)");
+        Console.WriteLine();
+        ProbeReport.Table(
+            ["Step", .. kinds],
+            steps.Select((step, s) => (IReadOnlyList<string>)[step, .. samples.Select(k => Median(k[s]).ToString("0.00", CultureInfo.InvariantCulture))])
+                .Append(["Whole request, p90", .. samples.Select(k => Percentile(k[^1], 0.90).ToString("0.00", CultureInfo.InvariantCulture))])
+                .Append(["Whole request, p99", .. samples.Select(k => Percentile(k[^1], 0.99).ToString("0.00", CultureInfo.InvariantCulture))])
+                .Append(["Whole request, mean", .. samples.Select(k => k[^1].Average().ToString("0.00", CultureInfo.InvariantCulture))]));
+        Console.WriteLine("Medians of steps do not add up to the median of whole requests.");
     }
 
     private static void Measure(Action request, int requests, PerRequestWorkload workload, ThreadCountSampler sampler, KindResult into)
@@ -126,6 +194,12 @@ internal static class PerRequestProbe
 
     private static string Range(List<int> values) =>
         values.Min() == values.Max() ? values.Min().ToString(CultureInfo.InvariantCulture) : $"{values.Min()}–{values.Max()}";
+
+    private static double Percentile(List<double> values, double fraction)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted[Math.Min(sorted.Length - 1, (int)(fraction * sorted.Length))];
+    }
 
     private static double Median(List<double> values)
     {
