@@ -23,6 +23,9 @@ switch (args.FirstOrDefault())
     case "many-borrowers":
         ManyBorrowersProbe.Run(args[1..]);
         break;
+    case "web-load":
+        await WebLoadProbe.RunAsync(args[1..]);
+        break;
     default:
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         break;
