@@ -15,6 +15,16 @@ internal sealed class KindResult
 
     public List<int> HostWorkersAfter { get; } = [];
 
+    public List<double> HostCpuMicrosecondsPerRequest { get; } = [];
+
+    public List<double> HostBlocksPerRequest { get; } = [];
+
+    public List<double> CallerCpuMicrosecondsPerRequest { get; } = [];
+
+    public List<double> CallerBlocksPerRequest { get; } = [];
+
+    public List<string> NewThreads { get; } = [];
+
     public int DedicatedThreadsStarted { get; set; }
 
     public int OnHost { get; set; }

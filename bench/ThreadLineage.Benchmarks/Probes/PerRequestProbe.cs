@@ -10,7 +10,8 @@ namespace ThreadLineage.Benchmarks.Probes;
 /// interleaved, and the threads they create: process threads before each batch, the most extra threads seen while it
 /// ran (sampled every millisecond) and left after it, the host's workers, the threads the dedicated pools started (their
 /// <c>WorkerStarted</c> hook), and on which threads the items ran (the host's, or others). Also µs per request, as a
-/// cross-check of the benchmark.
+/// cross-check of the benchmark, and (Linux) the CPU time and blocks (voluntary context switches: parks, waits) per
+/// request of the host's threads and of the calling thread, medians of the rounds.
 /// </summary>
 internal static class PerRequestProbe
 {
@@ -70,6 +71,7 @@ internal static class PerRequestProbe
                 "Per-request pool", "µs/request (median of rounds)", "Process threads before a batch", "Most extra threads seen while it ran",
                 "Extra threads after it", "Host workers before → after", "Threads started by per-request pools",
                 "Items on host threads", "Items on other threads",
+                "Host threads: CPU µs per request", "Host threads: blocks per request", "Caller: CPU µs per request", "Caller: blocks per request",
             ],
             kinds.Select((kind, i) =>
             {
@@ -85,9 +87,18 @@ internal static class PerRequestProbe
                     r.DedicatedThreadsStarted.ToString(CultureInfo.InvariantCulture),
                     r.OnHost.ToString(CultureInfo.InvariantCulture),
                     r.Elsewhere.ToString(CultureInfo.InvariantCulture),
+                    Median(r.HostCpuMicrosecondsPerRequest).ToString("0.0", CultureInfo.InvariantCulture),
+                    Median(r.HostBlocksPerRequest).ToString("0.00", CultureInfo.InvariantCulture),
+                    Median(r.CallerCpuMicrosecondsPerRequest).ToString("0.0", CultureInfo.InvariantCulture),
+                    Median(r.CallerBlocksPerRequest).ToString("0.00", CultureInfo.InvariantCulture),
                 ];
             }));
         Console.WriteLine($"Requests per kind: {requests * rounds}; items per kind: {requests * rounds * PerRequestWorkload.Submits}.");
+        for (var i = 0; i < kinds.Length; i++)
+        {
+            Console.WriteLine($"Threads that appeared during the {kinds[i].Name} batches (name ×count, per batch that had any): {(results[i].NewThreads.Count == 0 ? "none" : string.Join("; ", results[i].NewThreads))}");
+        }
+
         Console.WriteLine();
         Phases(workload.Host, requests * rounds);
     }
@@ -165,6 +176,8 @@ internal static class PerRequestProbe
         var threadsBefore = ProcessThreads();
         var hostWorkersBefore = workload.Host.GetStatistics().Workers;
         var dedicatedBefore = workload.DedicatedThreadsStarted;
+        var hostBefore = ThreadStats.Snapshot(PerRequestWorkload.HostId + "-");
+        var callerBefore = ThreadStats.Snapshot(prefix: null);
         var onHostBefore = Volatile.Read(ref s_onHost);
         var elsewhereBefore = Volatile.Read(ref s_elsewhere);
         sampler.Reset();
@@ -175,7 +188,18 @@ internal static class PerRequestProbe
         }
 
         clock.Stop();
+        var hostAfter = ThreadStats.Snapshot(PerRequestWorkload.HostId + "-");
+        var callerAfter = ThreadStats.Snapshot(prefix: null);
+        into.HostCpuMicrosecondsPerRequest.Add((hostAfter.CpuNanoseconds - hostBefore.CpuNanoseconds) / 1000.0 / requests);
+        into.HostBlocksPerRequest.Add((hostAfter.VoluntarySwitches - hostBefore.VoluntarySwitches) / (double)requests);
+        into.CallerCpuMicrosecondsPerRequest.Add((callerAfter.CpuNanoseconds - callerBefore.CpuNanoseconds) / 1000.0 / requests);
+        into.CallerBlocksPerRequest.Add((callerAfter.VoluntarySwitches - callerBefore.VoluntarySwitches) / (double)requests);
         into.PeakThreads.Add(sampler.Peak);
+        if (sampler.NewThreads is { Length: > 0 } newThreads)
+        {
+            into.NewThreads.Add(newThreads);
+        }
+
         into.MicrosecondsPerRequest.Add(clock.Elapsed.TotalMicroseconds / requests);
         into.ThreadsBefore.Add(threadsBefore);
         into.ThreadsAfter.Add(ProcessThreads());

@@ -1,16 +1,19 @@
 using System.Diagnostics;
-using System.Globalization;
 
 namespace ThreadLineage.Benchmarks.Probes;
 
 /// <summary>
-/// Samples the process's thread count about every millisecond on a thread of its own (started before anything is
-/// measured, so it is in every count) and keeps the highest seen since <see cref="Reset"/>. On Linux it reads the
-/// <c>Threads:</c> line of <c>/proc/self/status</c>, which is cheap; elsewhere <see cref="Process.Threads"/>.
+/// Samples the process's threads about every millisecond on a thread of its own (started before anything is measured,
+/// so it is in every count): the highest count seen since <see cref="Reset"/>, and (Linux, from
+/// <c>/proc/self/task</c>) the names of threads that were not there at <see cref="Reset"/>, however briefly they lived,
+/// as long as they lived through a sample. Elsewhere only the count, from <see cref="Process.Threads"/>.
 /// </summary>
 internal sealed class ThreadCountSampler : IDisposable
 {
     private readonly Thread _thread;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, string> _new = [];
+    private HashSet<string> _baseline = [];
     private volatile bool _stopping;
     private int _peak;
 
@@ -21,9 +24,39 @@ internal sealed class ThreadCountSampler : IDisposable
     }
 
     /// <summary>Gets the most threads seen since the last <see cref="Reset"/>.</summary>
-    public int Peak => Volatile.Read(ref _peak);
+    public int Peak
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _peak;
+            }
+        }
+    }
 
-    public void Reset() => Volatile.Write(ref _peak, Count());
+    /// <summary>Gets the names of the threads first seen since the last <see cref="Reset"/>, by count.</summary>
+    public string NewThreads
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return string.Join(", ", _new.Values.GroupBy(static name => name).OrderBy(static g => g.Key, StringComparer.Ordinal).Select(static g => $"{g.Key} ×{g.Count()}"));
+            }
+        }
+    }
+
+    public void Reset()
+    {
+        var tasks = Tasks();
+        lock (_lock)
+        {
+            _baseline = [.. tasks.Keys];
+            _new.Clear();
+            _peak = tasks.Count == 0 ? CountFromProcess() : tasks.Count;
+        }
+    }
 
     public void Dispose()
     {
@@ -31,19 +64,32 @@ internal sealed class ThreadCountSampler : IDisposable
         _thread.Join();
     }
 
-    private static int Count()
+    /// <summary>The threads of this process, TID to name (empty where /proc/self/task is absent).</summary>
+    private static Dictionary<string, string> Tasks()
     {
-        if (File.Exists("/proc/self/status"))
+        var tasks = new Dictionary<string, string>();
+        if (!Directory.Exists("/proc/self/task"))
         {
-            foreach (var line in File.ReadLines("/proc/self/status"))
+            return tasks;
+        }
+
+        foreach (var task in Directory.GetDirectories("/proc/self/task"))
+        {
+            try
             {
-                if (line.StartsWith("Threads:", StringComparison.Ordinal))
-                {
-                    return int.Parse(line.AsSpan("Threads:".Length).Trim(), CultureInfo.InvariantCulture);
-                }
+                tasks[Path.GetFileName(task)] = File.ReadAllText(Path.Combine(task, "comm")).Trim();
+            }
+            catch (IOException)
+            {
+                // The thread exited meanwhile.
             }
         }
 
+        return tasks;
+    }
+
+    private static int CountFromProcess()
+    {
         using var process = Process.GetCurrentProcess();
         return process.Threads.Count;
     }
@@ -52,18 +98,18 @@ internal sealed class ThreadCountSampler : IDisposable
     {
         while (!_stopping)
         {
-            var count = Count();
-            var peak = Volatile.Read(ref _peak);
-            while (count > peak)
+            var tasks = Tasks();
+            var count = tasks.Count == 0 ? CountFromProcess() : tasks.Count;
+            lock (_lock)
             {
-                // Compare-exchange: Reset may run concurrently.
-                var seen = Interlocked.CompareExchange(ref _peak, count, peak);
-                if (seen == peak)
+                _peak = Math.Max(_peak, count);
+                foreach (var (tid, name) in tasks)
                 {
-                    break;
+                    if (!_baseline.Contains(tid))
+                    {
+                        _new[tid] = name;
+                    }
                 }
-
-                peak = seen;
             }
 
             Thread.Sleep(1);

@@ -9,7 +9,7 @@ namespace ThreadLineage.Benchmarks.Probes;
 /// clients each sending <c>GET /pages/home?components=4</c> as soon as the previous answer arrived, for <c>seconds</c>
 /// (5) per mode and round. After a 3-second warm-up per mode, <c>rounds</c> (5) rounds run every mode once, in an order
 /// rotated each round, so noise from the rest of the machine falls on all of them. Prints requests/s, p50/p99 latency,
-/// the server's CPU per request and its most threads, per round and per mode, and the ratio of each mode's requests/s
+/// the server's CPU per request and its most threads, the CPU and parks per request of its <c>request-workers</c> threads (Linux), per round and per mode, and the ratio of each mode's requests/s
 /// to shared's.
 /// </summary>
 /// <remarks>
@@ -20,6 +20,9 @@ namespace ThreadLineage.Benchmarks.Probes;
 internal static class WebLoadProbe
 {
     private const string PagePath = "/pages/home?components=4";
+
+    // The web demo's process-wide pool: the host of the borrowed mode, the pool of the shared mode, idle in dedicated mode.
+    private const string RequestWorkers = "request-workers-";
     private static readonly string[] s_modes = ["borrowed", "dedicated", "shared"];
     private static readonly TimeSpan s_warmup = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan s_requestTimeout = TimeSpan.FromSeconds(30);
@@ -90,6 +93,8 @@ internal static class WebLoadProbe
     private static async Task<LoadWindow> LoadAsync(WebDemoProcess server, HttpClient client, int clients, TimeSpan duration, int round)
     {
         var cpuBefore = server.CpuTime;
+        var hostBefore = ThreadStats.Snapshot(server.ProcessId, RequestWorkers);
+        var groupsBefore = ThreadStats.CpuByName(server.ProcessId);
         var threadsMax = server.Threads;
         using var sampling = new CancellationTokenSource();
         var sampler = Task.Run(async () =>
@@ -115,6 +120,8 @@ internal static class WebLoadProbe
         var elapsed = Stopwatch.GetElapsedTime(started);
         await sampling.CancelAsync().ConfigureAwait(false);
         await sampler.ConfigureAwait(false);
+        var hostAfter = ThreadStats.Snapshot(server.ProcessId, RequestWorkers);
+        var groupsAfter = ThreadStats.CpuByName(server.ProcessId);
 
         return new LoadWindow(
             server.Mode,
@@ -124,7 +131,10 @@ internal static class WebLoadProbe
             [.. results.SelectMany(static r => r.Latencies)],
             elapsed,
             server.CpuTime - cpuBefore,
-            threadsMax);
+            threadsMax,
+            hostAfter.CpuNanoseconds - hostBefore.CpuNanoseconds,
+            hostAfter.VoluntarySwitches - hostBefore.VoluntarySwitches,
+            groupsAfter.ToDictionary(static g => g.Key, g => Math.Max(0, g.Value - groupsBefore.GetValueOrDefault(g.Key))));
     }
 
     private static async Task<(List<double> Latencies, int Failed)> ClientLoopAsync(HttpClient client, long deadline)
@@ -165,7 +175,7 @@ internal static class WebLoadProbe
         Console.WriteLine("## Per round");
         Console.WriteLine();
         ProbeReport.Table(
-            ["Round", "Mode", "Requests/s", "p50 (ms)", "p99 (ms)", "Failed", "Server CPU per request (µs)", "Server threads (max)"],
+            ["Round", "Mode", "Requests/s", "p50 (ms)", "p99 (ms)", "Failed", "Server CPU per request (µs)", "request-workers CPU per request (µs)", "request-workers parks per request", "Server threads (max)"],
             windows.Select(static w => (IReadOnlyList<string>)
             [
                 w.Round.ToString(CultureInfo.InvariantCulture),
@@ -175,6 +185,8 @@ internal static class WebLoadProbe
                 Ms(Percentile(w.LatenciesMicroseconds, 0.99)),
                 w.Failed.ToString(CultureInfo.InvariantCulture),
                 F0(w.ServerCpuMicrosecondsPerRequest),
+                F0(w.HostCpuMicrosecondsPerRequest),
+                w.HostBlocksPerRequest.ToString("0.00", CultureInfo.InvariantCulture),
                 w.ServerThreadsMax.ToString(CultureInfo.InvariantCulture),
             ]));
 
@@ -187,7 +199,7 @@ internal static class WebLoadProbe
         Console.WriteLine("## Per mode");
         Console.WriteLine();
         ProbeReport.Table(
-            ["Mode", "Requests/s (median of rounds)", "p50 (ms, all rounds)", "p99 (ms, all rounds)", "Failed", "Server CPU per request (µs, median)", "Server threads (max)", "Requests/s ÷ shared's (median of rounds)"],
+            ["Mode", "Requests/s (median of rounds)", "p50 (ms, all rounds)", "p99 (ms, all rounds)", "Failed", "Server CPU per request (µs, median)", "request-workers CPU per request (µs, median)", "request-workers parks per request (median)", "Server threads (max)", "Requests/s ÷ shared's (median of rounds)"],
             s_modes.Select(mode =>
             {
                 var mine = windows.Where(w => w.Mode == mode).ToList();
@@ -200,10 +212,27 @@ internal static class WebLoadProbe
                     Ms(Percentile(latencies, 0.99)),
                     mine.Sum(static w => w.Failed).ToString(CultureInfo.InvariantCulture),
                     F0(Median([.. mine.Select(static w => w.ServerCpuMicrosecondsPerRequest)])),
+                    F0(Median([.. mine.Select(static w => w.HostCpuMicrosecondsPerRequest)])),
+                    Median([.. mine.Select(static w => w.HostBlocksPerRequest)]).ToString("0.00", CultureInfo.InvariantCulture),
                     mine.Max(static w => w.ServerThreadsMax).ToString(CultureInfo.InvariantCulture),
                     RatioToShared(mode).ToString("0.00", CultureInfo.InvariantCulture),
                 ];
             }));
+
+        // Where the server's CPU goes, per request: each group of threads (names alike but for numbers), then what the
+        // groups do not account for (threads that exited during the window: the dedicated mode's per-request threads).
+        var groups = windows.SelectMany(static w => w.CpuByThreads.Keys).Distinct()
+            .Select(g => (Group: g, PerMode: s_modes.Select(mode => Median([.. windows.Where(w => w.Mode == mode).Select(w => w.CpuByThreads.GetValueOrDefault(g) / 1000.0 / Math.Max(1, w.Succeeded))])).ToArray()))
+            .Where(static g => g.PerMode.Max() >= 0.5)
+            .OrderByDescending(static g => g.PerMode.Max())
+            .ToList();
+        var rest = s_modes.Select(mode => Median([.. windows.Where(w => w.Mode == mode).Select(static w => (w.ServerCpu.TotalMicroseconds - (w.CpuByThreads.Values.Sum() / 1000.0)) / Math.Max(1, w.Succeeded))])).ToArray();
+        Console.WriteLine("## Server CPU per request by thread (µs, median of rounds; groups under 0.5 µs left out)");
+        Console.WriteLine();
+        ProbeReport.Table(
+            ["Threads", .. s_modes],
+            groups.Select(static g => (IReadOnlyList<string>)[g.Group, .. g.PerMode.Select(F1)])
+                .Append(["Threads that exited during the window, and rounding", .. rest.Select(F1)]));
 
         var perRound = Enumerable.Range(1, rounds).Select(r =>
             (windows.Single(w => w.Round == r && w.Mode == "borrowed").RequestsPerSecond / windows.Single(w => w.Round == r && w.Mode == "shared").RequestsPerSecond)
@@ -227,6 +256,8 @@ internal static class WebLoadProbe
         var sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
+
+    private static string F1(double value) => value.ToString("0.0", CultureInfo.InvariantCulture);
 
     private static string F0(double value) => value.ToString("0", CultureInfo.InvariantCulture);
 
