@@ -11,7 +11,7 @@ namespace ThreadLineage.Benchmarks.Probes;
 /// the threads they add (process threads and the host's workers), the bytes each keeps alive
 /// (<see cref="GC.GetTotalMemory(bool)"/> deltas / count, created, started, and after one item each), the bytes each
 /// <c>Start</c> allocates, the process CPU over idle windows with and without them, and the time to stop them all.
-/// Then a per-type breakdown of what one started borrower keeps alive (<see cref="HeapWalk"/>).
+/// Then a per-type breakdown of what one started borrower keeps alive, never used and after one item (<see cref="HeapWalk"/>).
 /// </summary>
 internal static class ManyBorrowersProbe
 {
@@ -119,18 +119,28 @@ internal static class ManyBorrowersProbe
         ];
     }
 
-    /// <summary>What one started borrower keeps alive, by type: reachable from it and not from a second borrower, the host left out.</summary>
+    /// <summary>
+    /// What one started borrower keeps alive, by type: reachable from it and not from a second borrower, the host left out;
+    /// first never used, then after one item each.
+    /// </summary>
     private static void Breakdown(ThreadPoolManager host, ThreadPoolManagerOptions options, Countdown countdown)
     {
         using var first = new ThreadPoolManager("borrower-a");
         using var second = new ThreadPoolManager("borrower-b");
         first.Start(options);
         second.Start(options);
+        PrintBreakdown("What one started borrower that never ran anything keeps alive, by type", host, first, second);
+
         countdown.Reset(2);
         first.Post(countdown.SignalAction);
         second.Post(countdown.SignalAction);
         countdown.Wait();
+        PrintBreakdown("What one started borrower keeps alive after one item, by type", host, first, second);
+        Console.WriteLine("Not on the managed heap, so in neither the tables nor the GC.GetTotalMemory figures: one weak GC handle per manager (ThreadPoolManager.AllInstances).");
+    }
 
+    private static void PrintBreakdown(string title, ThreadPoolManager host, ThreadPoolManager first, ThreadPoolManager second)
+    {
         var hostRun = typeof(ThreadPoolManager).GetField("_run", BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(host)!;
         bool Stop(object o) => ReferenceEquals(o, host) || ReferenceEquals(o, hostRun);
         var shared = HeapWalk.Reachable(second, Stop);
@@ -138,7 +148,7 @@ internal static class ManyBorrowersProbe
         var rows = HeapWalk.ByType(own);
         var total = rows.Sum(static r => r.Bytes);
 
-        Console.WriteLine("## What one started, idle borrower keeps alive (after one item), by type");
+        Console.WriteLine($"## {title}");
         Console.WriteLine();
         ProbeReport.Table(
             ["Type", "Objects", "Bytes", "Share"],
@@ -149,7 +159,6 @@ internal static class ManyBorrowersProbe
                 r.Bytes.ToString(CultureInfo.InvariantCulture),
                 (r.Bytes * 100.0 / total).ToString("0", CultureInfo.InvariantCulture) + "%",
             ]).Append(["Total", own.Count.ToString(CultureInfo.InvariantCulture), total.ToString(CultureInfo.InvariantCulture), "100%"]));
-        Console.WriteLine("Not on the managed heap, so in neither the table nor the GC.GetTotalMemory figures: one weak GC handle per manager (ThreadPoolManager.AllInstances).");
     }
 
     private static double[] MeasureCpuWindows()
