@@ -17,6 +17,15 @@ switch (args.FirstOrDefault())
     case "profile":
         ProfileProbe.Run(args[1..]);
         break;
+    case "per-request":
+        PerRequestProbe.Run(args[1..]);
+        break;
+    case "many-borrowers":
+        ManyBorrowersProbe.Run(args[1..]);
+        break;
+    case "web-load":
+        await WebLoadProbe.RunAsync(args[1..]);
+        break;
     default:
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         break;

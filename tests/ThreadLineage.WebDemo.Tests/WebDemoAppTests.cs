@@ -29,18 +29,111 @@ public class WebDemoAppTests
 
             var components = page.GetProperty("components").EnumerateArray().ToList();
             Assert.Equal(Components, components.Count);
-            var dataThreadPrefix = components[0].GetProperty("dataLoadedOn").GetString()!.Split('-')[..2];
             foreach (var component in components)
             {
                 // Rendered on the shared pool, yet resolving this request's pool and no other's.
                 Assert.StartsWith(WebDemoApp.RenderPool + "-", component.GetProperty("renderedOn").GetString(), StringComparison.Ordinal);
                 Assert.Equal(requestPool, component.GetProperty("requestPoolSeen").GetString());
-                Assert.Equal(dataThreadPrefix, component.GetProperty("dataLoadedOn").GetString()!.Split('-')[..2]);
             }
         }
 
         await server.StopAsync();
         AssertNothingRunning();
+    }
+
+    [Fact]
+    public async Task Pages_DefaultMode_RequestPoolBorrowsRequestWorkersThreads()
+    {
+        await using var server = await WebDemoServer.StartAsync();
+        var requestWorkers = server.Services.GetRequiredKeyedService<ThreadPoolManager>(WebDemoApp.RequestWorkersPool);
+        var threadsBefore = ThreadsOf(WebDemoApp.RequestWorkersPool);
+
+        var pages = await Bounded.ResultAsync(
+            Task.WhenAll(Enumerable.Range(0, 8).Select(i => GetJsonAsync(server.Client, $"/pages/b{i}?components=6"))),
+            "the page requests");
+
+        foreach (var page in pages)
+        {
+            Assert.Equal("borrowed", page.GetProperty("requestPoolMode").GetString());
+            Assert.Equal(WebDemoApp.RequestWorkersPool, page.GetProperty("workersFrom").GetString());
+            Assert.Contains("'request ", page.GetProperty("requestPool").GetString(), StringComparison.Ordinal);
+            foreach (var component in page.GetProperty("components").EnumerateArray())
+            {
+                // The request's own pool ran the item, on a thread of the pool it borrows from.
+                Assert.Matches($"^{WebDemoApp.RequestWorkersPool}-[0-9]+$", component.GetProperty("dataLoadedOn").GetString());
+            }
+        }
+
+        // The process-wide pool is on the root, registered by the hosting package, with one thread per core by default;
+        // the requests' pools added no thread to it or to the process.
+        Assert.Same(Lineage.Root, requestWorkers.Owner);
+        Assert.True(requestWorkers.IsRunning);
+        Assert.Equal(Environment.ProcessorCount, requestWorkers.MaxWorkers);
+        Assert.Null(requestWorkers.WorkersFrom);
+        Assert.Equal(Environment.ProcessorCount, requestWorkers.GetStatistics().Workers);
+        Assert.Equal(threadsBefore, ThreadsOf(WebDemoApp.RequestWorkersPool));
+
+        await server.StopAsync();
+        Assert.False(requestWorkers.IsRunning);
+        AssertNothingRunning();
+    }
+
+    [Fact]
+    public async Task Pages_DedicatedMode_RequestPoolHasThreadsOfItsOwn()
+    {
+        await using var server = await WebDemoServer.StartAsync("--RequestPools:Mode=dedicated");
+
+        var pages = await Bounded.ResultAsync(
+            Task.WhenAll(Enumerable.Range(0, 4).Select(i => GetJsonAsync(server.Client, $"/pages/d{i}?components=4"))),
+            "the page requests");
+
+        var prefixes = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var page in pages)
+        {
+            Assert.Equal("dedicated", page.GetProperty("requestPoolMode").GetString());
+            Assert.Equal(JsonValueKind.Null, page.GetProperty("workersFrom").ValueKind);
+            var loadedOn = page.GetProperty("components").EnumerateArray().Select(static c => c.GetProperty("dataLoadedOn").GetString()!).ToList();
+            // "request-{n}-{worker}": the threads of this request's pool, named after the request's number.
+            Assert.All(loadedOn, name => Assert.Matches("^request-[0-9]+-[0-9]+$", name));
+            var prefix = Assert.Single(loadedOn.Select(static name => name[..name.LastIndexOf('-')]).Distinct());
+            Assert.True(prefixes.Add(prefix), $"Two requests loaded on the threads of {prefix}.");
+        }
+
+        await server.StopAsync();
+        AssertNothingRunning();
+    }
+
+    [Fact]
+    public async Task Pages_SharedMode_EveryRequestLoadsOnTheRootsPool()
+    {
+        await using var server = await WebDemoServer.StartAsync("--RequestPools:Mode=shared");
+
+        var pages = await Bounded.ResultAsync(
+            Task.WhenAll(Enumerable.Range(0, 4).Select(i => GetJsonAsync(server.Client, $"/pages/s{i}?components=3"))),
+            "the page requests");
+
+        foreach (var page in pages)
+        {
+            Assert.Equal("shared", page.GetProperty("requestPoolMode").GetString());
+            Assert.Equal(Lineage.Root.ToString(), page.GetProperty("requestPool").GetString());
+            foreach (var component in page.GetProperty("components").EnumerateArray())
+            {
+                Assert.Equal(Lineage.Root.ToString(), component.GetProperty("requestPoolSeen").GetString());
+                Assert.Matches($"^{WebDemoApp.RequestWorkersPool}-[0-9]+$", component.GetProperty("dataLoadedOn").GetString());
+            }
+        }
+
+        await server.StopAsync();
+        AssertNothingRunning();
+    }
+
+    [Fact]
+    public void Create_UnknownRequestPoolMode_FailsNamingTheChoices()
+    {
+        var failure = Assert.Throws<InvalidOperationException>(() => WebDemoApp.Create(["--RequestPools:Mode=pooled"]));
+
+        Assert.Contains("RequestPools:Mode is 'pooled'", failure.Message, StringComparison.Ordinal);
+        Assert.Contains("borrowed (the default), dedicated or shared", failure.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -135,6 +228,28 @@ public class WebDemoAppTests
         var body = await response.Content.ReadAsStringAsync();
         Assert.True(response.IsSuccessStatusCode, $"GET {path} answered {(int)response.StatusCode}: {body}");
         return JsonDocument.Parse(body).RootElement.Clone();
+    }
+
+    /// <summary>The threads of this process named "{prefix}-N" (Linux: /proc/self/task/*/comm, which keeps the first 15 characters).</summary>
+    private static int ThreadsOf(string prefix)
+    {
+        if (!Directory.Exists("/proc/self/task"))
+        {
+            return 0;
+        }
+
+        var shown = (prefix + "-")[..Math.Min(prefix.Length + 1, 15)];
+        return Directory.GetDirectories("/proc/self/task").Count(task =>
+        {
+            try
+            {
+                return File.ReadAllText(Path.Combine(task, "comm")).StartsWith(shown, StringComparison.Ordinal);
+            }
+            catch (IOException)
+            {
+                return false; // The thread exited meanwhile.
+            }
+        });
     }
 
     private static void AssertNothingRunning()

@@ -17,9 +17,10 @@ internal sealed class WebDemoServer : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<WebDemoServer> StartAsync()
+    /// <summary>Starts the demo; <paramref name="args"/> are more configuration overrides, such as <c>--RequestPools:Mode=shared</c>.</summary>
+    public static async Task<WebDemoServer> StartAsync(params string[] args)
     {
-        var app = WebDemoApp.Create(["--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default=Warning"]);
+        var app = WebDemoApp.Create(["--urls", "http://127.0.0.1:0", "--Logging:LogLevel:Default=Warning", .. args]);
         await Bounded.WaitAsync(app.StartAsync(), "the web demo to start");
         var address = new Uri(Assert.Single(app.Urls));
         // Traffic goes to the loopback address only, never through a proxy the environment may name.
