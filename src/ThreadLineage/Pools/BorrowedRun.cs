@@ -9,8 +9,8 @@ namespace ThreadLineage.Pools;
 /// <remarks>
 /// <para>
 /// Its items reach the host's threads through <em>turns</em>: an entry in the host's queue that, when a host thread
-/// takes it, runs up to <see cref="TurnLength"/> of this run's items and then, if more are queued, queues the next
-/// turn at the back of the host's queue. At most <see cref="MaxWorkers"/> turns exist at once (each holds one slot of
+/// takes it, runs this run's items until it has run <see cref="TurnLength"/> of them and something else waits on the
+/// host, and then, if more are queued, queues the next turn at the back of the host's queue. At most <see cref="MaxWorkers"/> turns exist at once (each holds one slot of
 /// <c>_turns</c>), so at most that many of this run's items run at once; because the host's queue is FIFO, the host's
 /// own items and every other borrower's turns get their go in between, so a flood into one queue never starves another.
 /// A borrower of a borrower queues its turns on its host's queue in the same way, so limits compose.
@@ -150,7 +150,7 @@ internal sealed class BorrowedRun : PoolRun
         }
     }
 
-    /// <summary>Runs up to <see cref="TurnLength"/> queued items on the current (host) thread, then queues the next turn or leaves.</summary>
+    /// <summary>Runs queued items on the current (host) thread, yielding after <see cref="TurnLength"/> when others wait; then queues the next turn or leaves.</summary>
     public void RunTurn(ExecutionContext workerContext)
     {
         // Interlocked: read by statistics and by a stop waiting from one of our own items.
@@ -159,7 +159,9 @@ internal sealed class BorrowedRun : PoolRun
         var ran = 0;
         try
         {
-            while (ran < TurnLength && TryDequeue(out var item))
+            // A turn yields after TurnLength items only if something else waits on the host (or the limit was
+            // lowered): with nobody waiting, queueing the next turn would only cost a round trip through the host's queue.
+            while ((ran < TurnLength || (!_host.HasQueuedWork && Volatile.Read(ref _turns) <= _limit)) && TryDequeue(out var item))
             {
                 RunItem(item, workerContext);
                 ran++;
@@ -173,7 +175,7 @@ internal sealed class BorrowedRun : PoolRun
 
         // More work and the slot still within the limit (SetMaxWorkers may have lowered it): the next turn goes to
         // the back of the host's queue, behind whatever else the host has queued meanwhile.
-        if (ran == TurnLength && !IsQueueEmpty && Volatile.Read(ref _turns) <= _limit)
+        if (ran >= TurnLength && !IsQueueEmpty && Volatile.Read(ref _turns) <= _limit)
         {
             QueueTurnOnHost();
             return;

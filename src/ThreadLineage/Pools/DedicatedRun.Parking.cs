@@ -222,8 +222,16 @@ internal sealed partial class DedicatedRun
     // Parked workers re-check whether they may leave (or must cancel what is queued).
     private protected override void OnStopRequested() => WakeAll();
 
-    // A borrower that drained may have been the last thing keeping a stopping run's workers from leaving.
-    private protected override void OnBorrowerClosed() => WakeAll();
+    // A borrower that drained may have been the last thing keeping a stopping run's workers from leaving. Only a
+    // stopping run's workers wait for that; waking them for every borrower that ends (one per request) would cost
+    // the host a wake-up each. A stop that races this reads the count after it changed, before its own WakeAll.
+    private protected override void OnBorrowerClosed()
+    {
+        if (IsStopRequested)
+        {
+            WakeAll();
+        }
+    }
 
     // Likewise a stop that was canceling what was queued.
     private protected override void OnDrainOutsideRunnersEnded() => WakeAll();

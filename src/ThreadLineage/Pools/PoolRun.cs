@@ -41,8 +41,8 @@ internal abstract class PoolRun
     // Bounded queues only: one permit per free queue slot, taken before an enqueue, returned on dequeue.
     private readonly SemaphoreSlim? _slots;
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Lock _idleLock = new();
-    private readonly Lock _borrowersLock = new();
+    // Guards the idle waiters and the borrowers, both off the hot path (one lock: a borrowing run is small).
+    private readonly Lock _lock = new();
 
     // How Stop(cancelPending: true) cancels queued submissions: the manager's, as the run was created.
     private readonly TaskCanceler _canceler;
@@ -152,6 +152,9 @@ internal abstract class PoolRun
 
     private protected bool IsQueueEmpty => _queue?.IsEmpty ?? true;
 
+    /// <summary>Gets whether anything waits in the queue (items or borrowers' turns): a borrower's turn yields only then.</summary>
+    public bool HasQueuedWork => !IsQueueEmpty;
+
     /// <summary>Forgets the previous run once it has been waited for, so a chain of restarts is not kept alive.</summary>
     public void ForgetPrevious(PoolRun drained) => Interlocked.CompareExchange(ref _previous, null, drained);
 
@@ -239,13 +242,13 @@ internal abstract class PoolRun
     /// context, for pools with <see cref="ThreadPoolManagerOptions.FlowExecutionContext"/> off. The task then
     /// carries that context like any other and restores the worker's afterwards.
     /// </summary>
-    public TItem CreateInPoolContext<TItem>(Func<TItem> create)
+    public TItem CreateInPoolContext<TState, TItem>(Func<TState, TItem> create, TState state)
     {
         var callerContext = ExecutionContext.Capture();
         if (callerContext is null || OwnContext is not { } poolContext)
         {
             // The caller suppressed flow: the task captures nothing and runs in the worker's own context.
-            return create();
+            return create(state);
         }
 
         // Not ExecutionContext.SuppressFlow: with a token canceled while the task was created, tasks created
@@ -253,7 +256,7 @@ internal abstract class PoolRun
         // cancel-race-flow-off); tasks that captured a context never did.
         using (ContextSwitch.Enter(poolContext, returnTo: callerContext))
         {
-            return create();
+            return create(state);
         }
     }
 
@@ -296,7 +299,7 @@ internal abstract class PoolRun
     {
         // The lock orders registration against RequestStop's snapshot: a borrower registered before the stop
         // is stopped by it; one that comes after is refused here.
-        lock (_borrowersLock)
+        lock (_lock)
         {
             if (_stopRequested)
             {
@@ -313,7 +316,7 @@ internal abstract class PoolRun
     /// <summary>Called by a borrowing run once it has drained: it no longer keeps this run open.</summary>
     public void RemoveBorrower(BorrowedRun borrower)
     {
-        lock (_borrowersLock)
+        lock (_lock)
         {
             _borrowers?.Remove(borrower);
         }
@@ -328,7 +331,7 @@ internal abstract class PoolRun
     /// <summary>Returns the borrowing runs registered on this run (for diagnostics and statistics).</summary>
     public BorrowedRun[] SnapshotBorrowers()
     {
-        lock (_borrowersLock)
+        lock (_lock)
         {
             return _borrowers is null ? [] : [.. _borrowers];
         }
@@ -347,7 +350,7 @@ internal abstract class PoolRun
         }
 
         BorrowedRun[] borrowers;
-        lock (_borrowersLock)
+        lock (_lock)
         {
             // The gate's flag first, then the mirror for readers (a reader that sees it set also sees the gate refuse
             // submissions). Under the lock, so that no borrower registers after the snapshot below.
@@ -425,7 +428,7 @@ internal abstract class PoolRun
         }
 
         var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        lock (_idleLock)
+        lock (_lock)
         {
             (_idleWaiters ??= []).Add(waiter);
         }
@@ -630,7 +633,7 @@ internal abstract class PoolRun
         }
 
         List<TaskCompletionSource>? waiters;
-        lock (_idleLock)
+        lock (_lock)
         {
             waiters = _idleWaiters;
             _idleWaiters = null;

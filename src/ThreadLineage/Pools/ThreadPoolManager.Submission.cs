@@ -361,8 +361,12 @@ public partial class ThreadPoolManager
             return create(work, run, taskType, cancellationToken);
         }
 
-        // The task captures the context at construction; with flow off it captures the pool's own.
-        return run.CreateInPoolContext(() => create(work, run, taskType, cancellationToken));
+        // The task captures the context at construction; with flow off it captures the pool's own. The arguments
+        // travel as a struct: a lambda capturing them would allocate its closure on every call of this method, the
+        // flow-on path included (the compiler creates it on entry).
+        return run.CreateInPoolContext(
+            static state => state.Create(state.Work, state.Run, state.TaskType, state.Token),
+            (Create: create, Work: work, Run: run, TaskType: taskType, Token: cancellationToken));
     }
 
     /// <summary>Accounts for async work when <paramref name="unwrapped"/>, the task the caller gets, completes.</summary>

@@ -483,9 +483,15 @@ internal sealed class TurnProtocolModel
         TurnIncrementRunning,
 
         /// <summary>
-        /// BorrowedRun.cs, RunTurn: "while (ran &lt; TurnLength &amp;&amp; TryDequeue(out var item))" → PoolRun.cs, TryDequeue: "queue.TryDequeue(out item)".
+        /// BorrowedRun.cs, RunTurn: "&amp;&amp; TryDequeue(out var item))" → PoolRun.cs, TryDequeue: "queue.TryDequeue(out item)".
         /// </summary>
         TurnDequeue,
+
+        /// <summary>A turn that has run TurnLength items reads the host's queue: BorrowedRun.cs, RunTurn: "!_host.HasQueuedWork".</summary>
+        TurnReadHostQueue,
+
+        /// <summary>Nobody waits on the host: the limit is read before going on: BorrowedRun.cs, RunTurn: "Volatile.Read(ref _turns) &lt;= _limit))".</summary>
+        TurnReadLimitToGoOn,
 
         /// <summary>BorrowedRun.cs, RunTurn: "RunItem(item, workerContext); ran++;": returns, or runs forever.</summary>
         TurnRunItem,
@@ -493,7 +499,7 @@ internal sealed class TurnProtocolModel
         /// <summary>BorrowedRun.cs, RunTurn: "Interlocked.Decrement(ref _running);".</summary>
         TurnDecrementRunning,
 
-        /// <summary>The queue read: BorrowedRun.cs, RunTurn: "if (ran == TurnLength &amp;&amp; !IsQueueEmpty".</summary>
+        /// <summary>The queue read: BorrowedRun.cs, RunTurn: "if (ran &gt;= TurnLength &amp;&amp; !IsQueueEmpty".</summary>
         TurnCheckQueue,
 
         /// <summary>BorrowedRun.cs, RunTurn: "&amp;&amp; Volatile.Read(ref _turns) &lt;= _limit)".</summary>
@@ -944,7 +950,7 @@ internal sealed class TurnProtocolModel
 
             case Pc.TurnDequeue:
             {
-                // (ran < TurnLength holds here) BorrowedRun.cs, RunTurn: "&& TryDequeue(out var item))" → PoolRun.cs, TryDequeue: "queue.TryDequeue(out item)".
+                // (ran < TurnLength, or nobody waits on the host, holds here) BorrowedRun.cs, RunTurn: "&& TryDequeue(out var item))" → PoolRun.cs, TryDequeue: "queue.TryDequeue(out item)".
                 var queued = Get(state, QueueAt);
                 if (queued > 0)
                 {
@@ -964,29 +970,52 @@ internal sealed class TurnProtocolModel
             case Pc.TurnRunItem:
             {
                 // (An item that blocks forever takes no step: see above.) RunItem returned; ran++; ran < TurnLength → dequeue again, else
-                // leave the loop: BorrowedRun.cs, RunTurn: "while (ran < TurnLength &&", "RunItem(item, workerContext); ran++;".
-                var ran = state[at + CountOffset] + 1;
+                // read whether anything waits on the host: BorrowedRun.cs, RunTurn: "while ((ran < TurnLength ||", "RunItem(item, workerContext); ran++;".
+                // The count is kept at most TurnLength: past it, only "ran >= TurnLength" matters.
+                var ran = Math.Min(state[at + CountOffset] + 1, _turnLength);
                 next[at + CountOffset] = (byte)ran;
-                Jump(next, at, ran < _turnLength ? Pc.TurnDequeue : Pc.TurnDecrementRunning);
-                what = string.Create(CultureInfo.InvariantCulture, $"the item returned, ran == {ran} (BorrowedRun.cs, RunTurn)");
+                Jump(next, at, ran < _turnLength ? Pc.TurnDequeue : Pc.TurnReadHostQueue);
+                what = string.Create(CultureInfo.InvariantCulture, $"the item returned, ran {(ran < _turnLength ? "==" : ">=")} {ran} (BorrowedRun.cs, RunTurn)");
+                break;
+            }
+
+            case Pc.TurnReadHostQueue:
+            {
+                // BorrowedRun.cs, RunTurn: "!_host.HasQueuedWork": something waits on the host → leave the loop; else read the limit.
+                var hostWaits = Get(state, HostQueueAt) > 0;
+                Jump(next, at, hostWaits ? Pc.TurnDecrementRunning : Pc.TurnReadLimitToGoOn);
+                what = hostWaits
+                    ? "RunTurn: ran >= TurnLength and the host's queue is not empty → leave the loop (BorrowedRun.cs, RunTurn)"
+                    : "RunTurn: ran >= TurnLength but nobody waits on the host (BorrowedRun.cs, RunTurn)";
+                break;
+            }
+
+            case Pc.TurnReadLimitToGoOn:
+            {
+                // BorrowedRun.cs, RunTurn: "Volatile.Read(ref _turns) <= _limit))": within the limit → dequeue again, else leave the loop.
+                var within = Get(state, TurnsAt) <= _limit;
+                Jump(next, at, within ? Pc.TurnDequeue : Pc.TurnDecrementRunning);
+                what = within
+                    ? "RunTurn read _turns <= _limit: goes on (BorrowedRun.cs, RunTurn)"
+                    : "RunTurn read _turns > _limit: leaves the loop (BorrowedRun.cs, RunTurn)";
                 break;
             }
 
             case Pc.TurnDecrementRunning:
             {
-                // BorrowedRun.cs, RunTurn: "Interlocked.Decrement(ref _running);", "if (ran == TurnLength" (local) && ...
+                // BorrowedRun.cs, RunTurn: "Interlocked.Decrement(ref _running);", "if (ran >= TurnLength" (local) && ...
                 Set(next, RunningAt, Get(state, RunningAt) - 1);
                 var full = state[at + CountOffset] == _turnLength;
                 Jump(next, at, full ? Pc.TurnCheckQueue : Pc.ReleaseDecrement);
                 what = full
-                    ? "RunTurn: Interlocked.Decrement(ref _running), ran == TurnLength (BorrowedRun.cs, RunTurn)"
+                    ? "RunTurn: Interlocked.Decrement(ref _running), ran >= TurnLength (BorrowedRun.cs, RunTurn)"
                     : "RunTurn: Interlocked.Decrement(ref _running), ran < TurnLength → ReleaseTurn (BorrowedRun.cs, RunTurn)";
                 break;
             }
 
             case Pc.TurnCheckQueue:
             {
-                // The next read, or else the release: BorrowedRun.cs, RunTurn: "if (ran == TurnLength && !IsQueueEmpty && Volatile.Read(ref _turns) <= _limit)", "ReleaseTurn();".
+                // The next read, or else the release: BorrowedRun.cs, RunTurn: "if (ran >= TurnLength && !IsQueueEmpty && Volatile.Read(ref _turns) <= _limit)", "ReleaseTurn();".
                 var queued = Get(state, QueueAt) > 0;
                 Jump(next, at, queued ? Pc.TurnReadTurns : Pc.ReleaseDecrement);
                 what = queued
@@ -1312,9 +1341,9 @@ internal sealed class TurnProtocolModel
             switch (KindOf(thread))
             {
                 case Kind.Host:
-                    turnsHeld += pc is Pc.TurnIncrementRunning or Pc.TurnDequeue or Pc.TurnRunItem or Pc.TurnDecrementRunning
-                        or Pc.TurnCheckQueue or Pc.TurnReadTurns or Pc.TurnRequeue or Pc.ReleaseDecrement or Pc.QueueTurn ? 1 : 0;
-                    inTurnLoop += pc is Pc.TurnDequeue or Pc.TurnRunItem or Pc.TurnDecrementRunning ? 1 : 0;
+                    turnsHeld += pc is Pc.TurnIncrementRunning or Pc.TurnDequeue or Pc.TurnRunItem or Pc.TurnReadHostQueue or Pc.TurnReadLimitToGoOn
+                        or Pc.TurnDecrementRunning or Pc.TurnCheckQueue or Pc.TurnReadTurns or Pc.TurnRequeue or Pc.ReleaseDecrement or Pc.QueueTurn ? 1 : 0;
+                    inTurnLoop += pc is Pc.TurnDequeue or Pc.TurnRunItem or Pc.TurnReadHostQueue or Pc.TurnReadLimitToGoOn or Pc.TurnDecrementRunning ? 1 : 0;
                     itemsRunning += pc == Pc.TurnRunItem ? 1 : 0;
                     break;
                 case Kind.Stopper:
@@ -1550,7 +1579,7 @@ internal sealed class TurnProtocolModel
             text.Append(CultureInfo.InvariantCulture, $" {ThreadName(thread)}:{pc}");
             switch (KindOf(thread))
             {
-                case Kind.Host when pc is Pc.TurnDequeue or Pc.TurnRunItem or Pc.TurnDecrementRunning:
+                case Kind.Host when pc is Pc.TurnDequeue or Pc.TurnRunItem or Pc.TurnReadHostQueue or Pc.TurnReadLimitToGoOn or Pc.TurnDecrementRunning:
                     text.Append(CultureInfo.InvariantCulture, $"(ran {state[at + CountOffset]})");
                     break;
                 case Kind.Submitter or Kind.Continuation when pc != Pc.Done:
