@@ -1,5 +1,3 @@
-using ThreadLineage.Tests.Support;
-
 namespace ThreadLineage.Tests.Pools;
 
 /// <summary>MinWorkers, IdleTimeout and SetMaxWorkers: the pool grows on demand and shrinks when idle.</summary>

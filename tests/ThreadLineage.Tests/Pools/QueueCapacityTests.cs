@@ -1,5 +1,3 @@
-using ThreadLineage.Tests.Support;
-
 namespace ThreadLineage.Tests.Pools;
 
 /// <summary>Bounded queues: QueueCapacity with QueueFullMode Wait, Reject and RunInCaller.</summary>

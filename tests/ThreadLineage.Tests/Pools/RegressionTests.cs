@@ -1,5 +1,3 @@
-using ThreadLineage.Tests.Support;
-
 namespace ThreadLineage.Tests.Pools;
 
 /// <summary>Bugs found while building the demo and docs, each pinned by the test that showed it.</summary>

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
-using ThreadLineage.Tests.Support;
 
 namespace ThreadLineage.Tests.Pools;
 

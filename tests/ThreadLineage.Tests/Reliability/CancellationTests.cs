@@ -1,4 +1,3 @@
-using ThreadLineage.Tests.Support;
 using Xunit.Abstractions;
 
 namespace ThreadLineage.Tests.Reliability;

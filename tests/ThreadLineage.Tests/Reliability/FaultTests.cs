@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Logging;
-using ThreadLineage.Tests.Support;
 using Xunit.Abstractions;
 
 namespace ThreadLineage.Tests.Reliability;

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using CsCheck;
-using ThreadLineage.Tests.Support;
 using Xunit.Abstractions;
 
 namespace ThreadLineage.Tests.Reliability;

@@ -1,5 +1,3 @@
-using ThreadLineage.Tests.Support;
-
 namespace ThreadLineage.Tests.Reliability;
 
 /// <summary>Bounded waits for a condition that no event announces (a stop has begun, a count caught up).</summary>
