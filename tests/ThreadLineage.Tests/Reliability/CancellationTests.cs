@@ -102,7 +102,7 @@ public sealed class CancellationTests(ITestOutputHelper output)
         finally
         {
             gate.Set();
-            var stopping = Until.OnThread(() => manager.Stop(wait: true));
+            var stopping = TestThreads.StartChild(() => manager.Stop(wait: true));
             Bounded.Wait(stopping, "Stop");
         }
     }

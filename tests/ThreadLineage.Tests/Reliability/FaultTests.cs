@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using ThreadLineage.Tests.Support;
 using Xunit.Abstractions;
 
 namespace ThreadLineage.Tests.Reliability;
@@ -21,7 +22,7 @@ public sealed class FaultTests(ITestOutputHelper output)
         var manager = NewManager("start-fault");
         var fail = true;
         var seen = 0;
-        manager.WorkerStarting = () =>
+        manager.OnStart = () =>
         {
             // The last `failing` workers to start throw.
             if (Volatile.Read(ref fail) && Interlocked.Increment(ref seen) > workers - failing)
@@ -54,7 +55,7 @@ public sealed class FaultTests(ITestOutputHelper output)
         var logs = new RecordingLogger();
         var manager = NewManager("ondemand-fault");
         var fail = false;
-        manager.WorkerStarting = () =>
+        manager.OnStart = () =>
         {
             if (Volatile.Read(ref fail))
             {
@@ -70,7 +71,7 @@ public sealed class FaultTests(ITestOutputHelper output)
         Bounded.Wait(started, "the only worker to be busy");
         // No free worker: this submission asks for a second worker, whose OnWorkerStarted throws.
         var waiting = manager.Submit(() => 2);
-        Until.True(() => logs.Entries.Any(static e => e.EventId.Name == "OnDemandWorkerStartFailed"), "the failed on-demand start is logged");
+        Bounded.Until(() => logs.Entries.Any(static e => e.EventId.Name == "OnDemandWorkerStartFailed"), "the failed on-demand start is logged");
         Assert.True(manager.IsRunning);
 
         gate.Set();
@@ -211,7 +212,7 @@ public sealed class FaultTests(ITestOutputHelper output)
 
         Assert.All(faults, static t => Assert.Equal(TaskStatus.Faulted, t.Status));
         Assert.Equal(TaskStatus.Canceled, canceled.Status);
-        Until.True(() => manager.GetStatistics().Faulted == 6, "every fault is counted");
+        Bounded.Until(() => manager.GetStatistics().Faulted == 6, "every fault is counted");
         Assert.Equal(1, manager.GetStatistics().Canceled);
         var entries = logs.Entries;
         if (!logExceptions)
@@ -220,7 +221,7 @@ public sealed class FaultTests(ITestOutputHelper output)
             return;
         }
 
-        Until.True(() => logs.Entries.Count == 6, "every fault is logged");
+        Bounded.Until(() => logs.Entries.Count == 6, "every fault is logged");
         entries = logs.Entries;
         Assert.All(entries, e =>
         {
@@ -245,5 +246,5 @@ public sealed class FaultTests(ITestOutputHelper output)
         }
     }
 
-    private static TrackedManager NewManager(string name) => new($"fault-{name}-{Interlocked.Increment(ref s_lastId)}");
+    private static WorkerTrackingManager NewManager(string name) => new($"fault-{name}-{Interlocked.Increment(ref s_lastId)}");
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using ThreadLineage.Tests.Support;
 using Xunit.Abstractions;
 
 namespace ThreadLineage.Tests.Reliability;
@@ -32,8 +33,8 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
         using var gate = new ManualResetEventSlim();
         var tasks = Enumerable.Range(0, 20).Select(i => manager.Submit(() => { gate.Wait(); return i; })).ToArray();
 
-        var stopping = Until.OnThread(() => manager.Stop(wait: true));
-        Until.True(() => !manager.IsRunning, "the stop has begun");
+        var stopping = TestThreads.StartChild(() => manager.Stop(wait: true));
+        Bounded.Until(() => !manager.IsRunning, "the stop has begun");
         Assert.False(stopping.IsCompleted, "Stop(wait: true) returned while work was still queued behind a closed gate");
         gate.Set();
         Bounded.Wait(stopping, "Stop(wait: true)");
@@ -55,7 +56,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
         var queued = Enumerable.Range(0, 5).Select(i => manager.Submit(() => i)).ToArray();
 
         // The running item is blocked on our gate: a Stop(wait: false) that waited would never return.
-        Bounded.Wait(Until.OnThread(() => manager.Stop(wait: false)), "Stop(wait: false) to return while work runs");
+        Bounded.Wait(TestThreads.StartChild(() => manager.Stop(wait: false)), "Stop(wait: false) to return while work runs");
         Assert.False(manager.IsRunning);
         Assert.Throws<InvalidOperationException>(() => { _ = manager.Submit(() => { }); });
 
@@ -89,10 +90,10 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
         manager.Post(() => Interlocked.Increment(ref ran));
         manager.Post(static state => Interlocked.Increment(ref state[0]), new int[1]);
 
-        var stopping = Until.OnThread(() => manager.Stop(wait, cancelPending: true));
+        var stopping = TestThreads.StartChild(() => manager.Stop(wait, cancelPending: true));
         if (wait)
         {
-            Until.True(() => !manager.IsRunning, "the stop has begun");
+            Bounded.Until(() => !manager.IsRunning, "the stop has begun");
             Assert.False(stopping.IsCompleted, "Stop(wait: true, cancelPending: true) returned while an item still ran");
             gate.Set();
             Bounded.Wait(stopping, "Stop(wait: true, cancelPending: true)");
@@ -233,7 +234,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
         Assert.StartsWith("new-run-", Bounded.Result(fresh, "work on the new run after the old run drained"));
 
         manager.Stop(wait: true);
-        foreach (var thread in manager.Threads)
+        foreach (var thread in manager.StartedWorkers)
         {
             Bounded.Join(thread, thread.Name ?? "worker");
         }
@@ -260,7 +261,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
         manager.Start(1, threadNamePrefix: $"new-{kind}");
 
         string? stateAtReturn = null;
-        var stopping = Until.OnThread(() =>
+        var stopping = TestThreads.StartChild(() =>
         {
             StopAndWait(manager, kind);
             stateAtReturn = $"blocked item {blocker.Status}, queued item {queued.Status}, live workers [{string.Join(", ", manager.LiveWorkerNames())}]";
@@ -317,7 +318,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
         await manager.StopAsync(new CancellationToken(canceled: true));
         Assert.False(manager.IsRunning);
         Assert.Equal(0, manager.MaxWorkers);
-        Assert.Empty(manager.Threads);
+        Assert.Empty(manager.StartedWorkers);
         manager.Start(1);
         Assert.Equal(3, await Bounded.ResultAsync(manager.Submit(() => 3), "work"));
         await manager.DisposeAsync();
@@ -406,7 +407,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
             var tasks = new List<Task> { manager.Submit(() => gate.Wait()) };
             tasks.AddRange(Enumerable.Range(0, 20).Select(i => manager.Submit(() => i)));
             using var barrier = new Barrier(stoppers + 1);
-            var threads = Enumerable.Range(0, stoppers).Select(i => Until.OnThread(
+            var threads = Enumerable.Range(0, stoppers).Select(i => TestThreads.StartChild(
                 () =>
                 {
                     var kind = (i + round) % 6;
@@ -475,8 +476,8 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
         // The work waits for an event only the test raises: a stop that waited for it would never return.
         var stopping = how switch
         {
-            "Stop" => Until.OnThread(() => manager.Stop(wait: true)),
-            "StopCancelPending" => Until.OnThread(() => manager.Stop(wait: true, cancelPending: true)),
+            "Stop" => TestThreads.StartChild(() => manager.Stop(wait: true)),
+            "StopCancelPending" => TestThreads.StartChild(() => manager.Stop(wait: true, cancelPending: true)),
             "StopAsync" => manager.StopAsync(),
             _ => manager.StopAsync(new CancellationToken(canceled: true)),
         };
@@ -487,7 +488,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
         outside.SetResult();
         var resumedOn = await Bounded.ResultAsync(work, "the suspended work to resume after the stop");
         Assert.DoesNotContain(manager.Id, resumedOn ?? "", StringComparison.Ordinal);
-        Until.True(() => manager.GetStatistics().Completed == 1, "the resumed work is counted");
+        Bounded.Until(() => manager.GetStatistics().Completed == 1, "the resumed work is counted");
     }
 
     [Theory]
@@ -505,7 +506,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
         LineageNode? after = null;
 
         // A fresh thread: the scope's flow starts from the root, and nothing else runs in it.
-        var flow = Until.OnThread(
+        var flow = TestThreads.StartChild(
             () =>
             {
                 before = Lineage.Current;
@@ -542,7 +543,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
             },
             "scope-flow");
 
-        Until.True(() => own is { IsRunning: false } && below is { IsRunning: false }, "the scope's disposal has begun stopping both managers");
+        Bounded.Until(() => own is { IsRunning: false } && below is { IsRunning: false }, "the scope's disposal has begun stopping both managers");
         Assert.False(flow.IsCompleted, "the scope's Dispose returned while its managers still had work");
         gate.Set();
         await Bounded.WaitAsync(flow, "the scope's disposal");
@@ -586,16 +587,16 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
         var manager = NewManager("dispose-during-start");
         using var gate = new ManualResetEventSlim();
         using var entered = new ManualResetEventSlim();
-        manager.WorkerStarting = () =>
+        manager.OnStart = () =>
         {
             entered.Set();
             gate.Wait();
         };
 
-        var starting = Until.OnThread(() => manager.Start(2));
+        var starting = TestThreads.StartChild(() => manager.Start(2));
         Bounded.Wait(entered, "OnWorkerStarted to run");
         List<string>? aliveAtReturn = null;
-        var disposing = Until.OnThread(() =>
+        var disposing = TestThreads.StartChild(() =>
         {
             manager.Dispose();
             aliveAtReturn = manager.LiveWorkerNames();
@@ -613,7 +614,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
             $"Dispose returned while {aliveAtReturn.Count} worker(s) of the concurrent Start were alive: {string.Join(", ", aliveAtReturn)}.");
     }
 
-    private static TrackedManager NewManager(string name) => new($"life-{name}-{Interlocked.Increment(ref s_lastId)}");
+    private static WorkerTrackingManager NewManager(string name) => new($"life-{name}-{Interlocked.Increment(ref s_lastId)}");
 
     private static void StopAndWait(ThreadPoolManager manager, StopKind kind)
     {
