@@ -215,6 +215,48 @@ public class LineageTests
     }
 
     [Fact]
+    public void GetManager_UnknownId_ThrowsManagerNotFound_AndCreatesNothing() => Bounded.OnNewThread(() =>
+    {
+        using var scope = Lineage.BeginScope("bad-input");
+        var id = TestIds.New("missing");
+        var current = Lineage.Current;
+        var children = current.Children.Count;
+
+        var error = Assert.Throws<ManagerNotFoundException>(() => Lineage.GetManager(id));
+
+        Assert.Equal(id, error.Id);
+        Assert.Contains($"'{id}'", error.Message, StringComparison.Ordinal);
+        Assert.Contains(current.ToString(), error.Message, StringComparison.Ordinal);
+        Assert.Contains("GetOrCreateManager", error.Message, StringComparison.Ordinal);
+        Assert.Same(current, Lineage.Current);
+        Assert.Empty(current.Managers);
+        Assert.Equal(children, current.Children.Count);
+        Assert.False(Lineage.TryGetManager(id, out var none));
+        Assert.Null(none);
+        Assert.Same(current, Lineage.Current);
+        return true;
+    });
+
+    [Fact]
+    public void ManagerIds_EmptyIsAnOrdinaryId_NullIsTheDefaultId() => Bounded.OnNewThread(() =>
+    {
+        using var scope = Lineage.BeginScope("ids");
+        Assert.Throws<ManagerNotFoundException>(() => Lineage.GetManager(""));
+        Assert.False(scope.Node.TryGetManager("", out _));
+
+        var byNull = Lineage.CreateManager(null);
+        Assert.Equal(ThreadPoolManager.DefaultId, byNull.Id);
+        Assert.Same(byNull, Lineage.GetManager(null));
+        Assert.Same(byNull, Lineage.GetManager(ThreadPoolManager.DefaultId));
+        Assert.Same(byNull, Lineage.GetOrCreateManager());
+        Assert.True(Lineage.Current.TryGetManager(null, out var viaNode));
+        Assert.Same(byNull, viaNode);
+        Assert.Same(byNull, Lineage.Current.GetOrCreateManager(null));
+        Assert.Equal(ThreadPoolManager.DefaultId, new ThreadPoolManager(null).Id);
+        return true;
+    });
+
+    [Fact]
     public void CreateManager_NullId_AttachesUnderDefaultIdThatNullLookupsResolve()
     {
         using var scope = Lineage.BeginScope(nameof(CreateManager_NullId_AttachesUnderDefaultIdThatNullLookupsResolve));

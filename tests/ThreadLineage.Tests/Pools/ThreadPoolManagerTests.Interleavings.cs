@@ -1,18 +1,15 @@
 using System.Collections.Concurrent;
-using ThreadLineage.Tests.Support;
-using Xunit.Abstractions;
 
-namespace ThreadLineage.Tests.Reliability;
+namespace ThreadLineage.Tests.Pools;
 
-/// <summary>
-/// Start, Stop, StopAsync and disposal under every interleaving the contract names (docs/shutdown.md, "What each call
-/// does" and "The two promises behind everything"): every task reaches a final state, and no worker thread survives a
-/// stop that has completed.
-/// </summary>
-public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
+/// <content>
+/// Lifecycle interleavings: Start, Stop, StopAsync and disposal under every interleaving the contract names
+/// (docs/shutdown.md, "What each call does" and "The two promises behind everything"): every task reaches a final
+/// state, and no worker thread survives a stop that has completed. (A scope disposed while its managers are busy is
+/// in LineageScopeTests.)
+/// </content>
+public partial class ThreadPoolManagerTests
 {
-    private static int s_lastId;
-
     public enum StopKind
     {
         Stop,
@@ -28,7 +25,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
     [InlineData(3)]
     public void StopWaitTrue_RunsEverythingQueuedThenReturns_NoWorkerAlive(int maxWorkers)
     {
-        var manager = NewManager("stop-wait");
+        var manager = NewTrackedManager("stop-wait");
         manager.Start(maxWorkers);
         using var gate = new ManualResetEventSlim();
         var tasks = Enumerable.Range(0, 20).Select(i => manager.Submit(() => { gate.Wait(); return i; })).ToArray();
@@ -49,7 +46,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
     [Fact]
     public void StopWaitFalse_ReturnsAtOnce_QueuedWorkStillRuns()
     {
-        var manager = NewManager("stop-nowait");
+        var manager = NewTrackedManager("stop-nowait");
         manager.Start(1);
         using var gate = new ManualResetEventSlim();
         var running = manager.Submit(() => gate.Wait());
@@ -73,7 +70,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
     [InlineData(false)]
     public void StopCancelPending_QueuedWorkEndsCanceled_RunningWorkCompletes(bool wait)
     {
-        var manager = NewManager("stop-cancel");
+        var manager = NewTrackedManager("stop-cancel");
         manager.Start(1);
         using var gate = new ManualResetEventSlim();
         using var started = new ManualResetEventSlim();
@@ -121,7 +118,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
     [Fact]
     public async Task StopAsync_TokenAlreadyCanceled_CancelsQueuedWork_WaitsForRunningWork()
     {
-        var manager = NewManager("stopasync-before");
+        var manager = NewTrackedManager("stopasync-before");
         manager.Start(1);
         using var gate = new ManualResetEventSlim();
         using var started = new ManualResetEventSlim();
@@ -144,7 +141,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
     [Fact]
     public async Task StopAsync_TokenFiresDuringDrain_CancelsTheRest_WaitsForRunningWork()
     {
-        var manager = NewManager("stopasync-during");
+        var manager = NewTrackedManager("stopasync-during");
         manager.Start(1);
         using var firstGate = new ManualResetEventSlim();
         using var secondGate = new ManualResetEventSlim();
@@ -174,7 +171,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
     [Fact]
     public async Task StopAsync_TokenFiresAfterDrain_ChangesNothing_ManagerStartsAgain()
     {
-        var manager = NewManager("stopasync-after");
+        var manager = NewTrackedManager("stopasync-after");
         manager.Start(2);
         var tasks = Enumerable.Range(0, 10).Select(i => manager.Submit(() => i)).ToArray();
         using var cts = new CancellationTokenSource();
@@ -194,7 +191,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
     [Fact]
     public void Start_AfterStop_RunsAgain_StatisticsAccumulateAcrossRuns()
     {
-        var manager = NewManager("restart");
+        var manager = NewTrackedManager("restart");
         for (var run = 1; run <= 5; run++)
         {
             manager.Start(run % 3 + 1, threadNamePrefix: $"restart-run{run}");
@@ -211,7 +208,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
     [Fact]
     public void Start_RightAfterStopWaitFalse_NewRunWorksOnceTheOldRunHasDrained()
     {
-        var manager = NewManager("restart-draining");
+        var manager = NewTrackedManager("restart-draining");
         manager.Start(1, threadNamePrefix: "old-run");
         using var gate = new ManualResetEventSlim();
         using var started = new ManualResetEventSlim();
@@ -250,7 +247,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
     [MemberData(nameof(WaitingStops))]
     public void WaitingStop_AfterRestart_WaitsForThePreviousRunStillDraining(StopKind kind)
     {
-        var manager = NewManager($"restart-wait-{kind}");
+        var manager = NewTrackedManager($"restart-wait-{kind}");
         manager.Start(1, threadNamePrefix: $"old-{kind}");
         using var gate = new ManualResetEventSlim();
         using var started = new ManualResetEventSlim();
@@ -273,7 +270,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
         gate.Set();
         Bounded.Wait(stopping, $"{kind}");
 
-        output.WriteLine($"{kind} returned with: {stateAtReturn}");
+        _output.WriteLine($"{kind} returned with: {stateAtReturn}");
         Assert.True(
             blocker.IsCompleted && queued.IsCompleted && !stateAtReturn!.Contains("old-", StringComparison.Ordinal),
             $"{kind} returned while the previous run was still draining: {stateAtReturn}. " +
@@ -285,7 +282,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
     [InlineData(true)]
     public async Task Dispose_DrainsAndRefusesWork_SecondDisposeDoesNothing(bool async)
     {
-        var manager = NewManager($"dispose-{async}");
+        var manager = NewTrackedManager($"dispose-{async}");
         manager.Start(2);
         var tasks = Enumerable.Range(0, 10).Select(i => manager.Submit(() => i)).ToArray();
 
@@ -312,7 +309,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
     [Fact]
     public async Task Stop_OnAManagerThatNeverStarted_DoesNothing()
     {
-        var manager = NewManager("never-started");
+        var manager = NewTrackedManager("never-started");
         manager.Stop();
         manager.Stop(wait: false, cancelPending: true);
         await manager.StopAsync(new CancellationToken(canceled: true));
@@ -334,7 +331,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
     [MemberData(nameof(OwnWorkerStops))]
     public void Stop_FromOneOfThePoolsOwnWorkers_DoesNotDeadlock(int maxWorkers, string how)
     {
-        var manager = NewManager($"own-stop-{how}-{maxWorkers}");
+        var manager = NewTrackedManager($"own-stop-{how}-{maxWorkers}");
         manager.Start(maxWorkers);
         using var gate = new ManualResetEventSlim();
         var workersWhenStopReturned = -1;
@@ -380,7 +377,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
     [Fact]
     public async Task StopAsync_AwaitedFromThePoolsOwnAsyncWork_Completes()
     {
-        var manager = NewManager("own-stopasync");
+        var manager = NewTrackedManager("own-stopasync");
         manager.Start(2);
         var work = manager.Submit(async () =>
         {
@@ -400,7 +397,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
         var violations = new ConcurrentQueue<string>();
         for (var round = 0; round < rounds; round++)
         {
-            var manager = NewManager($"concurrent-stop-{round}");
+            var manager = NewTrackedManager($"concurrent-stop-{round}");
             var random = new Random(round);
             manager.Start(random.Next(1, 4));
             using var gate = new ManualResetEventSlim();
@@ -451,7 +448,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
             manager.AssertNoWorkerAlive($"round {round}: after all stops returned");
         }
 
-        output.WriteLine($"{rounds} rounds of {stoppers} concurrent stops.");
+        _output.WriteLine($"{rounds} rounds of {stoppers} concurrent stops.");
         Assert.True(violations.IsEmpty, string.Join(Environment.NewLine, violations));
     }
 
@@ -461,7 +458,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
     [MemberData(nameof(SuspendedStops))]
     public async Task AsyncWorkSuspendedWhenThePoolStops_IsNotWaitedFor_AndCompletesWhenItResumes(string how)
     {
-        var manager = NewManager($"suspended-{how}");
+        var manager = NewTrackedManager($"suspended-{how}");
         manager.Start(1);
         var outside = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var suspended = new ManualResetEventSlim();
@@ -491,100 +488,10 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
         Bounded.Until(() => manager.GetStatistics().Completed == 1, "the resumed work is counted");
     }
 
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task Scope_DisposedWhileItsManagersAreBusy_WaitsForTheirWorkAndStopsThem(bool async)
-    {
-        using var gate = new ManualResetEventSlim();
-        var ran = 0;
-        var workers = new ConcurrentDictionary<Thread, bool>();
-        ThreadPoolManager? own = null;
-        ThreadPoolManager? below = null;
-        Task[] tasks = [];
-        LineageNode? before = null;
-        LineageNode? after = null;
-
-        // A fresh thread: the scope's flow starts from the root, and nothing else runs in it.
-        var flow = TestThreads.StartChild(
-            () =>
-            {
-                before = Lineage.Current;
-                var scope = Lineage.BeginScope("busy-scope");
-                own = Lineage.GetOrCreateManager($"scope-own-{Interlocked.Increment(ref s_lastId)}");
-                own.Start(2);
-
-                // A child flow attaches its manager to a node below the scope.
-                var child = new Thread(() =>
-                {
-                    below = Lineage.CreateManager($"scope-below-{Interlocked.Increment(ref s_lastId)}");
-                    below.Start(1);
-                });
-                child.Start();
-                Bounded.Join(child, "child flow");
-
-                tasks = [.. Enumerable.Range(0, 12).Select(i => (i % 2 == 0 ? own : below!).Submit(() =>
-                {
-                    workers[Thread.CurrentThread] = true;
-                    gate.Wait();
-                    Interlocked.Increment(ref ran);
-                }))];
-
-                if (async)
-                {
-                    scope.DisposeAsync().AsTask().GetAwaiter().GetResult();
-                }
-                else
-                {
-                    scope.Dispose();
-                }
-
-                after = Lineage.Current;
-            },
-            "scope-flow");
-
-        Bounded.Until(() => own is { IsRunning: false } && below is { IsRunning: false }, "the scope's disposal has begun stopping both managers");
-        Assert.False(flow.IsCompleted, "the scope's Dispose returned while its managers still had work");
-        gate.Set();
-        await Bounded.WaitAsync(flow, "the scope's disposal");
-
-        Assert.Equal(12, Volatile.Read(ref ran));
-        Assert.All(tasks, static t => Assert.Equal(TaskStatus.RanToCompletion, t.Status));
-        if (!async)
-        {
-            // DisposeAsync's restoring of Current is checked on its own, in ScopeDisposeAsync_RestoresCurrentInTheFlowThatAwaitsIt.
-            Assert.Same(before, after);
-        }
-
-        Assert.All(workers.Keys, static t => Assert.False(t.IsAlive, $"worker {t.Name} is alive after the scope was disposed"));
-        Assert.Equal(0, own!.GetStatistics().Workers + below!.GetStatistics().Workers);
-    }
-
-    /// <summary>docs/lineage.md "Scopes": disposing restores the previous Current in the flow that disposes, DisposeAsync included.</summary>
-    [Fact]
-    public async Task ScopeDisposeAsync_RestoresCurrentInTheFlowThatAwaitsIt()
-    {
-        await Task.Run(async () =>
-        {
-            var before = Lineage.Current;
-            LineageNode inside;
-            await using (var scope = Lineage.BeginScope("await-using"))
-            {
-                inside = Lineage.Current;
-                Assert.Same(scope.Node, inside);
-            }
-
-            var after = Lineage.Current;
-            Assert.True(
-                ReferenceEquals(before, after),
-                $"After 'await using (Lineage.BeginScope())' Current is {after}, expected the node from before the scope ({before}).");
-        });
-    }
-
     [Fact]
     public void Dispose_WhileStartRunsOnWorkerStarted_WaitsForTheStartingWorkers()
     {
-        var manager = NewManager("dispose-during-start");
+        var manager = NewTrackedManager("dispose-during-start");
         using var gate = new ManualResetEventSlim();
         using var entered = new ManualResetEventSlim();
         manager.OnStart = () =>
@@ -613,8 +520,6 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
             aliveAtReturn!.Count == 0,
             $"Dispose returned while {aliveAtReturn.Count} worker(s) of the concurrent Start were alive: {string.Join(", ", aliveAtReturn)}.");
     }
-
-    private static WorkerTrackingManager NewManager(string name) => new($"life-{name}-{Interlocked.Increment(ref s_lastId)}");
 
     private static void StopAndWait(ThreadPoolManager manager, StopKind kind)
     {

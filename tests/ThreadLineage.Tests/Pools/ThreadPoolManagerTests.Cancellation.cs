@@ -1,16 +1,14 @@
-using Xunit.Abstractions;
+using ThreadLineage.Tests.Robustness;
 
-namespace ThreadLineage.Tests.Reliability;
+namespace ThreadLineage.Tests.Pools;
 
-/// <summary>
-/// docs/pools.md, "Cancellation": "A token that is already canceled when you call Submit gives a task that is already
-/// Canceled; the work never runs, nothing is queued" — in every queue mode, without leaking a slot of a bounded queue;
-/// and a token canceled while the item is queued, or at the moment of Submit.
-/// </summary>
-public sealed class CancellationTests(ITestOutputHelper output)
+/// <content>
+/// Cancellation, docs/pools.md, "Cancellation": "A token that is already canceled when you call Submit gives a task
+/// that is already Canceled; the work never runs, nothing is queued" — in every queue mode, without leaking a slot of
+/// a bounded queue; and a token canceled while the item is queued, or at the moment of Submit.
+/// </content>
+public partial class ThreadPoolManagerTests
 {
-    private static int s_lastId;
-
     public static TheoryData<string, string> Overloads()
     {
         var data = new TheoryData<string, string>();
@@ -31,7 +29,7 @@ public sealed class CancellationTests(ITestOutputHelper output)
     [MemberData(nameof(Overloads))]
     public void Submit_WithATokenAlreadyCanceled_ReturnsACanceledTask_WorkNeverRuns_NoSlotLeaks(string overload, string queue)
     {
-        var manager = new ThreadPoolManager($"precanceled-{Interlocked.Increment(ref s_lastId)}");
+        var manager = new ThreadPoolManager(NewId("precanceled"));
         manager.Start(queue == "unbounded"
             ? new ThreadPoolManagerOptions { MaxWorkers = 1 }
             : new ThreadPoolManagerOptions { MaxWorkers = 1, QueueCapacity = 1, QueueFullMode = Enum.Parse<QueueFullMode>(queue.Split('-')[0]) });
@@ -110,7 +108,7 @@ public sealed class CancellationTests(ITestOutputHelper output)
     [Fact]
     public void Submit_TokenCanceledWhileQueued_TaskEndsCanceled_WorkNeverRuns()
     {
-        var manager = new ThreadPoolManager($"queued-cancel-{Interlocked.Increment(ref s_lastId)}");
+        var manager = new ThreadPoolManager(NewId("queued-cancel"));
         manager.Start(1);
         using var gate = new ManualResetEventSlim();
         using var cts = new CancellationTokenSource();
@@ -145,7 +143,7 @@ public sealed class CancellationTests(ITestOutputHelper output)
     public void Submit_TokenCanceledConcurrently_ReturnsAFinalTask_CountedOnce_NeverThrows(string scenario)
     {
         var result = ExitProbe.Run(scenario);
-        output.WriteLine(result.ToString());
+        _output.WriteLine(result.ToString());
 
         Assert.True(result.Exited && result.ExitCode == 0, $"the process died or hung: {result}");
         Assert.True(result.Lines.Contains("threw 0"), $"Submit threw: {result}");

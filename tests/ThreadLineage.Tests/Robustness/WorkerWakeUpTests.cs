@@ -1,4 +1,4 @@
-namespace ThreadLineage.Tests.Pools;
+namespace ThreadLineage.Tests.Robustness;
 
 /// <summary>
 /// The parking protocol's promise: every queued item has a worker that is awake or about to be woken, so

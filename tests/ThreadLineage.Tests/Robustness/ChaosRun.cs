@@ -3,7 +3,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using ThreadLineage.Tests.Support;
 
-namespace ThreadLineage.Tests.Reliability;
+namespace ThreadLineage.Tests.Robustness;
 
 /// <summary>
 /// One chaos iteration: a fresh manager, several producer threads submitting every kind of work (sync, async with
