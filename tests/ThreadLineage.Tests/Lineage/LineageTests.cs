@@ -10,7 +10,8 @@ namespace ThreadLineage.Tests.LineageModel;
 /// </summary>
 /// <remarks>
 /// In the GC-sensitive group (run alone) because the leak tests measure the whole managed heap and the identity
-/// test wants dead threads' ids to be reused.
+/// tests want dead threads' ids to be reused. A test that pins a defect of the Python seed's
+/// <c>get_or_create_thread_manager</c> (seed/threadpool-seed.txt) says so in a comment.
 /// </remarks>
 [Collection(GcSensitiveTestGroup.Name)]
 public class LineageTests
@@ -696,6 +697,46 @@ public class LineageTests
         Assert.NotSame(firstManager.Owner, sibling.Own.Owner);
     }
 
+    // The seed's resolve stopped at the nearest thread with any manager and created the new id in that thread's registry: the parent's.
+    [Fact]
+    public void GetOrCreateManager_NewIdInChildOfFlowWithOtherManagers_NotVisibleToParentOrSiblings()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_NewIdInChildOfFlowWithOtherManagers_NotVisibleToParentOrSiblings));
+        var parentId = TestIds.New("request");
+        var childId = TestIds.New("render");
+        Lineage.GetOrCreateManager(parentId);
+        using var attached = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var child = TestThreads.StartChild(() =>
+        {
+            var manager = Lineage.GetOrCreateManager(childId);
+            attached.Set();
+            Bounded.Wait(release, "the parent's and sibling's checks");
+            return manager;
+        });
+
+        bool parentSaw, siblingSaw;
+        ThreadPoolManager siblingsOwn;
+        try
+        {
+            Bounded.Wait(attached, "the child's attach");
+            parentSaw = Lineage.TryGetManager(childId, out _);
+            (siblingSaw, siblingsOwn) = Bounded.OnNewThread(() => (Lineage.TryGetManager(childId, out _), Lineage.GetOrCreateManager(childId)), "sibling");
+        }
+        finally
+        {
+            release.Set();
+        }
+
+        var childManager = Bounded.Result(child, "child");
+        Assert.False(parentSaw, "the child's new id is visible to its parent (the seed put it into the parent's registry)");
+        Assert.False(siblingSaw, "the child's new id is visible to its sibling");
+        Assert.False(scope.Node.TryGetManager(childId, out _));
+        Assert.NotSame(scope.Node, childManager.Owner);
+        Assert.Same(scope.Node, childManager.Owner!.Parent);
+        Assert.NotSame(childManager, siblingsOwn);
+    }
+
     [Fact]
     public void TryGetManager_OnUnrelatedThread_DoesNotSeeManagerAndSeesRoot()
     {
@@ -967,6 +1008,45 @@ public class LineageTests
         Assert.Same(scope.Node, nearest.Parent.Parent);
     }
 
+    // The seed's strict get (strictly_get=True) stopped at a thread whose registry held other ids and returned None instead of asking its parent.
+    [Fact]
+    public void GetManager_NearestNodeWithManagersLacksId_ReturnsAncestorsManager()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetManager_NearestNodeWithManagersLacksId_ReturnsAncestorsManager));
+        var id = TestIds.New("io");
+        var ancestors = Lineage.GetOrCreateManager(id);
+
+        var (resolved, tried, found) = Bounded.OnNewThread(() =>
+        {
+            Lineage.GetOrCreateManager(TestIds.New("cpu"));
+            var resolved = Lineage.GetManager(id);
+            return (resolved, Lineage.TryGetManager(id, out var found), found);
+        });
+
+        Assert.Same(ancestors, resolved);
+        Assert.True(tried);
+        Assert.Same(ancestors, found);
+    }
+
+    // The seed's get-or-create stopped at the same place and built a duplicate of an ancestor's manager there.
+    [Fact]
+    public void GetOrCreateManager_NearestNodeWithManagersLacksId_ReturnsAncestorsManagerInsteadOfDuplicate()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_NearestNodeWithManagersLacksId_ReturnsAncestorsManagerInsteadOfDuplicate));
+        var id = TestIds.New("io");
+        var ancestors = Lineage.GetOrCreateManager(id);
+
+        var (resolved, nearest) = Bounded.OnNewThread(() =>
+        {
+            Lineage.GetOrCreateManager(TestIds.New("cpu"));
+            return (Lineage.GetOrCreateManager(id), Lineage.Current);
+        });
+
+        Assert.Same(ancestors, resolved);
+        Assert.False(nearest.TryGetManager(id, out _), "get-or-create made a duplicate in the nearest node that had other ids");
+        Assert.Single(nearest.Managers);
+    }
+
     // ---- Invariant 4: no identity reuse ---------------------------------------------------------------------
 
     [Fact]
@@ -998,6 +1078,40 @@ public class LineageTests
         }
 
         Assert.True(leaks.Count == 0, $"Threads that are not descendants inherited the dead thread's manager or node: {string.Join(", ", leaks)}.");
+    }
+
+    // The seed keyed its registry by thread.ident and never cleaned it: a new thread with a dead thread's ident inherited its managers.
+    [Fact]
+    public void GetOrCreateManager_ShortLivedThreadsReusingDeadThreadsIds_EachGetTheirOwnManager()
+    {
+        const int Threads = 200;
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_ShortLivedThreadsReusingDeadThreadsIds_EachGetTheirOwnManager));
+        var id = TestIds.New("worker");
+        var managers = new List<ThreadPoolManager>(Threads);
+        var seenThreadIds = new HashSet<int>();
+        var reusedThreadIds = 0;
+
+        for (var i = 0; i < Threads; i++)
+        {
+            if (i % 10 == 9)
+            {
+                // Managed thread ids are recycled once dead threads' Thread objects are finalized.
+                FullGc.Collect();
+            }
+
+            var (threadId, manager) = AttachOnShortLivedThread(id);
+            if (!seenThreadIds.Add(threadId))
+            {
+                reusedThreadIds++;
+            }
+
+            managers.Add(manager);
+        }
+
+        Assert.True(reusedThreadIds > 0, "Precondition: no short-lived thread reused a dead thread's managed id, so the seed's scenario did not happen.");
+        Assert.Equal(Threads, managers.Distinct().Count());
+        Assert.Equal(Threads, managers.Select(m => m.Owner).Distinct().Count());
+        Assert.All(managers, m => Assert.Same(scope.Node, m.Owner!.Parent));
     }
 
     // ---- Invariant 5: no leaks --------------------------------------------------------------------------------
@@ -1362,6 +1476,10 @@ public class LineageTests
         Bounded.OnNewThread(
             () => (Environment.CurrentManagedThreadId, Lineage.TryGetManager(id, out _), Lineage.GetOrCreateManager(id)),
             "short-lived");
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static (int ThreadId, ThreadPoolManager Manager) AttachOnShortLivedThread(string id) =>
+        Bounded.OnNewThread(() => (Environment.CurrentManagedThreadId, Lineage.GetOrCreateManager(id)), "short-lived");
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static (WeakReference Node, WeakReference Manager) AttachInEndedFlow(string id, bool start) =>
