@@ -9,16 +9,16 @@ namespace ThreadLineage.Tests.Pools;
 /// </content>
 public partial class ThreadPoolManagerTests
 {
-    public static TheoryData<string, string> Overloads()
+    public static TheoryData<SubmitKind, string> AllSubmitKindsInEveryQueueMode()
     {
-        var data = new TheoryData<string, string>();
-        foreach (var overload in new[] { "Action", "Func<T>", "Func<Task>", "Func<Task<T>>" })
+        var data = new TheoryData<SubmitKind, string>();
+        foreach (var kind in new[] { SubmitKind.Action, SubmitKind.Func, SubmitKind.AsyncAction, SubmitKind.AsyncFunc })
         {
             // Reject stands for every mode that reserves a slot (Wait and RunInCaller with room take the same path)
             // and shows a leaked slot at once; RunInCaller-full runs the work on the caller.
             foreach (var queue in new[] { "unbounded", "Reject", "RunInCaller-full" })
             {
-                data.Add(overload, queue);
+                data.Add(kind, queue);
             }
         }
 
@@ -26,8 +26,8 @@ public partial class ThreadPoolManagerTests
     }
 
     [Theory]
-    [MemberData(nameof(Overloads))]
-    public void Submit_WithATokenAlreadyCanceled_ReturnsACanceledTask_WorkNeverRuns_NoSlotLeaks(string overload, string queue)
+    [MemberData(nameof(AllSubmitKindsInEveryQueueMode))]
+    public void Submit_TokenAlreadyCanceled_ReturnsCanceledTask_WorkNeverRuns_NoSlotLeaks(SubmitKind kind, string queue)
     {
         var manager = new ThreadPoolManager(NewId("precanceled"));
         manager.Start(queue == "unbounded"
@@ -47,25 +47,24 @@ public partial class ThreadPoolManagerTests
             var ran = false;
             var canceledToken = new CancellationToken(canceled: true);
             Task? task = null;
-            var error = Record.Exception(() =>
-            {
-                task = overload switch
-                {
-                    "Action" => manager.Submit(() => { ran = true; }, cancellationToken: canceledToken),
-                    "Func<T>" => manager.Submit(() => ran = true, cancellationToken: canceledToken),
-                    "Func<Task>" => manager.Submit(() => { ran = true; return Task.CompletedTask; }, cancellationToken: canceledToken),
-                    _ => manager.Submit(() => Task.FromResult(ran = true), cancellationToken: canceledToken),
-                };
-            });
+
+            // Like Task.Run(work, canceledToken): a canceled task, not an exception.
+            var error = Record.Exception(() => { task = SubmitAny(manager, kind, () => ran = true, cancellationToken: canceledToken); });
             var problems = new List<string>();
             if (error is not null)
             {
-                problems.Add($"Submit({overload}) threw {error.GetType().Name} (\"{error.Message}\") instead of returning a canceled task");
+                problems.Add($"Submit({kind}) threw {error.GetType().Name} (\"{error.Message}\") instead of returning a canceled task");
             }
             else
             {
-                Bounded.Wait(task!.ContinueWith(static _ => { }, TaskScheduler.Default), "the canceled task");
-                if (task.Status != TaskStatus.Canceled)
+                // The synchronous overloads return the task already Canceled; the async ones end Canceled through their proxy.
+                if (kind is SubmitKind.Action or SubmitKind.Func && task!.Status != TaskStatus.Canceled)
+                {
+                    problems.Add($"Submit returned a task that was {task.Status}, expected it already Canceled");
+                }
+
+                Bounded.WaitFinal(task!, "the canceled task");
+                if (task!.Status != TaskStatus.Canceled)
                 {
                     problems.Add($"the task ended {task.Status}, expected Canceled");
                 }
@@ -100,9 +99,31 @@ public partial class ThreadPoolManagerTests
         finally
         {
             gate.Set();
-            var stopping = TestThreads.StartChild(() => manager.Stop(wait: true));
-            Bounded.Wait(stopping, "Stop");
+            Bounded.Stop(manager);
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(AllSubmitKinds))]
+    public void Submit_TokenCanceledBeforeWorkStarts_TaskCanceledAndWorkNeverRuns(SubmitKind kind)
+    {
+        using var manager = new ThreadPoolManager(NewId("submit-cancel-queued"));
+        manager.Start(1);
+        using var gate = new Gate();
+        var blocker = Block(manager, gate);
+        using var cancel = new CancellationTokenSource();
+        var ran = false;
+
+        var task = SubmitAny(manager, kind, () => ran = true, cancellationToken: cancel.Token);
+        cancel.Cancel();
+        gate.Open();
+        Bounded.WaitFinal(task, "the canceled work");
+        Bounded.Stop(manager);
+
+        Assert.Equal(TaskStatus.Canceled, task.Status);
+        Assert.False(ran);
+        Assert.Equal(TaskStatus.RanToCompletion, blocker.Status);
+        Assert.Equal(1, manager.GetStatistics().Canceled);
     }
 
     [Fact]
