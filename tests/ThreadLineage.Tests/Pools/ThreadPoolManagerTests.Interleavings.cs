@@ -20,29 +20,6 @@ public partial class ThreadPoolManagerTests
 
     public static TheoryData<StopKind> WaitingStops => [StopKind.Stop, StopKind.StopAsync, StopKind.Dispose, StopKind.DisposeAsync];
 
-    [Theory]
-    [InlineData(1)]
-    [InlineData(3)]
-    public void StopWaitTrue_RunsEverythingQueuedThenReturns_NoWorkerAlive(int maxWorkers)
-    {
-        var manager = NewTrackedManager("stop-wait");
-        manager.Start(maxWorkers);
-        using var gate = new ManualResetEventSlim();
-        var tasks = Enumerable.Range(0, 20).Select(i => manager.Submit(() => { gate.Wait(); return i; })).ToArray();
-
-        var stopping = TestThreads.StartChild(() => manager.Stop(wait: true));
-        Bounded.Until(() => !manager.IsRunning, "the stop has begun");
-        Assert.False(stopping.IsCompleted, "Stop(wait: true) returned while work was still queued behind a closed gate");
-        gate.Set();
-        Bounded.Wait(stopping, "Stop(wait: true)");
-
-        // Stop(wait: true) has returned: everything queued has run, and every worker has exited.
-        Assert.All(tasks, static t => Assert.Equal(TaskStatus.RanToCompletion, t.Status));
-        manager.AssertNoWorkerAlive("after Stop(wait: true) returned");
-        Assert.Equal(20, manager.GetStatistics().Completed);
-        Assert.Throws<InvalidOperationException>(() => { _ = manager.Submit(() => { }); });
-    }
-
     [Fact]
     public void StopWaitFalse_ReturnsAtOnce_QueuedWorkStillRuns()
     {
