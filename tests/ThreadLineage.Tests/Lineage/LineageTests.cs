@@ -16,6 +16,19 @@ namespace ThreadLineage.Tests.LineageModel;
 [Collection(GcSensitiveTestGroup.Name)]
 public class LineageTests
 {
+    /// <summary>What runs a flow and the flows it starts, for theories that hold on each.</summary>
+    public enum Runner
+    {
+        /// <summary>The shared .NET thread pool (<see cref="Task.Run(Action)"/>).</summary>
+        DotNetThreadPool,
+
+        /// <summary>A plain one-thread <see cref="TaskScheduler"/> that knows nothing of ThreadLineage.</summary>
+        OneThreadTaskScheduler,
+
+        /// <summary>A <see cref="ThreadPoolManager"/> with one worker.</summary>
+        OneWorkerPool,
+    }
+
     // ---- Resolution: GetOrCreateManager --------------------------------------------------------------------
 
     [Fact]
@@ -752,64 +765,32 @@ public class LineageTests
         Assert.Same(Lineage.Root, current);
     }
 
-    [Fact]
-    public void GetOrCreateManager_InChildTheRuntimeRunsLaterOnParentsThread_CreatesOwnNodeInvisibleToParentAndSibling()
+    [Theory]
+    [InlineData(Runner.OneThreadTaskScheduler)]
+    [InlineData(Runner.OneWorkerPool)]
+    public void GetOrCreateManager_InChildRunLaterOnParentsThread_CreatesOwnNodeInvisibleToParentAndSibling(Runner runner)
     {
-        // A plain one-thread TaskScheduler, which knows nothing of ThreadLineage: the child runs on the very thread
-        // the parent used, after the parent's code returned. Only the AsyncLocal context-change notification can
-        // tell that thread it now runs another flow.
-        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_InChildTheRuntimeRunsLaterOnParentsThread_CreatesOwnNodeInvisibleToParentAndSibling));
-        using var scheduler = new SingleThreadScheduler("lineage-same-thread");
+        // The child runs on the very thread the parent used, after the parent's synchronous part returned, then a
+        // sibling, then the parent resumes there too. On a plain one-thread TaskScheduler, which knows nothing of
+        // ThreadLineage, only the AsyncLocal context-change notification can tell that thread it now runs another flow.
+        using var scope = Lineage.BeginScope($"{nameof(GetOrCreateManager_InChildRunLaterOnParentsThread_CreatesOwnNodeInvisibleToParentAndSibling)}-{runner}");
+        using var thread = new FlowRunner(runner, "lineage-same-thread");
         var parentId = TestIds.New("parent");
         var childId = TestIds.New("child");
 
         var outcome = Bounded.Result(
-            scheduler.RunAsync(async () =>
+            thread.RunAsync(async () =>
             {
                 Lineage.GetOrCreateManager(parentId);
                 var parentNode = Lineage.Current;
                 var parentThread = Environment.CurrentManagedThreadId;
-                var child = scheduler.Run(() => (Manager: Lineage.GetOrCreateManager(childId), Node: Lineage.Current, Thread: Environment.CurrentManagedThreadId));
-                var sibling = scheduler.Run(() => Lineage.TryGetManager(childId, out _));
+                var child = thread.Run(() => (Manager: Lineage.GetOrCreateManager(childId), Node: Lineage.Current, Thread: Environment.CurrentManagedThreadId));
+                var sibling = thread.Run(() => Lineage.TryGetManager(childId, out _));
                 var childOutcome = await child;
                 var siblingSaw = await sibling;
                 return (parentNode, parentThread, childOutcome, siblingSaw, ParentSaw: Lineage.TryGetManager(childId, out _));
             }),
-            "parent flow on the one-thread scheduler");
-
-        Assert.Equal(outcome.parentThread, outcome.childOutcome.Thread);
-        Assert.NotSame(outcome.parentNode, outcome.childOutcome.Node);
-        Assert.Same(outcome.parentNode, outcome.childOutcome.Node.Parent);
-        Assert.Same(outcome.childOutcome.Node, outcome.childOutcome.Manager.Owner);
-        Assert.False(outcome.parentNode.TryGetManager(childId, out _));
-        Assert.False(outcome.siblingSaw);
-        Assert.False(outcome.ParentSaw);
-    }
-
-    [Fact]
-    public void GetOrCreateManager_InChildRunLaterOnParentsPoolWorker_CreatesOwnNodeInvisibleToParentAndSibling()
-    {
-        // One worker: the parent item attaches and submits a child; the child runs on the same worker after the
-        // parent's synchronous part ended, then a sibling, then the parent resumes there too.
-        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_InChildRunLaterOnParentsPoolWorker_CreatesOwnNodeInvisibleToParentAndSibling));
-        using var pool = new ThreadPoolManager(TestIds.New("one-worker"));
-        pool.Start(1);
-        var parentId = TestIds.New("parent");
-        var childId = TestIds.New("child");
-
-        var outcome = Bounded.Result(
-            pool.Submit(async () =>
-            {
-                Lineage.GetOrCreateManager(parentId);
-                var parentNode = Lineage.Current;
-                var parentThread = Environment.CurrentManagedThreadId;
-                var child = pool.Submit(() => (Manager: Lineage.GetOrCreateManager(childId), Node: Lineage.Current, Thread: Environment.CurrentManagedThreadId));
-                var sibling = pool.Submit(() => Lineage.TryGetManager(childId, out _));
-                var childOutcome = await child;
-                var siblingSaw = await sibling;
-                return (parentNode, parentThread, childOutcome, siblingSaw, ParentSaw: Lineage.TryGetManager(childId, out _));
-            }),
-            "parent work on the one-worker pool");
+            $"parent flow on the {runner}");
 
         Assert.Equal(outcome.parentThread, outcome.childOutcome.Thread);
         Assert.NotSame(outcome.parentNode, outcome.childOutcome.Node);
@@ -887,15 +868,18 @@ public class LineageTests
         Assert.False(outcome.before.TryGetManager(afterId, out _));
     }
 
-    [Fact]
-    public async Task GetOrCreateManager_AfterAwaitTaskYield_CreatesChildOfOwnNode()
+    [Theory]
+    [InlineData(Runner.DotNetThreadPool)]
+    [InlineData(Runner.OneWorkerPool)]
+    public void GetOrCreateManager_AfterAwaitTaskYield_CreatesChildOfOwnNode(Runner runner)
     {
-        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_AfterAwaitTaskYield_CreatesChildOfOwnNode));
+        using var scope = Lineage.BeginScope($"{nameof(GetOrCreateManager_AfterAwaitTaskYield_CreatesChildOfOwnNode)}-{runner}");
+        using var flows = new FlowRunner(runner, "lineage-after-await");
         var beforeId = TestIds.New("before");
         var afterId = TestIds.New("after");
 
-        var (before, after, afterManager) = await Bounded.ResultAsync(
-            Task.Run(async () =>
+        var (before, after, afterManager) = Bounded.Result(
+            flows.RunAsync(async () =>
             {
                 Lineage.GetOrCreateManager(beforeId);
                 var before = Lineage.Current;
@@ -903,37 +887,12 @@ public class LineageTests
                 var afterManager = Lineage.GetOrCreateManager(afterId);
                 return (before, Lineage.Current, afterManager);
             }),
-            "async flow");
+            $"async flow on the {runner}");
 
         Assert.NotSame(before, after);
         Assert.Same(before, after.Parent);
         Assert.Same(after, afterManager.Owner);
         Assert.False(before.TryGetManager(afterId, out _));
-    }
-
-    [Fact]
-    public void GetOrCreateManager_AfterAwaitInOneWorkerPool_CreatesChildOfOwnNode()
-    {
-        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_AfterAwaitInOneWorkerPool_CreatesChildOfOwnNode));
-        using var pool = new ThreadPoolManager(TestIds.New("loop"));
-        pool.Start(1);
-        var beforeId = TestIds.New("before");
-        var afterId = TestIds.New("after");
-
-        var (before, after, afterManager) = Bounded.Result(
-            pool.Submit(async () =>
-            {
-                Lineage.GetOrCreateManager(beforeId);
-                var before = Lineage.Current;
-                await Task.Yield();
-                var afterManager = Lineage.GetOrCreateManager(afterId);
-                return (before, Lineage.Current, afterManager);
-            }),
-            "async pool work");
-
-        Assert.NotSame(before, after);
-        Assert.Same(before, after.Parent);
-        Assert.Same(after, afterManager.Owner);
     }
 
     [Fact]
@@ -1554,4 +1513,34 @@ public class LineageTests
     }
 
     private static int Indentation(string line) => line.Length - line.TrimStart().Length;
+
+    /// <summary>Runs flows as <see cref="Runner"/> says; disposing it stops the pool or the scheduler's thread.</summary>
+    private sealed class FlowRunner : IDisposable
+    {
+        private readonly SingleThreadScheduler? _scheduler;
+        private readonly ThreadPoolManager? _pool;
+
+        public FlowRunner(Runner runner, string name)
+        {
+            if (runner == Runner.OneThreadTaskScheduler)
+            {
+                _scheduler = new SingleThreadScheduler(name);
+            }
+            else if (runner == Runner.OneWorkerPool)
+            {
+                _pool = new ThreadPoolManager(TestIds.New(name));
+                _pool.Start(1);
+            }
+        }
+
+        public Task<T> Run<T>(Func<T> work) => _pool?.Submit(work) ?? _scheduler?.Run(work) ?? Task.Run(work);
+
+        public Task<T> RunAsync<T>(Func<Task<T>> work) => _pool?.Submit(work) ?? _scheduler?.RunAsync(work) ?? Task.Run(work);
+
+        public void Dispose()
+        {
+            _pool?.Dispose();
+            _scheduler?.Dispose();
+        }
+    }
 }
