@@ -5,8 +5,8 @@ namespace ThreadLineage.Tests.Pools;
 /// <content>
 /// Lifecycle interleavings: Start, Stop, StopAsync and disposal under every interleaving the contract names
 /// (docs/shutdown.md, "What each call does" and "The two promises behind everything"): every task reaches a final
-/// state, and no worker thread survives a stop that has completed. (A scope disposed while its managers are busy is
-/// in LineageScopeTests.)
+/// state, and no worker thread survives a stop that has completed. (Stop(wait: true) draining the queue is with the
+/// other shutdown tests; a scope disposed while its managers are busy is in LineageScopeTests.)
 /// </content>
 public partial class ThreadPoolManagerTests
 {
