@@ -13,7 +13,7 @@ public class ThreadPoolManagerServiceCollectionExtensionsTests
     [Fact]
     public async Task AddThreadPoolManager_HostLifecycle_KeyedManagerOnRootRunsWhileHostRuns()
     {
-        var name = TestHosts.UniqueName("render");
+        var name = TestIds.New("render");
         var builder = TestHosts.CreateBuilder();
         builder.Services.AddThreadPoolManager(name, o =>
         {
@@ -49,7 +49,7 @@ public class ThreadPoolManagerServiceCollectionExtensionsTests
     [Fact]
     public async Task AddThreadPoolManager_FromJsonSection_BindsOptions()
     {
-        var name = TestHosts.UniqueName("render");
+        var name = TestIds.New("render");
         var json = $$"""
             {
               "ThreadPools": {
@@ -76,7 +76,7 @@ public class ThreadPoolManagerServiceCollectionExtensionsTests
     [Fact]
     public async Task AddThreadPoolManager_CodeThenConfiguration_ConfigurationOverridesCodeDefaults()
     {
-        var name = TestHosts.UniqueName("render");
+        var name = TestIds.New("render");
         var builder = TestHosts.CreateBuilder();
         builder.Configuration.AddInMemoryCollection([new($"ThreadPools:{name}:MaxWorkers", "1")]);
         builder.Services
@@ -100,7 +100,7 @@ public class ThreadPoolManagerServiceCollectionExtensionsTests
     [Fact]
     public async Task StartAsync_InvalidOptions_FailsNamingManagerAndEveryBadProperty()
     {
-        var name = TestHosts.UniqueName("render");
+        var name = TestIds.New("render");
         var builder = TestHosts.CreateBuilder();
         builder.Configuration.AddInMemoryCollection(
         [
@@ -124,7 +124,7 @@ public class ThreadPoolManagerServiceCollectionExtensionsTests
     [Fact]
     public async Task StartAsync_UnknownConfigurationKey_FailsNamingManagerAndKey()
     {
-        var name = TestHosts.UniqueName("render");
+        var name = TestIds.New("render");
         var builder = TestHosts.CreateBuilder();
         builder.Configuration.AddInMemoryCollection([new($"ThreadPools:{name}:MaxWorker", "2")]);
         builder.Services.AddThreadPoolManager(name, builder.Configuration.GetSection($"ThreadPools:{name}"));
@@ -142,7 +142,7 @@ public class ThreadPoolManagerServiceCollectionExtensionsTests
     [Fact]
     public async Task StartAsync_UnconvertibleValue_FailsNamingManagerAndKey()
     {
-        var name = TestHosts.UniqueName("render");
+        var name = TestIds.New("render");
         var builder = TestHosts.CreateBuilder();
         builder.Configuration.AddInMemoryCollection([new($"ThreadPools:{name}:MaxWorkers", "lots")]);
         builder.Services.AddThreadPoolManager(name, builder.Configuration.GetSection($"ThreadPools:{name}"));
@@ -158,7 +158,7 @@ public class ThreadPoolManagerServiceCollectionExtensionsTests
     [Fact]
     public async Task StartAsync_ApplicationValidator_RunsAndIsReportedWithManagerName()
     {
-        var name = TestHosts.UniqueName("render");
+        var name = TestIds.New("render");
         var builder = TestHosts.CreateBuilder();
         builder.Services.AddThreadPoolManager(name, o => o.MaxWorkers = 64);
         builder.Services.AddOptions<ThreadPoolManagerOptions>(name)
@@ -174,9 +174,9 @@ public class ThreadPoolManagerServiceCollectionExtensionsTests
     [Fact]
     public async Task StartAsync_SeveralInvalidManagers_ReportsAllAndLeavesValidOneStopped()
     {
-        var good = TestHosts.UniqueName("good");
-        var bad1 = TestHosts.UniqueName("bad");
-        var bad2 = TestHosts.UniqueName("bad");
+        var good = TestIds.New("good");
+        var bad1 = TestIds.New("bad");
+        var bad2 = TestIds.New("bad");
         var builder = TestHosts.CreateBuilder();
         builder.Services
             .AddThreadPoolManager(bad1, o => o.MaxWorkers = 0)
@@ -198,7 +198,7 @@ public class ThreadPoolManagerServiceCollectionExtensionsTests
     [Fact]
     public async Task FaultingWork_LogsWarningThroughHostLoggerFactory()
     {
-        var name = TestHosts.UniqueName("render");
+        var name = TestIds.New("render");
         var warned = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var collector = FakeLogCollector.Create(new FakeLogCollectorOptions
         {
@@ -232,7 +232,7 @@ public class ThreadPoolManagerServiceCollectionExtensionsTests
     [Fact]
     public async Task AddThreadPoolManager_ApplicationLoggerFactory_IsKept()
     {
-        var name = TestHosts.UniqueName("render");
+        var name = TestIds.New("render");
         using var own = LoggerFactory.Create(_ => { });
         var builder = TestHosts.CreateBuilder();
         builder.Services.AddThreadPoolManager(name, o => o.LoggerFactory = own);

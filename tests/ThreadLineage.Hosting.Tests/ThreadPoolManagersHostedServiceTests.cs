@@ -9,7 +9,7 @@ public class ThreadPoolManagersHostedServiceTests
     [Fact]
     public async Task StopAsync_RunningAndQueuedWork_DrainsBeforeStopCompletes()
     {
-        var name = TestHosts.UniqueName("drain");
+        var name = TestIds.New("drain");
         var builder = TestHosts.CreateBuilder();
         builder.Services.AddThreadPoolManager(name, o => o.MaxWorkers = 1);
         using var host = builder.Build();
@@ -40,7 +40,7 @@ public class ThreadPoolManagersHostedServiceTests
     [Fact]
     public async Task StopAsync_ShutdownTimeoutElapsed_CancelsQueuedWorkAndDoesNotWaitForRunningWork()
     {
-        var name = TestHosts.UniqueName("timeout");
+        var name = TestIds.New("timeout");
         var builder = TestHosts.CreateBuilder();
         builder.Services.AddThreadPoolManager(name, o => o.MaxWorkers = 1);
         using var host = builder.Build();
@@ -71,7 +71,7 @@ public class ThreadPoolManagersHostedServiceTests
     [Fact]
     public async Task StartAsync_BackgroundService_CanSubmitFromItsStartAndDuringItsStop()
     {
-        var name = TestHosts.UniqueName("worker");
+        var name = TestIds.New("worker");
         var builder = TestHosts.CreateBuilder();
         builder.Services.AddThreadPoolManager(name, o => o.MaxWorkers = 1);
         builder.Services.AddSingleton(provider => new SubmittingService(provider.GetRequiredKeyedService<ThreadPoolManager>(name)));
@@ -90,7 +90,7 @@ public class ThreadPoolManagersHostedServiceTests
     [Fact]
     public async Task StartAsync_LaterHostSameName_RestartsTheSameRootManager()
     {
-        var name = TestHosts.UniqueName("reused");
+        var name = TestIds.New("reused");
         ThreadPoolManager first;
         {
             var builder = TestHosts.CreateBuilder();
@@ -118,7 +118,7 @@ public class ThreadPoolManagersHostedServiceTests
     [Fact]
     public async Task StartAsync_NameRunningInAnotherHost_FailsNamingTheManager()
     {
-        var name = TestHosts.UniqueName("owned");
+        var name = TestIds.New("owned");
         var firstBuilder = TestHosts.CreateBuilder();
         firstBuilder.Services.AddThreadPoolManager(name, o => o.MaxWorkers = 1);
         using var first = firstBuilder.Build();

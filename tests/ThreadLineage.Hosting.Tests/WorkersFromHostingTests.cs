@@ -13,8 +13,8 @@ public class WorkersFromHostingTests
     [Fact]
     public async Task WorkersFrom_FromCode_BorrowerRunsOnTheHostsThreads()
     {
-        var hostName = TestHosts.UniqueName("request-workers");
-        var borrowerName = TestHosts.UniqueName("borrower");
+        var hostName = TestIds.New("request-workers");
+        var borrowerName = TestIds.New("borrower");
         var builder = TestHosts.CreateBuilder();
         builder.Services
             .AddThreadPoolManager(hostName, o => o.MaxWorkers = 2)
@@ -46,8 +46,8 @@ public class WorkersFromHostingTests
     [Fact]
     public async Task WorkersFrom_FromJsonConfiguration_BindsWithUnknownKeysStillErrors()
     {
-        var hostName = TestHosts.UniqueName("request-workers");
-        var borrowerName = TestHosts.UniqueName("borrower");
+        var hostName = TestIds.New("request-workers");
+        var borrowerName = TestIds.New("borrower");
         var json = $$"""
             {
               "ThreadPools": {
@@ -78,7 +78,7 @@ public class WorkersFromHostingTests
     [Fact]
     public async Task Configuration_HookSetInCode_BindingKeepsItAndItRuns()
     {
-        var name = TestHosts.UniqueName("hooked");
+        var name = TestIds.New("hooked");
         var started = new ConcurrentBag<string?>();
         var builder = TestHosts.CreateBuilder();
         builder.Configuration.AddInMemoryCollection([new($"ThreadPools:{name}:MaxWorkers", "2")]);
@@ -98,9 +98,9 @@ public class WorkersFromHostingTests
     [Fact]
     public async Task StartOrder_BorrowersRegisteredBeforeTheirHosts_HostsStartFirst()
     {
-        var a = TestHosts.UniqueName("a");
-        var b = TestHosts.UniqueName("b");
-        var c = TestHosts.UniqueName("c");
+        var a = TestIds.New("a");
+        var b = TestIds.New("b");
+        var c = TestIds.New("c");
         var builder = TestHosts.CreateBuilder();
         // c borrows from b, which borrows from a: registered in the reverse of the order they must start in.
         builder.Services
@@ -122,8 +122,8 @@ public class WorkersFromHostingTests
     [Fact]
     public async Task StopOrder_BorrowerDrainsWhileItsHostStillRuns()
     {
-        var hostName = TestHosts.UniqueName("request-workers");
-        var borrowerName = TestHosts.UniqueName("borrower");
+        var hostName = TestIds.New("request-workers");
+        var borrowerName = TestIds.New("borrower");
         var builder = TestHosts.CreateBuilder();
         builder.Services
             .AddThreadPoolManager(hostName, o => o.MaxWorkers = 2)
@@ -163,8 +163,8 @@ public class WorkersFromHostingTests
     [Fact]
     public async Task StopOrder_ShutdownTimeoutElapsed_StopsTheHostAnywayAndCancelsTheBorrowersQueuedWork()
     {
-        var hostName = TestHosts.UniqueName("request-workers");
-        var borrowerName = TestHosts.UniqueName("borrower");
+        var hostName = TestIds.New("request-workers");
+        var borrowerName = TestIds.New("borrower");
         var builder = TestHosts.CreateBuilder();
         builder.Services
             .AddThreadPoolManager(hostName, o => o.MaxWorkers = 2)
@@ -201,8 +201,8 @@ public class WorkersFromHostingTests
     [Fact]
     public async Task WorkersFrom_ManagerRunningOnRootNotRegistered_IsAllowedAndLeftRunning()
     {
-        var rootName = TestHosts.UniqueName("started-by-the-app");
-        var borrowerName = TestHosts.UniqueName("borrower");
+        var rootName = TestIds.New("started-by-the-app");
+        var borrowerName = TestIds.New("borrower");
         var external = Lineage.Root.GetOrCreateManager(rootName);
         external.Start(1);
         try
@@ -230,8 +230,8 @@ public class WorkersFromHostingTests
     [Fact]
     public async Task WorkersFrom_HostStartedInsideAScopeThatShadowsTheHostsName_ResolvesTheHostFromRoot()
     {
-        var hostName = TestHosts.UniqueName("request-workers");
-        var borrowerName = TestHosts.UniqueName("borrower");
+        var hostName = TestIds.New("request-workers");
+        var borrowerName = TestIds.New("borrower");
         var builder = TestHosts.CreateBuilder();
         builder.Services
             .AddThreadPoolManager(hostName, o => o.MaxWorkers = 1)
@@ -255,8 +255,8 @@ public class WorkersFromHostingTests
     [Fact]
     public async Task Validation_MissingHost_FailsNamingBothManagers()
     {
-        var borrowerName = TestHosts.UniqueName("borrower");
-        var missing = TestHosts.UniqueName("nowhere");
+        var borrowerName = TestIds.New("borrower");
+        var missing = TestIds.New("nowhere");
         var builder = TestHosts.CreateBuilder();
         builder.Services.AddThreadPoolManager(borrowerName, o => o.WorkersFrom = missing);
         using var host = builder.Build();
@@ -272,8 +272,8 @@ public class WorkersFromHostingTests
     [Fact]
     public async Task Validation_HostOnRootNotRunning_FailsNamingBothManagers()
     {
-        var idle = TestHosts.UniqueName("idle");
-        var borrowerName = TestHosts.UniqueName("borrower");
+        var idle = TestIds.New("idle");
+        var borrowerName = TestIds.New("borrower");
         Lineage.Root.GetOrCreateManager(idle);
         var builder = TestHosts.CreateBuilder();
         builder.Services.AddThreadPoolManager(borrowerName, o => o.WorkersFrom = idle);
@@ -288,7 +288,7 @@ public class WorkersFromHostingTests
     [Fact]
     public async Task Validation_SelfBorrow_Fails()
     {
-        var name = TestHosts.UniqueName("selfish");
+        var name = TestIds.New("selfish");
         var builder = TestHosts.CreateBuilder();
         builder.Services.AddThreadPoolManager(name, o => o.WorkersFrom = name);
         using var host = builder.Build();
@@ -303,8 +303,8 @@ public class WorkersFromHostingTests
     [Fact]
     public async Task Validation_TwoCycle_EachManagerReportsTheCycle()
     {
-        var a = TestHosts.UniqueName("a");
-        var b = TestHosts.UniqueName("b");
+        var a = TestIds.New("a");
+        var b = TestIds.New("b");
         var builder = TestHosts.CreateBuilder();
         builder.Services
             .AddThreadPoolManager(a, o => o.WorkersFrom = b)
@@ -324,9 +324,9 @@ public class WorkersFromHostingTests
     [Fact]
     public async Task Validation_CycleBehindTheHost_IsReportedByItsMembersOnly()
     {
-        var borrower = TestHosts.UniqueName("borrower");
-        var b = TestHosts.UniqueName("b");
-        var c = TestHosts.UniqueName("c");
+        var borrower = TestIds.New("borrower");
+        var b = TestIds.New("b");
+        var c = TestIds.New("c");
         var builder = TestHosts.CreateBuilder();
         builder.Services
             .AddThreadPoolManager(borrower, o => o.WorkersFrom = b)
@@ -344,8 +344,8 @@ public class WorkersFromHostingTests
     [Fact]
     public async Task Validation_ThreadSettingsOnABorrower_NameEveryProperty()
     {
-        var hostName = TestHosts.UniqueName("request-workers");
-        var borrowerName = TestHosts.UniqueName("borrower");
+        var hostName = TestIds.New("request-workers");
+        var borrowerName = TestIds.New("borrower");
         var builder = TestHosts.CreateBuilder();
         builder.Configuration.AddInMemoryCollection([new($"ThreadPools:{borrowerName}:IsBackground", "true")]);
         builder.Services
@@ -371,8 +371,8 @@ public class WorkersFromHostingTests
     [Fact]
     public async Task Validation_BorrowerTaskTypeTheProtectedHostRefuses_Fails()
     {
-        var hostName = TestHosts.UniqueName("render");
-        var borrowerName = TestHosts.UniqueName("borrower");
+        var hostName = TestIds.New("render");
+        var borrowerName = TestIds.New("borrower");
         var builder = TestHosts.CreateBuilder();
         builder.Services
             .AddThreadPoolManager(hostName, o => o.TaskType = "component-render")
@@ -388,12 +388,12 @@ public class WorkersFromHostingTests
     [Fact]
     public async Task Validation_SeveralManagersProblems_AllReportedBeforeAnyManagerStarts()
     {
-        var good = TestHosts.UniqueName("good");
-        var zero = TestHosts.UniqueName("zero");
-        var orphan = TestHosts.UniqueName("orphan");
-        var selfish = TestHosts.UniqueName("selfish");
-        var prefixed = TestHosts.UniqueName("prefixed");
-        var missing = TestHosts.UniqueName("missing");
+        var good = TestIds.New("good");
+        var zero = TestIds.New("zero");
+        var orphan = TestIds.New("orphan");
+        var selfish = TestIds.New("selfish");
+        var prefixed = TestIds.New("prefixed");
+        var missing = TestIds.New("missing");
         var workersStarted = 0;
         var builder = TestHosts.CreateBuilder();
         builder.Services
@@ -424,7 +424,7 @@ public class WorkersFromHostingTests
     [Fact]
     public async Task WorkerHooks_FromHosting_RunOnEachWorker()
     {
-        var name = TestHosts.UniqueName("hooked");
+        var name = TestIds.New("hooked");
         var started = new ConcurrentDictionary<string, ThreadPoolManager>();
         var stopping = new ConcurrentDictionary<string, ThreadPoolManager>();
         var builder = TestHosts.CreateBuilder();

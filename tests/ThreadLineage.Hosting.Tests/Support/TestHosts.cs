@@ -2,11 +2,9 @@ using Microsoft.Extensions.Hosting;
 
 namespace ThreadLineage.Hosting.Tests.Support;
 
-/// <summary>Real hosts for the tests, and unique manager names: Lineage.Root is process-wide and tests run in parallel.</summary>
+/// <summary>Real hosts for the tests (names come from <see cref="TestIds"/>: Lineage.Root is process-wide and tests run in parallel).</summary>
 internal static class TestHosts
 {
-    public static string UniqueName(string prefix) => $"{prefix}-{Guid.NewGuid():N}";
-
     /// <summary>A host builder with no defaults (no appsettings, environment variables or console logging).</summary>
     public static HostApplicationBuilder CreateBuilder() =>
         Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = Environments.Development });

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using ThreadLineage.Tests.Support;
 
 // Not ThreadLineage.Tests.Lineage: a namespace of that name would hide the Lineage type in every test file.
 namespace ThreadLineage.Tests.LineageModel;

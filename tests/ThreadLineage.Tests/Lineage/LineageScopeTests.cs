@@ -1,4 +1,4 @@
-using ThreadLineage.Tests.Support;
+using System.Collections.Concurrent;
 
 // Not ThreadLineage.Tests.Lineage: a namespace of that name would hide the Lineage type in every test file.
 namespace ThreadLineage.Tests.LineageModel;
@@ -311,6 +311,75 @@ public class LineageScopeTests
         Assert.Equal(TaskStatus.RanToCompletion, blocker.Status);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Dispose_WhileItsManagersAreBusy_WaitsForTheirWorkAndStopsThem(bool async)
+    {
+        using var gate = new ManualResetEventSlim();
+        var ran = 0;
+        var workers = new ConcurrentDictionary<Thread, bool>();
+        ThreadPoolManager? own = null;
+        ThreadPoolManager? below = null;
+        Task[] tasks = [];
+        LineageNode? before = null;
+        LineageNode? after = null;
+
+        // A fresh thread: the scope's flow starts from the root, and nothing else runs in it.
+        var flow = TestThreads.StartChild(
+            () =>
+            {
+                before = Lineage.Current;
+                var scope = Lineage.BeginScope("busy-scope");
+                own = Lineage.GetOrCreateManager(TestIds.New("scope-own"));
+                own.Start(2);
+
+                // A child flow attaches its manager to a node below the scope.
+                var child = new Thread(() =>
+                {
+                    below = Lineage.CreateManager(TestIds.New("scope-below"));
+                    below.Start(1);
+                });
+                child.Start();
+                Bounded.Join(child, "child flow");
+
+                tasks = [.. Enumerable.Range(0, 12).Select(i => (i % 2 == 0 ? own : below!).Submit(() =>
+                {
+                    workers[Thread.CurrentThread] = true;
+                    gate.Wait();
+                    Interlocked.Increment(ref ran);
+                }))];
+
+                if (async)
+                {
+                    scope.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                }
+                else
+                {
+                    scope.Dispose();
+                }
+
+                after = Lineage.Current;
+            },
+            "scope-flow");
+
+        Bounded.Until(() => own is { IsRunning: false } && below is { IsRunning: false }, "the scope's disposal has begun stopping both managers");
+        Assert.False(flow.IsCompleted, "the scope's Dispose returned while its managers still had work");
+        gate.Set();
+        await Bounded.WaitAsync(flow, "the scope's disposal");
+
+        Assert.Equal(12, Volatile.Read(ref ran));
+        Assert.All(tasks, static t => Assert.Equal(TaskStatus.RanToCompletion, t.Status));
+        if (!async)
+        {
+            // DisposeAsync's restoring of Current is checked on its own, in DisposeAsync_RestoresCurrentInTheFlowThatAwaitsIt.
+            Assert.Same(before, after);
+        }
+
+        Assert.All(workers.Keys, static t => Assert.False(t.IsAlive, $"worker {t.Name} is alive after the scope was disposed"));
+        Assert.Equal(0, own!.GetStatistics().Workers + below!.GetStatistics().Workers);
+    }
+
     [Fact]
     public void Dispose_SecondTime_DoesNothing()
     {
@@ -327,6 +396,21 @@ public class LineageScopeTests
         Assert.Same(second.Node, Lineage.Current);
         Assert.True(manager.IsRunning, "a second Dispose stopped the scope's managers again");
     }
+
+    [Fact]
+    public void Dispose_SecondTimeWhileALaterScopeIsCurrent_DoesNothing() => Bounded.OnNewThread(() =>
+    {
+        var before = Lineage.Current;
+        var scope = Lineage.BeginScope(null);
+        Assert.Null(scope.Node.Name);
+        scope.Dispose();
+        using var other = Lineage.BeginScope("");
+        scope.Dispose();
+        Assert.Same(other.Node, Lineage.Current);
+        other.Dispose();
+        Assert.Same(before, Lineage.Current);
+        return true;
+    });
 
     [Fact]
     public async Task DisposeAsync_RestoresPreviousCurrent()
@@ -352,6 +436,27 @@ public class LineageScopeTests
 
         Assert.NotSame(outer.Node, inside);
         Assert.Same(outer.Node, Lineage.Current);
+    }
+
+    /// <summary>docs/lineage.md "Scopes": disposing restores the previous Current in the flow that disposes, DisposeAsync included.</summary>
+    [Fact]
+    public async Task DisposeAsync_RestoresCurrentInTheFlowThatAwaitsIt()
+    {
+        await Task.Run(async () =>
+        {
+            var before = Lineage.Current;
+            LineageNode inside;
+            await using (var scope = Lineage.BeginScope("await-using"))
+            {
+                inside = Lineage.Current;
+                Assert.Same(scope.Node, inside);
+            }
+
+            var after = Lineage.Current;
+            Assert.True(
+                ReferenceEquals(before, after),
+                $"After 'await using (Lineage.BeginScope())' Current is {after}, expected the node from before the scope ({before}).");
+        });
     }
 
     [Fact]

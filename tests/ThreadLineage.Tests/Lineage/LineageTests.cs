@@ -10,11 +10,25 @@ namespace ThreadLineage.Tests.LineageModel;
 /// </summary>
 /// <remarks>
 /// In the GC-sensitive group (run alone) because the leak tests measure the whole managed heap and the identity
-/// test wants dead threads' ids to be reused.
+/// tests want dead threads' ids to be reused. A test that pins a defect of the Python seed's
+/// <c>get_or_create_thread_manager</c> (seed/threadpool-seed.txt) says so in a comment.
 /// </remarks>
 [Collection(GcSensitiveTestGroup.Name)]
 public class LineageTests
 {
+    /// <summary>What runs a flow and the flows it starts, for theories that hold on each.</summary>
+    public enum Runner
+    {
+        /// <summary>The shared .NET thread pool (<see cref="Task.Run(Action)"/>).</summary>
+        DotNetThreadPool,
+
+        /// <summary>A plain one-thread <see cref="TaskScheduler"/> that knows nothing of ThreadLineage.</summary>
+        OneThreadTaskScheduler,
+
+        /// <summary>A <see cref="ThreadPoolManager"/> with one worker.</summary>
+        OneWorkerPool,
+    }
+
     // ---- Resolution: GetOrCreateManager --------------------------------------------------------------------
 
     [Fact]
@@ -213,6 +227,48 @@ public class LineageTests
         Assert.True(found);
         Assert.Same(attached, manager);
     }
+
+    [Fact]
+    public void GetManager_UnknownId_ThrowsManagerNotFound_AndCreatesNothing() => Bounded.OnNewThread(() =>
+    {
+        using var scope = Lineage.BeginScope("bad-input");
+        var id = TestIds.New("missing");
+        var current = Lineage.Current;
+        var children = current.Children.Count;
+
+        var error = Assert.Throws<ManagerNotFoundException>(() => Lineage.GetManager(id));
+
+        Assert.Equal(id, error.Id);
+        Assert.Contains($"'{id}'", error.Message, StringComparison.Ordinal);
+        Assert.Contains(current.ToString(), error.Message, StringComparison.Ordinal);
+        Assert.Contains("GetOrCreateManager", error.Message, StringComparison.Ordinal);
+        Assert.Same(current, Lineage.Current);
+        Assert.Empty(current.Managers);
+        Assert.Equal(children, current.Children.Count);
+        Assert.False(Lineage.TryGetManager(id, out var none));
+        Assert.Null(none);
+        Assert.Same(current, Lineage.Current);
+        return true;
+    });
+
+    [Fact]
+    public void ManagerIds_EmptyIsAnOrdinaryId_NullIsTheDefaultId() => Bounded.OnNewThread(() =>
+    {
+        using var scope = Lineage.BeginScope("ids");
+        Assert.Throws<ManagerNotFoundException>(() => Lineage.GetManager(""));
+        Assert.False(scope.Node.TryGetManager("", out _));
+
+        var byNull = Lineage.CreateManager(null);
+        Assert.Equal(ThreadPoolManager.DefaultId, byNull.Id);
+        Assert.Same(byNull, Lineage.GetManager(null));
+        Assert.Same(byNull, Lineage.GetManager(ThreadPoolManager.DefaultId));
+        Assert.Same(byNull, Lineage.GetOrCreateManager());
+        Assert.True(Lineage.Current.TryGetManager(null, out var viaNode));
+        Assert.Same(byNull, viaNode);
+        Assert.Same(byNull, Lineage.Current.GetOrCreateManager(null));
+        Assert.Equal(ThreadPoolManager.DefaultId, new ThreadPoolManager(null).Id);
+        return true;
+    });
 
     [Fact]
     public void CreateManager_NullId_AttachesUnderDefaultIdThatNullLookupsResolve()
@@ -654,6 +710,46 @@ public class LineageTests
         Assert.NotSame(firstManager.Owner, sibling.Own.Owner);
     }
 
+    // The seed's resolve stopped at the nearest thread with any manager and created the new id in that thread's registry: the parent's.
+    [Fact]
+    public void GetOrCreateManager_NewIdInChildOfFlowWithOtherManagers_NotVisibleToParentOrSiblings()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_NewIdInChildOfFlowWithOtherManagers_NotVisibleToParentOrSiblings));
+        var parentId = TestIds.New("request");
+        var childId = TestIds.New("render");
+        Lineage.GetOrCreateManager(parentId);
+        using var attached = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var child = TestThreads.StartChild(() =>
+        {
+            var manager = Lineage.GetOrCreateManager(childId);
+            attached.Set();
+            Bounded.Wait(release, "the parent's and sibling's checks");
+            return manager;
+        });
+
+        bool parentSaw, siblingSaw;
+        ThreadPoolManager siblingsOwn;
+        try
+        {
+            Bounded.Wait(attached, "the child's attach");
+            parentSaw = Lineage.TryGetManager(childId, out _);
+            (siblingSaw, siblingsOwn) = Bounded.OnNewThread(() => (Lineage.TryGetManager(childId, out _), Lineage.GetOrCreateManager(childId)), "sibling");
+        }
+        finally
+        {
+            release.Set();
+        }
+
+        var childManager = Bounded.Result(child, "child");
+        Assert.False(parentSaw, "the child's new id is visible to its parent (the seed put it into the parent's registry)");
+        Assert.False(siblingSaw, "the child's new id is visible to its sibling");
+        Assert.False(scope.Node.TryGetManager(childId, out _));
+        Assert.NotSame(scope.Node, childManager.Owner);
+        Assert.Same(scope.Node, childManager.Owner!.Parent);
+        Assert.NotSame(childManager, siblingsOwn);
+    }
+
     [Fact]
     public void TryGetManager_OnUnrelatedThread_DoesNotSeeManagerAndSeesRoot()
     {
@@ -669,64 +765,32 @@ public class LineageTests
         Assert.Same(Lineage.Root, current);
     }
 
-    [Fact]
-    public void GetOrCreateManager_InChildTheRuntimeRunsLaterOnParentsThread_CreatesOwnNodeInvisibleToParentAndSibling()
+    [Theory]
+    [InlineData(Runner.OneThreadTaskScheduler)]
+    [InlineData(Runner.OneWorkerPool)]
+    public void GetOrCreateManager_InChildRunLaterOnParentsThread_CreatesOwnNodeInvisibleToParentAndSibling(Runner runner)
     {
-        // A plain one-thread TaskScheduler, which knows nothing of ThreadLineage: the child runs on the very thread
-        // the parent used, after the parent's code returned. Only the AsyncLocal context-change notification can
-        // tell that thread it now runs another flow.
-        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_InChildTheRuntimeRunsLaterOnParentsThread_CreatesOwnNodeInvisibleToParentAndSibling));
-        using var scheduler = new SingleThreadScheduler("lineage-same-thread");
+        // The child runs on the very thread the parent used, after the parent's synchronous part returned, then a
+        // sibling, then the parent resumes there too. On a plain one-thread TaskScheduler, which knows nothing of
+        // ThreadLineage, only the AsyncLocal context-change notification can tell that thread it now runs another flow.
+        using var scope = Lineage.BeginScope($"{nameof(GetOrCreateManager_InChildRunLaterOnParentsThread_CreatesOwnNodeInvisibleToParentAndSibling)}-{runner}");
+        using var thread = new FlowRunner(runner, "lineage-same-thread");
         var parentId = TestIds.New("parent");
         var childId = TestIds.New("child");
 
         var outcome = Bounded.Result(
-            scheduler.RunAsync(async () =>
+            thread.RunAsync(async () =>
             {
                 Lineage.GetOrCreateManager(parentId);
                 var parentNode = Lineage.Current;
                 var parentThread = Environment.CurrentManagedThreadId;
-                var child = scheduler.Run(() => (Manager: Lineage.GetOrCreateManager(childId), Node: Lineage.Current, Thread: Environment.CurrentManagedThreadId));
-                var sibling = scheduler.Run(() => Lineage.TryGetManager(childId, out _));
+                var child = thread.Run(() => (Manager: Lineage.GetOrCreateManager(childId), Node: Lineage.Current, Thread: Environment.CurrentManagedThreadId));
+                var sibling = thread.Run(() => Lineage.TryGetManager(childId, out _));
                 var childOutcome = await child;
                 var siblingSaw = await sibling;
                 return (parentNode, parentThread, childOutcome, siblingSaw, ParentSaw: Lineage.TryGetManager(childId, out _));
             }),
-            "parent flow on the one-thread scheduler");
-
-        Assert.Equal(outcome.parentThread, outcome.childOutcome.Thread);
-        Assert.NotSame(outcome.parentNode, outcome.childOutcome.Node);
-        Assert.Same(outcome.parentNode, outcome.childOutcome.Node.Parent);
-        Assert.Same(outcome.childOutcome.Node, outcome.childOutcome.Manager.Owner);
-        Assert.False(outcome.parentNode.TryGetManager(childId, out _));
-        Assert.False(outcome.siblingSaw);
-        Assert.False(outcome.ParentSaw);
-    }
-
-    [Fact]
-    public void GetOrCreateManager_InChildRunLaterOnParentsPoolWorker_CreatesOwnNodeInvisibleToParentAndSibling()
-    {
-        // One worker: the parent item attaches and submits a child; the child runs on the same worker after the
-        // parent's synchronous part ended, then a sibling, then the parent resumes there too.
-        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_InChildRunLaterOnParentsPoolWorker_CreatesOwnNodeInvisibleToParentAndSibling));
-        using var pool = new ThreadPoolManager(TestIds.New("one-worker"));
-        pool.Start(1);
-        var parentId = TestIds.New("parent");
-        var childId = TestIds.New("child");
-
-        var outcome = Bounded.Result(
-            pool.Submit(async () =>
-            {
-                Lineage.GetOrCreateManager(parentId);
-                var parentNode = Lineage.Current;
-                var parentThread = Environment.CurrentManagedThreadId;
-                var child = pool.Submit(() => (Manager: Lineage.GetOrCreateManager(childId), Node: Lineage.Current, Thread: Environment.CurrentManagedThreadId));
-                var sibling = pool.Submit(() => Lineage.TryGetManager(childId, out _));
-                var childOutcome = await child;
-                var siblingSaw = await sibling;
-                return (parentNode, parentThread, childOutcome, siblingSaw, ParentSaw: Lineage.TryGetManager(childId, out _));
-            }),
-            "parent work on the one-worker pool");
+            $"parent flow on the {runner}");
 
         Assert.Equal(outcome.parentThread, outcome.childOutcome.Thread);
         Assert.NotSame(outcome.parentNode, outcome.childOutcome.Node);
@@ -804,15 +868,18 @@ public class LineageTests
         Assert.False(outcome.before.TryGetManager(afterId, out _));
     }
 
-    [Fact]
-    public async Task GetOrCreateManager_AfterAwaitTaskYield_CreatesChildOfOwnNode()
+    [Theory]
+    [InlineData(Runner.DotNetThreadPool)]
+    [InlineData(Runner.OneWorkerPool)]
+    public void GetOrCreateManager_AfterAwaitTaskYield_CreatesChildOfOwnNode(Runner runner)
     {
-        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_AfterAwaitTaskYield_CreatesChildOfOwnNode));
+        using var scope = Lineage.BeginScope($"{nameof(GetOrCreateManager_AfterAwaitTaskYield_CreatesChildOfOwnNode)}-{runner}");
+        using var flows = new FlowRunner(runner, "lineage-after-await");
         var beforeId = TestIds.New("before");
         var afterId = TestIds.New("after");
 
-        var (before, after, afterManager) = await Bounded.ResultAsync(
-            Task.Run(async () =>
+        var (before, after, afterManager) = Bounded.Result(
+            flows.RunAsync(async () =>
             {
                 Lineage.GetOrCreateManager(beforeId);
                 var before = Lineage.Current;
@@ -820,37 +887,12 @@ public class LineageTests
                 var afterManager = Lineage.GetOrCreateManager(afterId);
                 return (before, Lineage.Current, afterManager);
             }),
-            "async flow");
+            $"async flow on the {runner}");
 
         Assert.NotSame(before, after);
         Assert.Same(before, after.Parent);
         Assert.Same(after, afterManager.Owner);
         Assert.False(before.TryGetManager(afterId, out _));
-    }
-
-    [Fact]
-    public void GetOrCreateManager_AfterAwaitInOneWorkerPool_CreatesChildOfOwnNode()
-    {
-        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_AfterAwaitInOneWorkerPool_CreatesChildOfOwnNode));
-        using var pool = new ThreadPoolManager(TestIds.New("loop"));
-        pool.Start(1);
-        var beforeId = TestIds.New("before");
-        var afterId = TestIds.New("after");
-
-        var (before, after, afterManager) = Bounded.Result(
-            pool.Submit(async () =>
-            {
-                Lineage.GetOrCreateManager(beforeId);
-                var before = Lineage.Current;
-                await Task.Yield();
-                var afterManager = Lineage.GetOrCreateManager(afterId);
-                return (before, Lineage.Current, afterManager);
-            }),
-            "async pool work");
-
-        Assert.NotSame(before, after);
-        Assert.Same(before, after.Parent);
-        Assert.Same(after, afterManager.Owner);
     }
 
     [Fact]
@@ -925,6 +967,45 @@ public class LineageTests
         Assert.Same(scope.Node, nearest.Parent.Parent);
     }
 
+    // The seed's strict get (strictly_get=True) stopped at a thread whose registry held other ids and returned None instead of asking its parent.
+    [Fact]
+    public void GetManager_NearestNodeWithManagersLacksId_ReturnsAncestorsManager()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetManager_NearestNodeWithManagersLacksId_ReturnsAncestorsManager));
+        var id = TestIds.New("io");
+        var ancestors = Lineage.GetOrCreateManager(id);
+
+        var (resolved, tried, found) = Bounded.OnNewThread(() =>
+        {
+            Lineage.GetOrCreateManager(TestIds.New("cpu"));
+            var resolved = Lineage.GetManager(id);
+            return (resolved, Lineage.TryGetManager(id, out var found), found);
+        });
+
+        Assert.Same(ancestors, resolved);
+        Assert.True(tried);
+        Assert.Same(ancestors, found);
+    }
+
+    // The seed's get-or-create stopped at the same place and built a duplicate of an ancestor's manager there.
+    [Fact]
+    public void GetOrCreateManager_NearestNodeWithManagersLacksId_ReturnsAncestorsManagerInsteadOfDuplicate()
+    {
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_NearestNodeWithManagersLacksId_ReturnsAncestorsManagerInsteadOfDuplicate));
+        var id = TestIds.New("io");
+        var ancestors = Lineage.GetOrCreateManager(id);
+
+        var (resolved, nearest) = Bounded.OnNewThread(() =>
+        {
+            Lineage.GetOrCreateManager(TestIds.New("cpu"));
+            return (Lineage.GetOrCreateManager(id), Lineage.Current);
+        });
+
+        Assert.Same(ancestors, resolved);
+        Assert.False(nearest.TryGetManager(id, out _), "get-or-create made a duplicate in the nearest node that had other ids");
+        Assert.Single(nearest.Managers);
+    }
+
     // ---- Invariant 4: no identity reuse ---------------------------------------------------------------------
 
     [Fact]
@@ -956,6 +1037,40 @@ public class LineageTests
         }
 
         Assert.True(leaks.Count == 0, $"Threads that are not descendants inherited the dead thread's manager or node: {string.Join(", ", leaks)}.");
+    }
+
+    // The seed keyed its registry by thread.ident and never cleaned it: a new thread with a dead thread's ident inherited its managers.
+    [Fact]
+    public void GetOrCreateManager_ShortLivedThreadsReusingDeadThreadsIds_EachGetTheirOwnManager()
+    {
+        const int Threads = 200;
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_ShortLivedThreadsReusingDeadThreadsIds_EachGetTheirOwnManager));
+        var id = TestIds.New("worker");
+        var managers = new List<ThreadPoolManager>(Threads);
+        var seenThreadIds = new HashSet<int>();
+        var reusedThreadIds = 0;
+
+        for (var i = 0; i < Threads; i++)
+        {
+            if (i % 10 == 9)
+            {
+                // Managed thread ids are recycled once dead threads' Thread objects are finalized.
+                FullGc.Collect();
+            }
+
+            var (threadId, manager) = AttachOnShortLivedThread(id);
+            if (!seenThreadIds.Add(threadId))
+            {
+                reusedThreadIds++;
+            }
+
+            managers.Add(manager);
+        }
+
+        Assert.True(reusedThreadIds > 0, "Precondition: no short-lived thread reused a dead thread's managed id, so the seed's scenario did not happen.");
+        Assert.Equal(Threads, managers.Distinct().Count());
+        Assert.Equal(Threads, managers.Select(m => m.Owner).Distinct().Count());
+        Assert.All(managers, m => Assert.Same(scope.Node, m.Owner!.Parent));
     }
 
     // ---- Invariant 5: no leaks --------------------------------------------------------------------------------
@@ -1322,6 +1437,10 @@ public class LineageTests
             "short-lived");
 
     [MethodImpl(MethodImplOptions.NoInlining)]
+    private static (int ThreadId, ThreadPoolManager Manager) AttachOnShortLivedThread(string id) =>
+        Bounded.OnNewThread(() => (Environment.CurrentManagedThreadId, Lineage.GetOrCreateManager(id)), "short-lived");
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static (WeakReference Node, WeakReference Manager) AttachInEndedFlow(string id, bool start) =>
         Bounded.OnNewThread(() =>
         {
@@ -1394,4 +1513,34 @@ public class LineageTests
     }
 
     private static int Indentation(string line) => line.Length - line.TrimStart().Length;
+
+    /// <summary>Runs flows as <see cref="Runner"/> says; disposing it stops the pool or the scheduler's thread.</summary>
+    private sealed class FlowRunner : IDisposable
+    {
+        private readonly SingleThreadScheduler? _scheduler;
+        private readonly ThreadPoolManager? _pool;
+
+        public FlowRunner(Runner runner, string name)
+        {
+            if (runner == Runner.OneThreadTaskScheduler)
+            {
+                _scheduler = new SingleThreadScheduler(name);
+            }
+            else if (runner == Runner.OneWorkerPool)
+            {
+                _pool = new ThreadPoolManager(TestIds.New(name));
+                _pool.Start(1);
+            }
+        }
+
+        public Task<T> Run<T>(Func<T> work) => _pool?.Submit(work) ?? _scheduler?.Run(work) ?? Task.Run(work);
+
+        public Task<T> RunAsync<T>(Func<Task<T>> work) => _pool?.Submit(work) ?? _scheduler?.RunAsync(work) ?? Task.Run(work);
+
+        public void Dispose()
+        {
+            _pool?.Dispose();
+            _scheduler?.Dispose();
+        }
+    }
 }

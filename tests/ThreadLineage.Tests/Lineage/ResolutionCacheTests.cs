@@ -1,5 +1,3 @@
-using ThreadLineage.Tests.Support;
-
 // Not ThreadLineage.Tests.Lineage: a namespace of that name would hide the Lineage type in every test file.
 namespace ThreadLineage.Tests.LineageModel;
 

@@ -1,6 +1,5 @@
 using ThreadLineage.Internal;
 using ThreadLineage.Pools;
-using ThreadLineage.Tests.Support;
 
 namespace ThreadLineage.Tests.Pools;
 

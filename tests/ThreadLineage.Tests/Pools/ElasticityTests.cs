@@ -1,5 +1,3 @@
-using ThreadLineage.Tests.Support;
-
 namespace ThreadLineage.Tests.Pools;
 
 /// <summary>MinWorkers, IdleTimeout and SetMaxWorkers: the pool grows on demand and shrinks when idle.</summary>
@@ -187,5 +185,18 @@ public class ElasticityTests
     {
         using var manager = new ThreadPoolManager("idle-stopped");
         Assert.True(manager.WaitForIdleAsync().IsCompletedSuccessfully);
+    }
+
+    // Before bef6abd, idle waiters were not released when the last busy worker retired.
+    [Fact]
+    public void WaitForIdleAsync_WhenTheLastBusyWorkerRetires_Completes()
+    {
+        for (var round = 0; round < 300; round++)
+        {
+            using var manager = new ThreadPoolManager("elastic-idle-retire");
+            manager.Start(2);
+            manager.SetMaxWorkers(1);
+            Bounded.Wait(manager.WaitForIdleAsync(), $"idle after shrinking (round {round})");
+        }
     }
 }

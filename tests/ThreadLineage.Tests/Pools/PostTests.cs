@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using ThreadLineage.Tests.Support;
 
 namespace ThreadLineage.Tests.Pools;
 

@@ -1,10 +1,10 @@
-using ThreadLineage.Tests.Support;
-
 namespace ThreadLineage.Tests.Pools;
 
 /// <summary>Bounded queues: QueueCapacity with QueueFullMode Wait, Reject and RunInCaller.</summary>
 public sealed class QueueCapacityTests : IDisposable
 {
+    private static readonly AsyncLocal<string?> s_ambient = new();
+
     private readonly ManualResetEventSlim _release = new();
     private readonly ManualResetEventSlim _started = new();
 
@@ -54,6 +54,75 @@ public sealed class QueueCapacityTests : IDisposable
         _release.Set();
         Assert.Equal(1, Bounded.Result(queued, "queued item"));
     }
+
+    // Before bef6abd, work run in the caller was not isolated like pool work (the caller's context and lineage).
+    [Fact]
+    public void PostAndSubmit_RunInCallerWhenFull_LeaveTheCallersContextAndLineageUntouched() => Bounded.OnNewThread(() =>
+    {
+        using var scope = Lineage.BeginScope("caller");
+        using var manager = new ThreadPoolManager("cap-caller-isolation");
+        manager.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, QueueCapacity = 1, QueueFullMode = QueueFullMode.RunInCaller });
+        using var release = new ManualResetEventSlim();
+        using var started = new ManualResetEventSlim();
+        _ = manager.Submit(() => { started.Set(); release.Wait(Bounded.Timeout); });
+        Bounded.Wait(started, "blocker");
+        _ = manager.Submit(() => { }); // fills the queue
+
+        var id = $"leak-{Guid.NewGuid():N}";
+        s_ambient.Value = "caller";
+        manager.Post(() =>
+        {
+            s_ambient.Value = "posted";
+            Lineage.CreateManager(id);
+        });
+        Assert.Equal("caller", s_ambient.Value);
+        Assert.False(Lineage.TryGetManager(id, out _), "a manager attached by work run in the caller must not land on the caller's node");
+
+        var submitted = manager.Submit(() =>
+        {
+            s_ambient.Value = "submitted";
+            Lineage.CreateManager(id);
+        });
+        Assert.True(submitted.IsCompletedSuccessfully);
+        Assert.Equal("caller", s_ambient.Value);
+        Assert.False(Lineage.TryGetManager(id, out _));
+        Assert.Same(scope.Node, Lineage.Current);
+        release.Set();
+        return true;
+    });
+
+    // Before bef6abd, work run in the caller with flow off ran in the caller's context.
+    [Fact]
+    public void Submit_RunInCallerWhenFullWithFlowOff_RunsInThePoolsOwnContext() => Bounded.OnNewThread(() =>
+    {
+        using var scope = Lineage.BeginScope("caller");
+        var id = $"flow-off-{Guid.NewGuid():N}";
+        var manager = Lineage.Root.GetOrCreateManager(id);
+        try
+        {
+            manager.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, QueueCapacity = 1, QueueFullMode = QueueFullMode.RunInCaller, FlowExecutionContext = false });
+            using var release = new ManualResetEventSlim();
+            using var started = new ManualResetEventSlim();
+            _ = manager.Submit(() => { started.Set(); release.Wait(Bounded.Timeout); });
+            Bounded.Wait(started, "blocker");
+            _ = manager.Submit(() => { });
+
+            s_ambient.Value = "caller";
+            (string? Ambient, LineageNode Node) seen = default;
+            var inCaller = manager.Submit(() => seen = (s_ambient.Value, Lineage.Current));
+            Assert.True(inCaller.IsCompletedSuccessfully);
+            Assert.Null(seen.Ambient);
+            Assert.Same(Lineage.Root, seen.Node);
+            Assert.Equal("caller", s_ambient.Value);
+            release.Set();
+        }
+        finally
+        {
+            manager.Dispose();
+        }
+
+        return true;
+    });
 
     [Fact]
     public void Submit_Wait_WhenFull_BlocksUntilThereIsRoom()

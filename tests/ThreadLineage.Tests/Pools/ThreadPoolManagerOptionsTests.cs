@@ -79,6 +79,31 @@ public class ThreadPoolManagerOptionsTests
         Assert.True(manager.IsRunning);
     }
 
+    [Fact]
+    public void Start_WithEveryOptionWrong_ReportsEveryProblemInOneArgumentException()
+    {
+        var manager = new ThreadPoolManager(NewId("every-option-wrong"));
+        var error = Assert.Throws<ArgumentException>(() => manager.Start(new ThreadPoolManagerOptions
+        {
+            MaxWorkers = 0,
+            MinWorkers = -1,
+            IdleTimeout = TimeSpan.Zero,
+            QueueCapacity = 0,
+            QueueFullMode = (QueueFullMode)42,
+            TaskType = "",
+            ThreadNamePrefix = " ",
+        }));
+
+        Assert.Equal("options", error.ParamName);
+        foreach (var property in new[] { manager.Id, "MaxWorkers", "MinWorkers", "IdleTimeout", "QueueCapacity", "QueueFullMode", "TaskType", "ThreadNamePrefix" })
+        {
+            Assert.Contains(property, error.Message, StringComparison.Ordinal);
+        }
+
+        Assert.False(manager.IsRunning);
+        Assert.Equal(0, manager.MaxWorkers);
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(-3)]
@@ -122,6 +147,21 @@ public class ThreadPoolManagerOptionsTests
         Assert.Throws<UnknownTaskTypeException>(() => { _ = manager.Submit(() => { }, "other"); });
         var name = Bounded.Result(manager.Submit(() => Thread.CurrentThread.Name, "render"), "work");
         Assert.StartsWith("before-", name, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Start_OptionsAreCopied_ChangingThemAfterStartChangesNothing()
+    {
+        var manager = new ThreadPoolManager(NewId("options-copied"));
+        var options = new ThreadPoolManagerOptions { MaxWorkers = 2, TaskType = "render" };
+        manager.Start(options);
+        options.MaxWorkers = 0;
+        options.TaskType = "other";
+
+        Assert.Equal(2, manager.MaxWorkers);
+        Assert.Equal("render", manager.TaskType);
+        Assert.Equal(1, Bounded.Result(manager.Submit(() => 1, "render"), "work of the original task type"));
+        manager.Stop();
     }
 
     [Fact]

@@ -1,13 +1,14 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
-using ThreadLineage.Tests.Support;
 
 namespace ThreadLineage.Tests.Pools;
 
 /// <content>Execution context: docs/pools.md, "Context".</content>
 public partial class ThreadPoolManagerTests
 {
+    private static readonly AsyncLocal<string?> s_ambient = new();
+
     [Fact]
     public void Submit_AsyncLocalSetBeforeSubmit_VisibleInWorkAndAfterItsAwaits()
     {
@@ -47,6 +48,48 @@ public partial class ThreadPoolManagerTests
         var seen = Bounded.Result(second, "the second item");
         Assert.Same(firstThread, seen.Thread);
         Assert.Null(seen.Value);
+    }
+
+    // Before 007f364, a task created under SuppressFlow (no captured context) leaked an item's AsyncLocals to the next item.
+    [Fact]
+    public void Submit_UnderSuppressFlow_AsyncLocalSetInsideItem_DoesNotLeakToNextItem()
+    {
+        using var manager = new ThreadPoolManager(NewId("context-suppressed"));
+        manager.Start(1);
+        Task first, second;
+        string? seenBySecond = "unset";
+        using (ExecutionContext.SuppressFlow())
+        {
+            first = manager.Submit(() => s_ambient.Value = "leaked");
+            second = manager.Submit(() => seenBySecond = s_ambient.Value);
+        }
+
+        Bounded.Wait(Task.WhenAll(first, second), "both items");
+        Assert.Null(seenBySecond);
+    }
+
+    // Before 007f364, an item run inline by a nested wait with flow off did not keep the waiter's context.
+    [Fact]
+    public void Submit_NestedWaitRunsItemInlineWithFlowOff_WaitersAsyncLocalsIntact()
+    {
+        using var manager = new ThreadPoolManager(NewId("context-inline-flow-off"));
+        manager.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, FlowExecutionContext = false });
+        var outer = manager.Submit(() =>
+        {
+            s_ambient.Value = "waiter";
+            var inner = manager.Submit(() =>
+            {
+                var seen = s_ambient.Value;
+                s_ambient.Value = "inner";
+                return seen;
+            });
+            var innerSaw = inner.Result; // runs inline on this worker
+            return (innerSaw, after: s_ambient.Value);
+        });
+
+        var (innerSaw, after) = Bounded.Result(outer, "outer work");
+        Assert.Null(innerSaw);
+        Assert.Equal("waiter", after);
     }
 
     [Fact]

@@ -105,6 +105,17 @@ public partial class ThreadPoolManagerTests
         Assert.False(ran);
     }
 
+    // Before 007f364, the disposed message did not name the manager.
+    [Fact]
+    public void Submit_AfterDispose_MessageNamesTheManager()
+    {
+        var manager = new ThreadPoolManager(NewId("submit-disposed-message"));
+        manager.Start(1);
+        manager.Dispose();
+        var error = Assert.Throws<ObjectDisposedException>(() => { _ = manager.Submit(() => { }); });
+        Assert.Contains(manager.Id, error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Start_AfterDispose_ThrowsObjectDisposedException()
     {
@@ -227,15 +238,15 @@ public partial class ThreadPoolManagerTests
     }
 
     /// <summary>
-    /// Regression for the seed, whose <c>daemon</c> flag had no effect: work must see
-    /// <c>Thread.IsBackground == isBackground</c>, through both <c>Start</c> overloads and after an <c>await</c>.
+    /// Work sees <c>Thread.IsBackground == isBackground</c>, through both <c>Start</c> overloads and after an <c>await</c>
+    /// (the seed's <c>daemon</c> flag had no effect).
     /// </summary>
     [Theory]
     [InlineData(true, false)]
     [InlineData(false, false)]
     [InlineData(true, true)]
     [InlineData(false, true)]
-    public void Start_IsBackgroundFlag_WorkRunsWithMatchingIsBackground_SeedDaemonRegression(bool isBackground, bool useOptions)
+    public void Start_IsBackgroundFlag_WorkRunsWithMatchingIsBackground(bool isBackground, bool useOptions)
     {
         using var manager = new ThreadPoolManager(NewId("is-background"));
         if (useOptions)

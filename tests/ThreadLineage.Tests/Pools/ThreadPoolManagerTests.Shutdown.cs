@@ -6,26 +6,34 @@ namespace ThreadLineage.Tests.Pools;
 /// <content>Stop, StopAsync and disposal: docs/pools.md, "Shutdown"; docs/shutdown.md, "Nothing is lost".</content>
 public partial class ThreadPoolManagerTests
 {
-    [Fact]
-    public void Stop_Wait_RunsAllQueuedWorkBeforeReturning()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void Stop_Wait_RunsAllQueuedWorkBeforeReturning_NoWorkerAlive(int maxWorkers)
     {
-        using var manager = new WorkerTrackingManager(NewId("stop-drains"));
-        manager.Start(2);
+        using var manager = NewTrackedManager("stop-drains");
+        manager.Start(maxWorkers);
         using var gate = new Gate();
-        var blockers = new[] { Block(manager, gate), Block(manager, gate) };
+        var blockers = Enumerable.Range(0, maxWorkers).Select(_ => Block(manager, gate)).ToArray();
         var ran = 0;
         var queued = Enumerable.Range(0, 100).Select(_ => manager.Submit(() => Interlocked.Increment(ref ran))).ToArray();
-        // Open the gate only once the stop has begun, so that the work is still queued when Stop is called.
-        var opener = OpenWhenStopBegins(manager, gate);
 
-        Bounded.Stop(manager);
+        // Every worker is blocked at the gate, so the work is still queued when Stop is called; the gate opens only
+        // once the stop has begun and has been seen not to return.
+        var stopping = TestThreads.StartChild(() => manager.Stop(wait: true), "stopper");
+        Bounded.Until(() => !manager.IsRunning, "the stop to begin");
+        Assert.False(stopping.IsCompleted, "Stop(wait: true) returned while work was still queued behind a closed gate");
+        gate.Open();
+        Bounded.Wait(stopping, "Stop(wait: true)");
 
+        // Stop(wait: true) has returned: everything queued has run, and every worker has exited.
         Assert.Equal(100, Volatile.Read(ref ran));
         Assert.All(queued, task => Assert.Equal(TaskStatus.RanToCompletion, task.Status));
         Assert.All(blockers, task => Assert.Equal(TaskStatus.RanToCompletion, task.Status));
+        Assert.Equal(100 + maxWorkers, manager.GetStatistics().Completed);
         Assert.Equal(0, manager.GetStatistics().Workers);
-        Assert.All(manager.StartedWorkers, thread => Assert.False(thread.IsAlive, $"{thread.Name} is still alive."));
-        Bounded.Wait(opener, "the gate opener");
+        manager.AssertNoWorkerAlive("after Stop(wait: true) returned");
+        ThrowsSync<InvalidOperationException>(() => manager.Submit(() => { }));
     }
 
     [Fact]

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
-using ThreadLineage.Tests.Support;
 
 namespace ThreadLineage.Tests.Pools;
 
@@ -126,47 +125,6 @@ public partial class ThreadPoolManagerTests
 
         Assert.Equal(TaskStatus.Faulted, task.Status);
         Assert.Same(failure, Assert.Single(task.Exception!.InnerExceptions));
-    }
-
-    [Theory]
-    [MemberData(nameof(AllSubmitKinds))]
-    public void Submit_TokenCanceledBeforeWorkStarts_TaskCanceledAndWorkNeverRuns(SubmitKind kind)
-    {
-        using var manager = new ThreadPoolManager(NewId("submit-cancel-queued"));
-        manager.Start(1);
-        using var gate = new Gate();
-        var blocker = Block(manager, gate);
-        using var cancel = new CancellationTokenSource();
-        var ran = false;
-
-        var task = SubmitAny(manager, kind, () => ran = true, cancellationToken: cancel.Token);
-        cancel.Cancel();
-        gate.Open();
-        Bounded.WaitFinal(task, "the canceled work");
-        Bounded.Stop(manager);
-
-        Assert.Equal(TaskStatus.Canceled, task.Status);
-        Assert.False(ran);
-        Assert.Equal(TaskStatus.RanToCompletion, blocker.Status);
-        Assert.Equal(1, manager.GetStatistics().Canceled);
-    }
-
-    [Theory]
-    [MemberData(nameof(AllSubmitKinds))]
-    public void Submit_TokenAlreadyCanceled_ReturnsCanceledTaskAndWorkNeverRuns(SubmitKind kind)
-    {
-        using var manager = new ThreadPoolManager(NewId("submit-cancel-early"));
-        manager.Start(1);
-        var ran = false;
-
-        // Like Task.Run(work, canceledToken): a canceled task, not an exception.
-        var task = SubmitAny(manager, kind, () => ran = true, cancellationToken: new CancellationToken(canceled: true));
-        Bounded.WaitFinal(task, "the canceled work");
-        Bounded.Stop(manager);
-
-        Assert.Equal(TaskStatus.Canceled, task.Status);
-        Assert.False(ran);
-        Assert.Equal(1, manager.GetStatistics().Canceled);
     }
 
     [Fact]

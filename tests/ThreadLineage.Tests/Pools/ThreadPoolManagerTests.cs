@@ -1,19 +1,23 @@
 using ThreadLineage.Tests.Support;
+using Xunit.Abstractions;
 
 namespace ThreadLineage.Tests.Pools;
 
 /// <summary>
 /// The contract of <see cref="ThreadPoolManager"/> (docs/pools.md), split by aspect into partial files:
-/// lifecycle, submission, context, shutdown; this file holds the shared helpers, statistics and diagnostics.
+/// lifecycle, submission, cancellation, context, shutdown, lifecycle interleavings, faults and bad input; this file
+/// holds the shared helpers, statistics and diagnostics.
 /// </summary>
 /// <remarks>
 /// Isolation: every manager has a unique id, is free-standing unless the lineage matters, and is stopped by
 /// <c>using</c>. Gates are declared after their manager so that they open before it drains. Every wait is
 /// bounded (<see cref="Bounded"/>, <see cref="Gate"/>); nothing asserts on time.
 /// </remarks>
-public partial class ThreadPoolManagerTests
+public partial class ThreadPoolManagerTests(ITestOutputHelper output)
 {
     private static int s_nextId;
+
+    private readonly ITestOutputHelper _output = output;
 
     /// <summary>The four <c>Submit</c> overloads, for theories that hold for each of them.</summary>
     public enum SubmitKind
@@ -312,6 +316,9 @@ public partial class ThreadPoolManagerTests
 
     /// <summary>Returns a manager id no other test uses.</summary>
     private static string NewId(string name) => $"pool-{name}-{Interlocked.Increment(ref s_nextId)}";
+
+    /// <summary>A manager with a unique id that records its worker threads, to check that none survives a stop.</summary>
+    private static WorkerTrackingManager NewTrackedManager(string name) => new(NewId(name));
 
     /// <summary>Submits an item that occupies one worker until <paramref name="gate"/> opens; returns once it runs.</summary>
     private static Task Block(ThreadPoolManager manager, Gate gate, string? taskType = null)

@@ -1,6 +1,5 @@
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
-using ThreadLineage.Tests.Support;
 
 namespace ThreadLineage.Tests.Telemetry;
 

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
-using ThreadLineage.Tests.Support;
 
 namespace ThreadLineage.Tests.Telemetry;
 

@@ -1,6 +1,6 @@
 using Xunit.Abstractions;
 
-namespace ThreadLineage.Tests.Reliability;
+namespace ThreadLineage.Tests.Robustness;
 
 /// <summary>
 /// docs/shutdown.md, "Process exit", each scenario in a real child process (tests/ThreadLineage.ExitProbe): queued and

@@ -1,7 +1,7 @@
-namespace ThreadLineage.Tests.Support;
+namespace ThreadLineage.Testing;
 
 /// <summary>Full, blocking garbage collections for leak tests.</summary>
-internal static class FullGc
+public static class FullGc
 {
     public static void Collect()
     {

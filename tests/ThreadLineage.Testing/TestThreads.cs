@@ -1,13 +1,24 @@
-namespace ThreadLineage.Tests.Support;
+namespace ThreadLineage.Testing;
 
 /// <summary>Starts dedicated threads whose outcome is a task, so a test can start a flow now and check it later.</summary>
-internal static class TestThreads
+public static class TestThreads
 {
     /// <summary>
     /// Starts <paramref name="body"/> on a new thread with <see cref="Thread.Start()"/>: the thread captures the
     /// caller's <see cref="ExecutionContext"/>, so it is a child flow of the caller.
     /// </summary>
     public static Task<T> StartChild<T>(Func<T> body, string name = "child-thread") => Start(body, name, flowContext: true);
+
+    /// <summary>Starts <paramref name="body"/> on a new thread that is a child flow of the caller, as <see cref="StartChild{T}"/> does.</summary>
+    public static Task StartChild(Action body, string name = "child-thread") =>
+        Start<object?>(
+            () =>
+            {
+                body();
+                return null;
+            },
+            name,
+            flowContext: true);
 
     /// <summary>
     /// Starts <paramref name="body"/> on a new thread with <see cref="Thread.UnsafeStart()"/>: it captures nothing,

@@ -1,4 +1,4 @@
-namespace ThreadLineage.Tests.Support;
+namespace ThreadLineage.Testing;
 
 /// <summary>
 /// A <see cref="TaskScheduler"/> whose tasks run when a waiter inlines them (<see cref="Task.Wait()"/> with no
@@ -6,7 +6,7 @@ namespace ThreadLineage.Tests.Support;
 /// <see cref="Bounded.Timeout"/>, on a thread-pool thread, so a test that expected the inlining fails on its
 /// assertions instead of hanging.
 /// </summary>
-internal sealed class InlineOnlyScheduler : TaskScheduler
+public sealed class InlineOnlyScheduler : TaskScheduler
 {
     public Task<T> Run<T>(Func<T> work) =>
         Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.DenyChildAttach, this);

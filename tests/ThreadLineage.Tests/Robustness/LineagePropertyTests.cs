@@ -1,9 +1,8 @@
 using System.Collections.Concurrent;
 using CsCheck;
-using ThreadLineage.Tests.Support;
 using Xunit.Abstractions;
 
-namespace ThreadLineage.Tests.Reliability;
+namespace ThreadLineage.Tests.Robustness;
 
 /// <summary>
 /// Property-based tests (CsCheck) of the lineage rules (docs/lineage.md) over random trees of flows: threads,

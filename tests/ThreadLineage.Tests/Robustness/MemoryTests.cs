@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using ThreadLineage.Tests.Support;
 using Xunit.Abstractions;
 
-namespace ThreadLineage.Tests.Reliability;
+namespace ThreadLineage.Tests.Robustness;
 
 /// <summary>
 /// docs/lineage.md invariant 5 ("No leaks"): nodes and managers that are not running are collectable; a million

@@ -1,13 +1,13 @@
 using System.Collections.Concurrent;
 
-namespace ThreadLineage.Tests.Support;
+namespace ThreadLineage.Testing;
 
 /// <summary>
 /// A <see cref="TaskScheduler"/> that runs every task, one after the other, on one dedicated thread and never
 /// inline. It knows nothing about lineage, so a test can make the runtime run a child flow on the very thread
 /// its parent used, with no help from ThreadLineage's own pools.
 /// </summary>
-internal sealed class SingleThreadScheduler : TaskScheduler, IDisposable
+public sealed class SingleThreadScheduler : TaskScheduler, IDisposable
 {
     private readonly BlockingCollection<Task> _queue = [];
     private readonly Thread _thread;

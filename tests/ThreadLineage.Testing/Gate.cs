@@ -1,4 +1,4 @@
-namespace ThreadLineage.Tests.Support;
+namespace ThreadLineage.Testing;
 
 /// <summary>
 /// A one-shot gate for coordinating test threads with pool workers: work waits on it (bounded), the test
@@ -8,7 +8,7 @@ namespace ThreadLineage.Tests.Support;
 /// Disposing opens the gate instead of destroying it, so that a test that fails early never leaves a
 /// worker blocked (declare the gate after the manager: <c>using</c> disposes it first, then the manager drains).
 /// </remarks>
-internal sealed class Gate : IDisposable
+public sealed class Gate : IDisposable
 {
     private readonly ManualResetEventSlim _event = new();
 

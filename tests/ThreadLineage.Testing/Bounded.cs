@@ -1,7 +1,7 @@
-namespace ThreadLineage.Tests.Support;
+namespace ThreadLineage.Testing;
 
 /// <summary>Bounded waits: every wait in the suite fails with a message instead of hanging CI.</summary>
-internal static class Bounded
+public static class Bounded
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
@@ -36,6 +36,9 @@ internal static class Bounded
         await WaitAsync(task, what);
         return await task;
     }
+
+    /// <summary>A token that cancels after <see cref="Timeout"/>, for calls that take one (a host's start and stop).</summary>
+    public static CancellationToken Token() => new CancellationTokenSource(Timeout).Token;
 
     public static void Wait(ManualResetEventSlim gate, string what)
     {

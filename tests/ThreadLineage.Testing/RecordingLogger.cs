@@ -1,10 +1,10 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace ThreadLineage.Tests.Support;
+namespace ThreadLineage.Testing;
 
 /// <summary>An <see cref="ILoggerFactory"/> whose loggers record every entry, for asserting what a pool logged.</summary>
-internal sealed class RecordingLogger : ILoggerFactory, ILogger
+public sealed class RecordingLogger : ILoggerFactory, ILogger
 {
     private readonly ConcurrentQueue<Entry> _entries = new();
     private readonly ConcurrentQueue<string> _categories = new();
@@ -41,5 +41,5 @@ internal sealed class RecordingLogger : ILoggerFactory, ILogger
     }
 
     /// <summary>One logged entry.</summary>
-    internal sealed record Entry(LogLevel Level, EventId EventId, string Message, Exception? Exception);
+    public sealed record Entry(LogLevel Level, EventId EventId, string Message, Exception? Exception);
 }

@@ -1,7 +1,7 @@
-namespace ThreadLineage.Tests.Support;
+namespace ThreadLineage.Testing;
 
 /// <summary>Counts how many calls of <see cref="Run"/> overlap, and the most that ever did: a pool's concurrency, seen from its work.</summary>
-internal sealed class ConcurrencyTracker
+public sealed class ConcurrencyTracker
 {
     private int _now;
     private int _max;

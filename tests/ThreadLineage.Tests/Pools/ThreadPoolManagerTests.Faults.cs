@@ -1,17 +1,14 @@
 using Microsoft.Extensions.Logging;
-using ThreadLineage.Tests.Support;
-using Xunit.Abstractions;
+using ThreadLineage.Tests.Robustness;
 
-namespace ThreadLineage.Tests.Reliability;
+namespace ThreadLineage.Tests.Pools;
 
-/// <summary>
-/// docs/pools.md, "Exceptions and logging": an exception never kills a worker; <c>OnWorkerStarted</c> failures, and fault logging
-/// (<see cref="ThreadPoolManagerOptions.LogExceptions"/>).
-/// </summary>
-public sealed class FaultTests(ITestOutputHelper output)
+/// <content>
+/// Faults, docs/pools.md, "Exceptions and logging": an exception never kills a worker; <c>OnWorkerStarted</c> failures,
+/// and fault logging (<see cref="ThreadPoolManagerOptions.LogExceptions"/>).
+/// </content>
+public partial class ThreadPoolManagerTests
 {
-    private static int s_lastId;
-
     [Theory]
     [InlineData(1, 1)]
     [InlineData(3, 3)]
@@ -19,10 +16,10 @@ public sealed class FaultTests(ITestOutputHelper output)
     public void Start_OnWorkerStartedThrows_FailsCleanly_NoThreadLeft_StartableAgain(int workers, int failing)
     {
         var logs = new RecordingLogger();
-        var manager = NewManager("start-fault");
+        var manager = NewTrackedManager("start-fault");
         var fail = true;
         var seen = 0;
-        manager.WorkerStarting = () =>
+        manager.OnStart = () =>
         {
             // The last `failing` workers to start throw.
             if (Volatile.Read(ref fail) && Interlocked.Increment(ref seen) > workers - failing)
@@ -53,9 +50,9 @@ public sealed class FaultTests(ITestOutputHelper output)
     public void OnDemandWorker_OnWorkerStartedThrows_PoolKeepsRunning_NoWorkLost()
     {
         var logs = new RecordingLogger();
-        var manager = NewManager("ondemand-fault");
+        var manager = NewTrackedManager("ondemand-fault");
         var fail = false;
-        manager.WorkerStarting = () =>
+        manager.OnStart = () =>
         {
             if (Volatile.Read(ref fail))
             {
@@ -71,7 +68,7 @@ public sealed class FaultTests(ITestOutputHelper output)
         Bounded.Wait(started, "the only worker to be busy");
         // No free worker: this submission asks for a second worker, whose OnWorkerStarted throws.
         var waiting = manager.Submit(() => 2);
-        Until.True(() => logs.Entries.Any(static e => e.EventId.Name == "OnDemandWorkerStartFailed"), "the failed on-demand start is logged");
+        Bounded.Until(() => logs.Entries.Any(static e => e.EventId.Name == "OnDemandWorkerStartFailed"), "the failed on-demand start is logged");
         Assert.True(manager.IsRunning);
 
         gate.Set();
@@ -96,7 +93,7 @@ public sealed class FaultTests(ITestOutputHelper output)
     [MemberData(nameof(WorkerKillers))]
     public void FaultingWorkItem_NeverKillsTheWorker_NextItemRunsOnTheSameWorker(string fault)
     {
-        var manager = NewManager($"fault-{fault}");
+        var manager = NewTrackedManager($"fault-{fault}");
         manager.Start(1);
         Thread? faultedOn = null;
         Task? faulting = null;
@@ -151,7 +148,7 @@ public sealed class FaultTests(ITestOutputHelper output)
         {
             Bounded.Wait(faulting.ContinueWith(static _ => { }, TaskScheduler.Default), "the faulting item");
             Assert.Equal(TaskStatus.Faulted, faulting.Status);
-            output.WriteLine($"{fault}: {faulting.Exception!.InnerException!.GetType().Name}");
+            _output.WriteLine($"{fault}: {faulting.Exception!.InnerException!.GetType().Name}");
         }
 
         manager.Stop(wait: true);
@@ -169,7 +166,7 @@ public sealed class FaultTests(ITestOutputHelper output)
     public void WorkItemThatInterruptsItsWorkerAndReturns_DoesNotKillTheWorkerOrTheProcess()
     {
         var result = ExitProbe.Run("interrupt-leak");
-        output.WriteLine(result.ToString());
+        _output.WriteLine(result.ToString());
 
         Assert.True(result.Exited && result.ExitCode == 0, $"the process died: {result}");
         Assert.Contains("done next item: 42", result.Lines);
@@ -180,7 +177,7 @@ public sealed class FaultTests(ITestOutputHelper output)
     public void ThrowingLogger_DoesNotKillTheWorkerOrTheProcess()
     {
         var result = ExitProbe.Run("throwing-logger");
-        output.WriteLine(result.ToString());
+        _output.WriteLine(result.ToString());
 
         Assert.True(result.Exited && result.ExitCode == 0, $"the process died: {result}");
         Assert.Contains("done next item: 42", result.Lines);
@@ -192,7 +189,7 @@ public sealed class FaultTests(ITestOutputHelper output)
     public void Faults_AreLoggedExactlyOnce_WhenLogExceptionsIsOn(bool logExceptions)
     {
         var logs = new RecordingLogger();
-        var manager = NewManager($"fault-log-{logExceptions}");
+        var manager = NewTrackedManager($"fault-log-{logExceptions}");
         manager.Start(new ThreadPoolManagerOptions { MaxWorkers = 2, LogExceptions = logExceptions, LoggerFactory = logs, TaskType = "job" });
         using var cts = new CancellationTokenSource();
         var faults = new List<Task>
@@ -212,7 +209,7 @@ public sealed class FaultTests(ITestOutputHelper output)
 
         Assert.All(faults, static t => Assert.Equal(TaskStatus.Faulted, t.Status));
         Assert.Equal(TaskStatus.Canceled, canceled.Status);
-        Until.True(() => manager.GetStatistics().Faulted == 6, "every fault is counted");
+        Bounded.Until(() => manager.GetStatistics().Faulted == 6, "every fault is counted");
         Assert.Equal(1, manager.GetStatistics().Canceled);
         var entries = logs.Entries;
         if (!logExceptions)
@@ -221,7 +218,7 @@ public sealed class FaultTests(ITestOutputHelper output)
             return;
         }
 
-        Until.True(() => logs.Entries.Count == 6, "every fault is logged");
+        Bounded.Until(() => logs.Entries.Count == 6, "every fault is logged");
         entries = logs.Entries;
         Assert.All(entries, e =>
         {
@@ -245,6 +242,4 @@ public sealed class FaultTests(ITestOutputHelper output)
             throw new TimeoutException("the self-interrupt did not end the wait");
         }
     }
-
-    private static TrackedManager NewManager(string name) => new($"fault-{name}-{Interlocked.Increment(ref s_lastId)}");
 }

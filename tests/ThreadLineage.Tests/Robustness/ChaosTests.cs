@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Xunit.Abstractions;
 
-namespace ThreadLineage.Tests.Reliability;
+namespace ThreadLineage.Tests.Robustness;
 
 /// <summary>
 /// Seeded chaos: producers submit every kind of work while controllers stop, cancel, restart, resize and dispose the

@@ -1,4 +1,4 @@
-namespace ThreadLineage.Tests.Pools;
+namespace ThreadLineage.Tests.Exceptions;
 
 /// <summary>
 /// The library's exceptions (docs/pools.md, "Exceptions and logging"): each derives from <see cref="InvalidOperationException"/>, has the

@@ -1,27 +1,24 @@
-using ThreadLineage.Tests.Support;
-using Xunit.Abstractions;
+using ThreadLineage.Tests.Robustness;
 
-namespace ThreadLineage.Tests.Reliability;
+namespace ThreadLineage.Tests.Pools;
 
-/// <summary>
-/// docs/pools.md, "Cancellation": "A token that is already canceled when you call Submit gives a task that is already
-/// Canceled; the work never runs, nothing is queued" — in every queue mode, without leaking a slot of a bounded queue;
-/// and a token canceled while the item is queued, or at the moment of Submit.
-/// </summary>
-public sealed class CancellationTests(ITestOutputHelper output)
+/// <content>
+/// Cancellation, docs/pools.md, "Cancellation": "A token that is already canceled when you call Submit gives a task
+/// that is already Canceled; the work never runs, nothing is queued" — in every queue mode, without leaking a slot of
+/// a bounded queue; and a token canceled while the item is queued, or at the moment of Submit.
+/// </content>
+public partial class ThreadPoolManagerTests
 {
-    private static int s_lastId;
-
-    public static TheoryData<string, string> Overloads()
+    public static TheoryData<SubmitKind, string> AllSubmitKindsInEveryQueueMode()
     {
-        var data = new TheoryData<string, string>();
-        foreach (var overload in new[] { "Action", "Func<T>", "Func<Task>", "Func<Task<T>>" })
+        var data = new TheoryData<SubmitKind, string>();
+        foreach (var kind in new[] { SubmitKind.Action, SubmitKind.Func, SubmitKind.AsyncAction, SubmitKind.AsyncFunc })
         {
             // Reject stands for every mode that reserves a slot (Wait and RunInCaller with room take the same path)
             // and shows a leaked slot at once; RunInCaller-full runs the work on the caller.
             foreach (var queue in new[] { "unbounded", "Reject", "RunInCaller-full" })
             {
-                data.Add(overload, queue);
+                data.Add(kind, queue);
             }
         }
 
@@ -29,10 +26,10 @@ public sealed class CancellationTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [MemberData(nameof(Overloads))]
-    public void Submit_WithATokenAlreadyCanceled_ReturnsACanceledTask_WorkNeverRuns_NoSlotLeaks(string overload, string queue)
+    [MemberData(nameof(AllSubmitKindsInEveryQueueMode))]
+    public void Submit_TokenAlreadyCanceled_ReturnsCanceledTask_WorkNeverRuns_NoSlotLeaks(SubmitKind kind, string queue)
     {
-        var manager = new ThreadPoolManager($"precanceled-{Interlocked.Increment(ref s_lastId)}");
+        var manager = new ThreadPoolManager(NewId("precanceled"));
         manager.Start(queue == "unbounded"
             ? new ThreadPoolManagerOptions { MaxWorkers = 1 }
             : new ThreadPoolManagerOptions { MaxWorkers = 1, QueueCapacity = 1, QueueFullMode = Enum.Parse<QueueFullMode>(queue.Split('-')[0]) });
@@ -50,25 +47,24 @@ public sealed class CancellationTests(ITestOutputHelper output)
             var ran = false;
             var canceledToken = new CancellationToken(canceled: true);
             Task? task = null;
-            var error = Record.Exception(() =>
-            {
-                task = overload switch
-                {
-                    "Action" => manager.Submit(() => { ran = true; }, cancellationToken: canceledToken),
-                    "Func<T>" => manager.Submit(() => ran = true, cancellationToken: canceledToken),
-                    "Func<Task>" => manager.Submit(() => { ran = true; return Task.CompletedTask; }, cancellationToken: canceledToken),
-                    _ => manager.Submit(() => Task.FromResult(ran = true), cancellationToken: canceledToken),
-                };
-            });
+
+            // Like Task.Run(work, canceledToken): a canceled task, not an exception.
+            var error = Record.Exception(() => { task = SubmitAny(manager, kind, () => ran = true, cancellationToken: canceledToken); });
             var problems = new List<string>();
             if (error is not null)
             {
-                problems.Add($"Submit({overload}) threw {error.GetType().Name} (\"{error.Message}\") instead of returning a canceled task");
+                problems.Add($"Submit({kind}) threw {error.GetType().Name} (\"{error.Message}\") instead of returning a canceled task");
             }
             else
             {
-                Bounded.Wait(task!.ContinueWith(static _ => { }, TaskScheduler.Default), "the canceled task");
-                if (task.Status != TaskStatus.Canceled)
+                // The synchronous overloads return the task already Canceled; the async ones end Canceled through their proxy.
+                if (kind is SubmitKind.Action or SubmitKind.Func && task!.Status != TaskStatus.Canceled)
+                {
+                    problems.Add($"Submit returned a task that was {task.Status}, expected it already Canceled");
+                }
+
+                Bounded.WaitFinal(task!, "the canceled task");
+                if (task!.Status != TaskStatus.Canceled)
                 {
                     problems.Add($"the task ended {task.Status}, expected Canceled");
                 }
@@ -103,15 +99,37 @@ public sealed class CancellationTests(ITestOutputHelper output)
         finally
         {
             gate.Set();
-            var stopping = Until.OnThread(() => manager.Stop(wait: true));
-            Bounded.Wait(stopping, "Stop");
+            Bounded.Stop(manager);
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(AllSubmitKinds))]
+    public void Submit_TokenCanceledBeforeWorkStarts_TaskCanceledAndWorkNeverRuns(SubmitKind kind)
+    {
+        using var manager = new ThreadPoolManager(NewId("submit-cancel-queued"));
+        manager.Start(1);
+        using var gate = new Gate();
+        var blocker = Block(manager, gate);
+        using var cancel = new CancellationTokenSource();
+        var ran = false;
+
+        var task = SubmitAny(manager, kind, () => ran = true, cancellationToken: cancel.Token);
+        cancel.Cancel();
+        gate.Open();
+        Bounded.WaitFinal(task, "the canceled work");
+        Bounded.Stop(manager);
+
+        Assert.Equal(TaskStatus.Canceled, task.Status);
+        Assert.False(ran);
+        Assert.Equal(TaskStatus.RanToCompletion, blocker.Status);
+        Assert.Equal(1, manager.GetStatistics().Canceled);
     }
 
     [Fact]
     public void Submit_TokenCanceledWhileQueued_TaskEndsCanceled_WorkNeverRuns()
     {
-        var manager = new ThreadPoolManager($"queued-cancel-{Interlocked.Increment(ref s_lastId)}");
+        var manager = new ThreadPoolManager(NewId("queued-cancel"));
         manager.Start(1);
         using var gate = new ManualResetEventSlim();
         using var cts = new CancellationTokenSource();
@@ -146,7 +164,7 @@ public sealed class CancellationTests(ITestOutputHelper output)
     public void Submit_TokenCanceledConcurrently_ReturnsAFinalTask_CountedOnce_NeverThrows(string scenario)
     {
         var result = ExitProbe.Run(scenario);
-        output.WriteLine(result.ToString());
+        _output.WriteLine(result.ToString());
 
         Assert.True(result.Exited && result.ExitCode == 0, $"the process died or hung: {result}");
         Assert.True(result.Lines.Contains("threw 0"), $"Submit threw: {result}");

@@ -1,6 +1,4 @@
-using ThreadLineage.Tests.Support;
-
-namespace ThreadLineage.Tests.Pools;
+namespace ThreadLineage.Tests.Robustness;
 
 /// <summary>
 /// The parking protocol's promise: every queued item has a worker that is awake or about to be woken, so

@@ -1,8 +1,9 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using ThreadLineage.Tests.Support;
 
-namespace ThreadLineage.Tests.Reliability;
+namespace ThreadLineage.Tests.Robustness;
 
 /// <summary>
 /// One chaos iteration: a fresh manager, several producer threads submitting every kind of work (sync, async with
@@ -32,7 +33,7 @@ internal sealed class ChaosRun : IDisposable
     private readonly CancellationTokenSource _teardown = new();
     private readonly CountingLoggerFactory _logs = new();
     private readonly ThreadPoolManagerOptions _baseOptions;
-    private readonly TrackedManager _manager;
+    private readonly WorkerTrackingManager _manager;
     private long _postsAccepted;
     private long _runs;
     private int _startAttempts;
@@ -69,7 +70,7 @@ internal sealed class ChaosRun : IDisposable
         };
         Producers = random.Next(2, 5);
         Controllers = random.Next(1, 3);
-        _manager = new TrackedManager($"chaos-{iteration}-{seed}");
+        _manager = new WorkerTrackingManager($"chaos-{iteration}-{seed}");
         if (withoutFastPath)
         {
             _manager.Canceler = new ThreadLineage.Internal.TaskCanceler(static _ => throw new MissingMethodException("System.Threading.Tasks.Task", "InternalCancel"));

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Reflection;
 using System.Text;
 
-namespace ThreadLineage.Tests.Reliability;
+namespace ThreadLineage.Tests.Robustness;
 
 /// <summary>
 /// Runs <c>tests/ThreadLineage.ExitProbe</c> in a child process (<c>dotnet ThreadLineage.ExitProbe.dll scenario</c>)
@@ -79,15 +79,4 @@ internal static class ExitProbe
         var fromCli = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
         return fromCli is not null && File.Exists(fromCli) ? fromCli : "dotnet";
     }
-}
-
-/// <summary>What a probe printed and how it ended.</summary>
-internal sealed record ProbeResult(string Scenario, bool Exited, int? ExitCode, IReadOnlyList<string> Lines, string StandardError)
-{
-    public int Count(string prefix) => Lines.Count(l => l.StartsWith(prefix, StringComparison.Ordinal));
-
-    public override string ToString() =>
-        $"probe '{Scenario}': {(Exited ? $"exit code {ExitCode}" : $"still running after {ExitProbe.Timeout.TotalSeconds}s (killed)")}" +
-        $"{Environment.NewLine}stdout:{Environment.NewLine}  {string.Join(Environment.NewLine + "  ", Lines)}" +
-        (StandardError.Length > 0 ? $"{Environment.NewLine}stderr:{Environment.NewLine}{StandardError[..Math.Min(StandardError.Length, 2000)]}" : "");
 }

@@ -1,18 +1,15 @@
 using System.Collections.Concurrent;
-using ThreadLineage.Tests.Support;
-using Xunit.Abstractions;
 
-namespace ThreadLineage.Tests.Reliability;
+namespace ThreadLineage.Tests.Pools;
 
-/// <summary>
-/// Start, Stop, StopAsync and disposal under every interleaving the contract names (docs/shutdown.md, "What each call
-/// does" and "The two promises behind everything"): every task reaches a final state, and no worker thread survives a
-/// stop that has completed.
-/// </summary>
-public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
+/// <content>
+/// Lifecycle interleavings: Start, Stop, StopAsync and disposal under every interleaving the contract names
+/// (docs/shutdown.md, "What each call does" and "The two promises behind everything"): every task reaches a final
+/// state, and no worker thread survives a stop that has completed. (Stop(wait: true) draining the queue is with the
+/// other shutdown tests; a scope disposed while its managers are busy is in LineageScopeTests.)
+/// </content>
+public partial class ThreadPoolManagerTests
 {
-    private static int s_lastId;
-
     public enum StopKind
     {
         Stop,
@@ -23,40 +20,17 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
 
     public static TheoryData<StopKind> WaitingStops => [StopKind.Stop, StopKind.StopAsync, StopKind.Dispose, StopKind.DisposeAsync];
 
-    [Theory]
-    [InlineData(1)]
-    [InlineData(3)]
-    public void StopWaitTrue_RunsEverythingQueuedThenReturns_NoWorkerAlive(int maxWorkers)
-    {
-        var manager = NewManager("stop-wait");
-        manager.Start(maxWorkers);
-        using var gate = new ManualResetEventSlim();
-        var tasks = Enumerable.Range(0, 20).Select(i => manager.Submit(() => { gate.Wait(); return i; })).ToArray();
-
-        var stopping = Until.OnThread(() => manager.Stop(wait: true));
-        Until.True(() => !manager.IsRunning, "the stop has begun");
-        Assert.False(stopping.IsCompleted, "Stop(wait: true) returned while work was still queued behind a closed gate");
-        gate.Set();
-        Bounded.Wait(stopping, "Stop(wait: true)");
-
-        // Stop(wait: true) has returned: everything queued has run, and every worker has exited.
-        Assert.All(tasks, static t => Assert.Equal(TaskStatus.RanToCompletion, t.Status));
-        manager.AssertNoWorkerAlive("after Stop(wait: true) returned");
-        Assert.Equal(20, manager.GetStatistics().Completed);
-        Assert.Throws<InvalidOperationException>(() => { _ = manager.Submit(() => { }); });
-    }
-
     [Fact]
     public void StopWaitFalse_ReturnsAtOnce_QueuedWorkStillRuns()
     {
-        var manager = NewManager("stop-nowait");
+        var manager = NewTrackedManager("stop-nowait");
         manager.Start(1);
         using var gate = new ManualResetEventSlim();
         var running = manager.Submit(() => gate.Wait());
         var queued = Enumerable.Range(0, 5).Select(i => manager.Submit(() => i)).ToArray();
 
         // The running item is blocked on our gate: a Stop(wait: false) that waited would never return.
-        Bounded.Wait(Until.OnThread(() => manager.Stop(wait: false)), "Stop(wait: false) to return while work runs");
+        Bounded.Wait(TestThreads.StartChild(() => manager.Stop(wait: false)), "Stop(wait: false) to return while work runs");
         Assert.False(manager.IsRunning);
         Assert.Throws<InvalidOperationException>(() => { _ = manager.Submit(() => { }); });
 
@@ -73,7 +47,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
     [InlineData(false)]
     public void StopCancelPending_QueuedWorkEndsCanceled_RunningWorkCompletes(bool wait)
     {
-        var manager = NewManager("stop-cancel");
+        var manager = NewTrackedManager("stop-cancel");
         manager.Start(1);
         using var gate = new ManualResetEventSlim();
         using var started = new ManualResetEventSlim();
@@ -90,10 +64,10 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
         manager.Post(() => Interlocked.Increment(ref ran));
         manager.Post(static state => Interlocked.Increment(ref state[0]), new int[1]);
 
-        var stopping = Until.OnThread(() => manager.Stop(wait, cancelPending: true));
+        var stopping = TestThreads.StartChild(() => manager.Stop(wait, cancelPending: true));
         if (wait)
         {
-            Until.True(() => !manager.IsRunning, "the stop has begun");
+            Bounded.Until(() => !manager.IsRunning, "the stop has begun");
             Assert.False(stopping.IsCompleted, "Stop(wait: true, cancelPending: true) returned while an item still ran");
             gate.Set();
             Bounded.Wait(stopping, "Stop(wait: true, cancelPending: true)");
@@ -121,7 +95,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
     [Fact]
     public async Task StopAsync_TokenAlreadyCanceled_CancelsQueuedWork_WaitsForRunningWork()
     {
-        var manager = NewManager("stopasync-before");
+        var manager = NewTrackedManager("stopasync-before");
         manager.Start(1);
         using var gate = new ManualResetEventSlim();
         using var started = new ManualResetEventSlim();
@@ -144,7 +118,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
     [Fact]
     public async Task StopAsync_TokenFiresDuringDrain_CancelsTheRest_WaitsForRunningWork()
     {
-        var manager = NewManager("stopasync-during");
+        var manager = NewTrackedManager("stopasync-during");
         manager.Start(1);
         using var firstGate = new ManualResetEventSlim();
         using var secondGate = new ManualResetEventSlim();
@@ -174,7 +148,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
     [Fact]
     public async Task StopAsync_TokenFiresAfterDrain_ChangesNothing_ManagerStartsAgain()
     {
-        var manager = NewManager("stopasync-after");
+        var manager = NewTrackedManager("stopasync-after");
         manager.Start(2);
         var tasks = Enumerable.Range(0, 10).Select(i => manager.Submit(() => i)).ToArray();
         using var cts = new CancellationTokenSource();
@@ -194,7 +168,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
     [Fact]
     public void Start_AfterStop_RunsAgain_StatisticsAccumulateAcrossRuns()
     {
-        var manager = NewManager("restart");
+        var manager = NewTrackedManager("restart");
         for (var run = 1; run <= 5; run++)
         {
             manager.Start(run % 3 + 1, threadNamePrefix: $"restart-run{run}");
@@ -211,7 +185,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
     [Fact]
     public void Start_RightAfterStopWaitFalse_NewRunWorksOnceTheOldRunHasDrained()
     {
-        var manager = NewManager("restart-draining");
+        var manager = NewTrackedManager("restart-draining");
         manager.Start(1, threadNamePrefix: "old-run");
         using var gate = new ManualResetEventSlim();
         using var started = new ManualResetEventSlim();
@@ -234,7 +208,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
         Assert.StartsWith("new-run-", Bounded.Result(fresh, "work on the new run after the old run drained"));
 
         manager.Stop(wait: true);
-        foreach (var thread in manager.Threads)
+        foreach (var thread in manager.StartedWorkers)
         {
             Bounded.Join(thread, thread.Name ?? "worker");
         }
@@ -250,7 +224,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
     [MemberData(nameof(WaitingStops))]
     public void WaitingStop_AfterRestart_WaitsForThePreviousRunStillDraining(StopKind kind)
     {
-        var manager = NewManager($"restart-wait-{kind}");
+        var manager = NewTrackedManager($"restart-wait-{kind}");
         manager.Start(1, threadNamePrefix: $"old-{kind}");
         using var gate = new ManualResetEventSlim();
         using var started = new ManualResetEventSlim();
@@ -261,7 +235,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
         manager.Start(1, threadNamePrefix: $"new-{kind}");
 
         string? stateAtReturn = null;
-        var stopping = Until.OnThread(() =>
+        var stopping = TestThreads.StartChild(() =>
         {
             StopAndWait(manager, kind);
             stateAtReturn = $"blocked item {blocker.Status}, queued item {queued.Status}, live workers [{string.Join(", ", manager.LiveWorkerNames())}]";
@@ -273,7 +247,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
         gate.Set();
         Bounded.Wait(stopping, $"{kind}");
 
-        output.WriteLine($"{kind} returned with: {stateAtReturn}");
+        _output.WriteLine($"{kind} returned with: {stateAtReturn}");
         Assert.True(
             blocker.IsCompleted && queued.IsCompleted && !stateAtReturn!.Contains("old-", StringComparison.Ordinal),
             $"{kind} returned while the previous run was still draining: {stateAtReturn}. " +
@@ -285,7 +259,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
     [InlineData(true)]
     public async Task Dispose_DrainsAndRefusesWork_SecondDisposeDoesNothing(bool async)
     {
-        var manager = NewManager($"dispose-{async}");
+        var manager = NewTrackedManager($"dispose-{async}");
         manager.Start(2);
         var tasks = Enumerable.Range(0, 10).Select(i => manager.Submit(() => i)).ToArray();
 
@@ -312,13 +286,13 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
     [Fact]
     public async Task Stop_OnAManagerThatNeverStarted_DoesNothing()
     {
-        var manager = NewManager("never-started");
+        var manager = NewTrackedManager("never-started");
         manager.Stop();
         manager.Stop(wait: false, cancelPending: true);
         await manager.StopAsync(new CancellationToken(canceled: true));
         Assert.False(manager.IsRunning);
         Assert.Equal(0, manager.MaxWorkers);
-        Assert.Empty(manager.Threads);
+        Assert.Empty(manager.StartedWorkers);
         manager.Start(1);
         Assert.Equal(3, await Bounded.ResultAsync(manager.Submit(() => 3), "work"));
         await manager.DisposeAsync();
@@ -334,7 +308,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
     [MemberData(nameof(OwnWorkerStops))]
     public void Stop_FromOneOfThePoolsOwnWorkers_DoesNotDeadlock(int maxWorkers, string how)
     {
-        var manager = NewManager($"own-stop-{how}-{maxWorkers}");
+        var manager = NewTrackedManager($"own-stop-{how}-{maxWorkers}");
         manager.Start(maxWorkers);
         using var gate = new ManualResetEventSlim();
         var workersWhenStopReturned = -1;
@@ -380,7 +354,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
     [Fact]
     public async Task StopAsync_AwaitedFromThePoolsOwnAsyncWork_Completes()
     {
-        var manager = NewManager("own-stopasync");
+        var manager = NewTrackedManager("own-stopasync");
         manager.Start(2);
         var work = manager.Submit(async () =>
         {
@@ -400,14 +374,14 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
         var violations = new ConcurrentQueue<string>();
         for (var round = 0; round < rounds; round++)
         {
-            var manager = NewManager($"concurrent-stop-{round}");
+            var manager = NewTrackedManager($"concurrent-stop-{round}");
             var random = new Random(round);
             manager.Start(random.Next(1, 4));
             using var gate = new ManualResetEventSlim();
             var tasks = new List<Task> { manager.Submit(() => gate.Wait()) };
             tasks.AddRange(Enumerable.Range(0, 20).Select(i => manager.Submit(() => i)));
             using var barrier = new Barrier(stoppers + 1);
-            var threads = Enumerable.Range(0, stoppers).Select(i => Until.OnThread(
+            var threads = Enumerable.Range(0, stoppers).Select(i => TestThreads.StartChild(
                 () =>
                 {
                     var kind = (i + round) % 6;
@@ -451,7 +425,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
             manager.AssertNoWorkerAlive($"round {round}: after all stops returned");
         }
 
-        output.WriteLine($"{rounds} rounds of {stoppers} concurrent stops.");
+        _output.WriteLine($"{rounds} rounds of {stoppers} concurrent stops.");
         Assert.True(violations.IsEmpty, string.Join(Environment.NewLine, violations));
     }
 
@@ -461,7 +435,7 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
     [MemberData(nameof(SuspendedStops))]
     public async Task AsyncWorkSuspendedWhenThePoolStops_IsNotWaitedFor_AndCompletesWhenItResumes(string how)
     {
-        var manager = NewManager($"suspended-{how}");
+        var manager = NewTrackedManager($"suspended-{how}");
         manager.Start(1);
         var outside = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var suspended = new ManualResetEventSlim();
@@ -476,8 +450,8 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
         // The work waits for an event only the test raises: a stop that waited for it would never return.
         var stopping = how switch
         {
-            "Stop" => Until.OnThread(() => manager.Stop(wait: true)),
-            "StopCancelPending" => Until.OnThread(() => manager.Stop(wait: true, cancelPending: true)),
+            "Stop" => TestThreads.StartChild(() => manager.Stop(wait: true)),
+            "StopCancelPending" => TestThreads.StartChild(() => manager.Stop(wait: true, cancelPending: true)),
             "StopAsync" => manager.StopAsync(),
             _ => manager.StopAsync(new CancellationToken(canceled: true)),
         };
@@ -488,115 +462,25 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
         outside.SetResult();
         var resumedOn = await Bounded.ResultAsync(work, "the suspended work to resume after the stop");
         Assert.DoesNotContain(manager.Id, resumedOn ?? "", StringComparison.Ordinal);
-        Until.True(() => manager.GetStatistics().Completed == 1, "the resumed work is counted");
-    }
-
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task Scope_DisposedWhileItsManagersAreBusy_WaitsForTheirWorkAndStopsThem(bool async)
-    {
-        using var gate = new ManualResetEventSlim();
-        var ran = 0;
-        var workers = new ConcurrentDictionary<Thread, bool>();
-        ThreadPoolManager? own = null;
-        ThreadPoolManager? below = null;
-        Task[] tasks = [];
-        LineageNode? before = null;
-        LineageNode? after = null;
-
-        // A fresh thread: the scope's flow starts from the root, and nothing else runs in it.
-        var flow = Until.OnThread(
-            () =>
-            {
-                before = Lineage.Current;
-                var scope = Lineage.BeginScope("busy-scope");
-                own = Lineage.GetOrCreateManager($"scope-own-{Interlocked.Increment(ref s_lastId)}");
-                own.Start(2);
-
-                // A child flow attaches its manager to a node below the scope.
-                var child = new Thread(() =>
-                {
-                    below = Lineage.CreateManager($"scope-below-{Interlocked.Increment(ref s_lastId)}");
-                    below.Start(1);
-                });
-                child.Start();
-                Bounded.Join(child, "child flow");
-
-                tasks = [.. Enumerable.Range(0, 12).Select(i => (i % 2 == 0 ? own : below!).Submit(() =>
-                {
-                    workers[Thread.CurrentThread] = true;
-                    gate.Wait();
-                    Interlocked.Increment(ref ran);
-                }))];
-
-                if (async)
-                {
-                    scope.DisposeAsync().AsTask().GetAwaiter().GetResult();
-                }
-                else
-                {
-                    scope.Dispose();
-                }
-
-                after = Lineage.Current;
-            },
-            "scope-flow");
-
-        Until.True(() => own is { IsRunning: false } && below is { IsRunning: false }, "the scope's disposal has begun stopping both managers");
-        Assert.False(flow.IsCompleted, "the scope's Dispose returned while its managers still had work");
-        gate.Set();
-        await Bounded.WaitAsync(flow, "the scope's disposal");
-
-        Assert.Equal(12, Volatile.Read(ref ran));
-        Assert.All(tasks, static t => Assert.Equal(TaskStatus.RanToCompletion, t.Status));
-        if (!async)
-        {
-            // DisposeAsync's restoring of Current is checked on its own, in ScopeDisposeAsync_RestoresCurrentInTheFlowThatAwaitsIt.
-            Assert.Same(before, after);
-        }
-
-        Assert.All(workers.Keys, static t => Assert.False(t.IsAlive, $"worker {t.Name} is alive after the scope was disposed"));
-        Assert.Equal(0, own!.GetStatistics().Workers + below!.GetStatistics().Workers);
-    }
-
-    /// <summary>docs/lineage.md "Scopes": disposing restores the previous Current in the flow that disposes, DisposeAsync included.</summary>
-    [Fact]
-    public async Task ScopeDisposeAsync_RestoresCurrentInTheFlowThatAwaitsIt()
-    {
-        await Task.Run(async () =>
-        {
-            var before = Lineage.Current;
-            LineageNode inside;
-            await using (var scope = Lineage.BeginScope("await-using"))
-            {
-                inside = Lineage.Current;
-                Assert.Same(scope.Node, inside);
-            }
-
-            var after = Lineage.Current;
-            Assert.True(
-                ReferenceEquals(before, after),
-                $"After 'await using (Lineage.BeginScope())' Current is {after}, expected the node from before the scope ({before}).");
-        });
+        Bounded.Until(() => manager.GetStatistics().Completed == 1, "the resumed work is counted");
     }
 
     [Fact]
     public void Dispose_WhileStartRunsOnWorkerStarted_WaitsForTheStartingWorkers()
     {
-        var manager = NewManager("dispose-during-start");
+        var manager = NewTrackedManager("dispose-during-start");
         using var gate = new ManualResetEventSlim();
         using var entered = new ManualResetEventSlim();
-        manager.WorkerStarting = () =>
+        manager.OnStart = () =>
         {
             entered.Set();
             gate.Wait();
         };
 
-        var starting = Until.OnThread(() => manager.Start(2));
+        var starting = TestThreads.StartChild(() => manager.Start(2));
         Bounded.Wait(entered, "OnWorkerStarted to run");
         List<string>? aliveAtReturn = null;
-        var disposing = Until.OnThread(() =>
+        var disposing = TestThreads.StartChild(() =>
         {
             manager.Dispose();
             aliveAtReturn = manager.LiveWorkerNames();
@@ -613,8 +497,6 @@ public sealed class LifecycleInterleavingTests(ITestOutputHelper output)
             aliveAtReturn!.Count == 0,
             $"Dispose returned while {aliveAtReturn.Count} worker(s) of the concurrent Start were alive: {string.Join(", ", aliveAtReturn)}.");
     }
-
-    private static TrackedManager NewManager(string name) => new($"life-{name}-{Interlocked.Increment(ref s_lastId)}");
 
     private static void StopAndWait(ThreadPoolManager manager, StopKind kind)
     {
