@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 
-namespace ThreadLineage.Tests.Pools;
+namespace ThreadLineage.Tests.Robustness;
 
 /// <summary>
 /// A model of the worker parking protocol (<c>DedicatedRun.RunLoop</c>, <c>SpinForWork</c>, <c>Park</c>,

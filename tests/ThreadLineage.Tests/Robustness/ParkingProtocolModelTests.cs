@@ -3,9 +3,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Xunit.Abstractions;
-using HandOffRule = ThreadLineage.Tests.Pools.ParkingProtocolModel.HandOffRule;
+using HandOffRule = ThreadLineage.Tests.Robustness.ParkingProtocolModel.HandOffRule;
 
-namespace ThreadLineage.Tests.Pools;
+namespace ThreadLineage.Tests.Robustness;
 
 /// <summary>
 /// Exhaustive interleavings of <see cref="ParkingProtocolModel"/>, a step-by-step model of the worker parking
@@ -106,8 +106,8 @@ public sealed class ParkingProtocolModelTests(ITestOutputHelper output)
         // Every citation of the code (file.cs, member: "quoted code") still names a member of that file that holds the
         // quoted code: when the code moves or changes, this fails and lists the citations to update.
         var result = ProtocolModelCitations.Check(
-            "tests/ThreadLineage.Tests/Pools/ParkingProtocolModel.cs",
-            "tests/ThreadLineage.Tests/Pools/ParkingProtocolModelTests.cs");
+            "tests/ThreadLineage.Tests/Robustness/ParkingProtocolModel.cs",
+            "tests/ThreadLineage.Tests/Robustness/ParkingProtocolModelTests.cs");
         output.WriteLine(result.Report);
 
         Assert.True(result.Stale.Count == 0, result.Report);

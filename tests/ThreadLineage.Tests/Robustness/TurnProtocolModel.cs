@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 
-namespace ThreadLineage.Tests.Pools;
+namespace ThreadLineage.Tests.Robustness;
 
 /// <summary>
 /// A model of the borrower turn protocol (<c>BorrowedRun.TryAddTurn</c>, <c>RunTurn</c>, <c>ReleaseTurn</c>,

@@ -1,9 +1,9 @@
 using System.Text.RegularExpressions;
 using Xunit.Abstractions;
-using Checks = ThreadLineage.Tests.Pools.TurnProtocolModel.Checks;
-using Variant = ThreadLineage.Tests.Pools.TurnProtocolModel.Variant;
+using Checks = ThreadLineage.Tests.Robustness.TurnProtocolModel.Checks;
+using Variant = ThreadLineage.Tests.Robustness.TurnProtocolModel.Variant;
 
-namespace ThreadLineage.Tests.Pools;
+namespace ThreadLineage.Tests.Robustness;
 
 /// <summary>
 /// Exhaustive interleavings of <see cref="TurnProtocolModel"/>, a step-by-step model of the borrower turn protocol
@@ -274,8 +274,8 @@ public sealed class TurnProtocolModelTests(ITestOutputHelper output)
         // Every citation of the code (file.cs, member: "quoted code") still names a member of that file that holds the
         // quoted code: when the code moves or changes, this fails and lists the citations to update.
         var result = ProtocolModelCitations.Check(
-            "tests/ThreadLineage.Tests/Pools/TurnProtocolModel.cs",
-            "tests/ThreadLineage.Tests/Pools/TurnProtocolModelTests.cs");
+            "tests/ThreadLineage.Tests/Robustness/TurnProtocolModel.cs",
+            "tests/ThreadLineage.Tests/Robustness/TurnProtocolModelTests.cs");
         output.WriteLine(result.Report);
 
         Assert.True(result.Stale.Count == 0, result.Report);
