@@ -11,7 +11,7 @@ namespace ThreadLineage.Tests.LineageModel;
 /// <remarks>
 /// In the GC-sensitive group (run alone) because the leak tests measure the whole managed heap and the identity
 /// tests want dead threads' ids to be reused. A test that pins a defect of the Python seed's
-/// <c>get_or_create_thread_manager</c> (seed/threadpool-seed.txt) says so in a comment.
+/// <c>get_or_create_thread_manager</c> (the Duck framework module this library grew from; see README.md, "From the Python seed") says so in a comment.
 /// </remarks>
 [Collection(GcSensitiveTestGroup.Name)]
 public class LineageTests

@@ -7,7 +7,7 @@ namespace ThreadLineage.Tests.Pools;
 /// </content>
 /// <remarks>
 /// Guard exceptions (<see cref="ArgumentNullException"/>, <see cref="ArgumentOutOfRangeException"/> from the BCL's
-/// <c>ThrowIf*</c> helpers, which STYLE.md prescribes) are held to the BCL convention: the right
+/// <c>ThrowIf*</c> helpers the library uses for guards) are held to the BCL convention: the right
 /// <see cref="ArgumentException.ParamName"/>, named in the message with the constraint. Every other refusal must
 /// name the manager and say what to do.
 /// </remarks>
