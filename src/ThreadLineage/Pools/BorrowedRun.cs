@@ -123,7 +123,7 @@ internal sealed class BorrowedRun : PoolRun
             return;
         }
 
-        if (ReferenceEquals(DedicatedRun.Current, Threads))
+        if (ReferenceEquals(DedicatedRun.Current?.Manager, Threads.Manager))
         {
             HelpUntilFinished();
         }

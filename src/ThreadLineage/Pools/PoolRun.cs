@@ -202,10 +202,11 @@ internal abstract class PoolRun
             case QueueFullMode.RunInCaller:
                 return Room.RunInCaller;
             default:
-                if (ReferenceEquals(DedicatedRun.Current, Threads))
+                if (ReferenceEquals(DedicatedRun.Current?.Manager, Threads.Manager))
                 {
-                    // Waiting on one of the threads that run our items (our own, or the host's that we borrow) could
-                    // wait for ourselves: room is made only when those threads take items. Run it here instead.
+                    // Waiting on one of the threads that run our items (our own, or the host's that we borrow, in this
+                    // run or a previous one still draining) could wait for ourselves: room is made only when those
+                    // threads take items. Run it here instead.
                     return Room.RunInCaller;
                 }
 
@@ -449,8 +450,8 @@ internal abstract class PoolRun
     public bool TryExecuteInline(Task task)
     {
         Debug.Assert(
-            ReferenceEquals(DedicatedRun.Current, Threads) || ReferenceEquals(DedicatedRun.Current?.Manager, Manager),
-            "only the threads that serve this run (or a previous run of its manager) may run its work inline");
+            ReferenceEquals(DedicatedRun.Current?.Manager, Threads.Manager),
+            "only the threads of the manager that serves this run (this or a previous run of it) may run its work inline");
         // The waiting item's context must come back intact (and still own its node), and a task that captured no
         // context runs in the worker's own context, not in the waiter's.
         var waiterContext = ExecutionContext.Capture();

@@ -119,11 +119,12 @@ internal sealed class PoolTaskScheduler : TaskScheduler
             return false;
         }
 
-        // Also across two runs of one manager (a restart while the previous run drains, whose workers may wait on the
-        // new run's items): the new run's items wait for the old run, so only inlining gets them through.
+        // Also across two runs of the manager that owns the threads (a restart while the previous run drains, whose
+        // workers may wait on items of the new run, or of a borrower's run on it): the new run's items wait for the old
+        // run to drain, so only inlining gets them through.
         var run = task is IPoolWorkItem item ? item.AdmittedBy : _manager.ActiveRun;
         return run is not null
-            && (ReferenceEquals(run.Threads, threads) || ReferenceEquals(run.Manager, threads.Manager))
+            && ReferenceEquals(run.Threads.Manager, threads.Manager)
             && run.TryExecuteInline(task);
     }
 
