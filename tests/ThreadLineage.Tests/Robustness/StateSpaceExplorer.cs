@@ -41,6 +41,7 @@ internal sealed class StateSpaceExplorer
     public const int DefaultStateLimit = 5_000_000;
 
     private readonly IModel _model;
+    private readonly int _threads;
     private readonly Symmetry[] _symmetries;
 
     /// <summary>Creates an explorer of <paramref name="model"/>.</summary>
@@ -48,6 +49,7 @@ internal sealed class StateSpaceExplorer
     public StateSpaceExplorer(IModel model)
     {
         _model = model;
+        _threads = model.Threads;
         _symmetries = [.. model.Symmetries.Where(static s => s.Count > 1)];
     }
 
@@ -57,7 +59,7 @@ internal sealed class StateSpaceExplorer
         /// <summary>Gets a short description of the configuration, the first words of <see cref="Exploration.Summary"/>.</summary>
         string Configuration { get; }
 
-        /// <summary>Gets the number of threads; they are numbered from 0.</summary>
+        /// <summary>Gets the number of threads, numbered from 0; it does not change.</summary>
         int Threads { get; }
 
         /// <summary>Gets the runs of blocks of interchangeable threads (see the remarks of <see cref="StateSpaceExplorer"/>).</summary>
@@ -132,7 +134,7 @@ internal sealed class StateSpaceExplorer
         {
             var state = keys[current];
             successors.Clear();
-            for (var thread = 0; thread < _model.Threads; thread++)
+            for (var thread = 0; thread < _threads; thread++)
             {
                 _model.Successors(state, thread, successors);
             }
@@ -240,7 +242,7 @@ internal sealed class StateSpaceExplorer
         for (var step = 1; step < path.Count; step++)
         {
             successors.Clear();
-            for (var thread = 0; thread < _model.Threads; thread++)
+            for (var thread = 0; thread < _threads; thread++)
             {
                 _model.Successors(state, thread, successors);
             }
