@@ -9,63 +9,37 @@ public class ThreadPoolManagersHostedServiceTests
     [Fact]
     public async Task StopAsync_RunningAndQueuedWork_DrainsBeforeStopCompletes()
     {
-        var name = TestIds.New("drain");
-        var builder = TestHosts.CreateBuilder();
-        builder.Services.AddThreadPoolManager(name, o => o.MaxWorkers = 1);
-        using var host = builder.Build();
-        var manager = host.Services.GetRequiredKeyedService<ThreadPoolManager>(name);
+        using var host = BuildHostWithOneWorker(TestIds.New("drain"), out var manager);
         await host.StartBoundedAsync();
-
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var running = manager.Submit(() =>
-        {
-            started.SetResult();
-            gate.Task.Wait(Bounded.Timeout);
-        });
-        var queued = manager.Submit(() => 42);
-        await Bounded.WaitAsync(started.Task, "the running work to start");
+        var work = await HeldWork<int>.SubmitAsync(manager, () => 42, "the running");
 
         var stop = host.StopAsync(Bounded.Token());
 
         // The drain cannot finish while the only worker is held by the gate.
         Assert.False(stop.IsCompleted);
-        gate.SetResult();
+        work.Release();
         await Bounded.WaitAsync(stop, "the host to stop");
-        Assert.Equal(TaskStatus.RanToCompletion, running.Status);
-        Assert.Equal(42, await Bounded.ResultAsync(queued, "the queued work"));
+        Assert.Equal(TaskStatus.RanToCompletion, work.Running.Status);
+        Assert.Equal(42, await Bounded.ResultAsync(work.Queued, "the queued work"));
         Assert.False(manager.IsRunning);
     }
 
     [Fact]
     public async Task StopAsync_ShutdownTimeoutElapsed_CancelsQueuedWorkAndDoesNotWaitForRunningWork()
     {
-        var name = TestIds.New("timeout");
-        var builder = TestHosts.CreateBuilder();
-        builder.Services.AddThreadPoolManager(name, o => o.MaxWorkers = 1);
-        using var host = builder.Build();
-        var manager = host.Services.GetRequiredKeyedService<ThreadPoolManager>(name);
+        using var host = BuildHostWithOneWorker(TestIds.New("timeout"), out var manager);
         await host.StartBoundedAsync();
-
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var running = manager.Submit(() =>
-        {
-            started.SetResult();
-            gate.Task.Wait(Bounded.Timeout);
-        });
-        var queued = manager.Submit(() => 42);
-        await Bounded.WaitAsync(started.Task, "the running work to start");
+        var work = await HeldWork<int>.SubmitAsync(manager, () => 42, "the running");
 
         // An already-canceled token stands for a shutdown timeout that has elapsed: no clock in the test.
         await Bounded.WaitAsync(host.StopAsync(new CancellationToken(canceled: true)), "the host to stop");
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Bounded.WaitAsync(queued, "the queued work to end canceled"));
-        Assert.True(queued.IsCanceled);
-        Assert.False(running.IsCompleted);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Bounded.WaitAsync(work.Queued, "the queued work to end canceled"));
+        Assert.True(work.Queued.IsCanceled);
+        Assert.False(work.Running.IsCompleted);
         Assert.False(manager.IsRunning);
-        gate.SetResult();
-        await Bounded.WaitAsync(running, "the running work to finish after the host stopped");
+        work.Release();
+        await Bounded.WaitAsync(work.Running, "the running work to finish after the host stopped");
     }
 
     [Fact]
@@ -133,6 +107,16 @@ public class ThreadPoolManagersHostedServiceTests
         // The failed host did not take the manager away from the one that runs it.
         Assert.True(first.Services.GetRequiredKeyedService<ThreadPoolManager>(name).IsRunning);
         await first.StopBoundedAsync();
+    }
+
+    /// <summary>A host with one registered pool of one worker, <paramref name="name"/>, not started yet.</summary>
+    private static IHost BuildHostWithOneWorker(string name, out ThreadPoolManager manager)
+    {
+        var builder = TestHosts.CreateBuilder();
+        builder.Services.AddThreadPoolManager(name, o => o.MaxWorkers = 1);
+        var host = builder.Build();
+        manager = host.Services.GetRequiredKeyedService<ThreadPoolManager>(name);
+        return host;
     }
 
     private sealed class SubmittingService(ThreadPoolManager pool) : IHostedService

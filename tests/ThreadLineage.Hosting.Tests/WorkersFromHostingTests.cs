@@ -122,80 +122,42 @@ public class WorkersFromHostingTests
     [Fact]
     public async Task StopOrder_BorrowerDrainsWhileItsHostStillRuns()
     {
-        var hostName = TestIds.New("request-workers");
-        var borrowerName = TestIds.New("borrower");
-        var builder = TestHosts.CreateBuilder();
-        builder.Services
-            .AddThreadPoolManager(hostName, o => o.MaxWorkers = 2)
-            .AddThreadPoolManager(borrowerName, o =>
-            {
-                o.WorkersFrom = hostName;
-                o.MaxWorkers = 1;
-            });
-        using var host = builder.Build();
-        var (pool, borrower) = (Keyed(host, hostName), Keyed(host, borrowerName));
+        using var host = BuildHostWithBorrowerOfOneSlot(out var pool, out var borrower);
         await host.StartBoundedAsync();
 
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var running = borrower.Submit(() =>
-        {
-            started.SetResult();
-            gate.Task.Wait(Bounded.Timeout);
-        });
-        // Queued behind the running item (the borrower runs one at a time): it runs during the borrower's drain.
-        var queued = borrower.Submit(() => (Borrower: borrower.IsRunning, Host: pool.IsRunning));
-        await Bounded.WaitAsync(started.Task, "the borrower's work to start");
+        // The queued item runs during the borrower's drain (the borrower runs one item at a time).
+        var work = await HeldWork<(bool Borrower, bool Host)>.SubmitAsync(borrower, () => (borrower.IsRunning, pool.IsRunning), "the borrower's");
 
         var stop = host.StopAsync(Bounded.Token());
         Assert.True(SpinWait.SpinUntil(() => !borrower.IsRunning, Bounded.Timeout), "the borrower's stop did not begin.");
 
         // The borrower is stopping, and its host has not been asked to stop: it waits for the borrower's drain.
         Assert.True(pool.IsRunning);
-        gate.SetResult();
+        work.Release();
         await Bounded.WaitAsync(stop, "the host to stop");
 
-        Assert.Equal((false, true), await Bounded.ResultAsync(queued, "the borrower's queued work"));
-        Assert.Equal(TaskStatus.RanToCompletion, running.Status);
+        Assert.Equal((false, true), await Bounded.ResultAsync(work.Queued, "the borrower's queued work"));
+        Assert.Equal(TaskStatus.RanToCompletion, work.Running.Status);
         Assert.False(pool.IsRunning);
     }
 
     [Fact]
     public async Task StopOrder_ShutdownTimeoutElapsed_StopsTheHostAnywayAndCancelsTheBorrowersQueuedWork()
     {
-        var hostName = TestIds.New("request-workers");
-        var borrowerName = TestIds.New("borrower");
-        var builder = TestHosts.CreateBuilder();
-        builder.Services
-            .AddThreadPoolManager(hostName, o => o.MaxWorkers = 2)
-            .AddThreadPoolManager(borrowerName, o =>
-            {
-                o.WorkersFrom = hostName;
-                o.MaxWorkers = 1;
-            });
-        using var host = builder.Build();
-        var (pool, borrower) = (Keyed(host, hostName), Keyed(host, borrowerName));
+        using var host = BuildHostWithBorrowerOfOneSlot(out var pool, out var borrower);
         await host.StartBoundedAsync();
 
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var running = borrower.Submit(() =>
-        {
-            started.SetResult();
-            gate.Task.Wait(Bounded.Timeout);
-        });
-        var queued = borrower.Submit(() => 42);
-        await Bounded.WaitAsync(started.Task, "the borrower's work to start");
+        var work = await HeldWork<int>.SubmitAsync(borrower, () => 42, "the borrower's");
 
         // An already-canceled token stands for a shutdown timeout that has elapsed: the borrower's running item holds
         // its drain, yet the host's stop is not held past the timeout.
         await Bounded.WaitAsync(host.StopAsync(new CancellationToken(canceled: true)), "the host to stop");
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Bounded.WaitAsync(queued, "the queued work to end canceled"));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Bounded.WaitAsync(work.Queued, "the queued work to end canceled"));
         Assert.False(borrower.IsRunning);
         Assert.False(pool.IsRunning);
-        gate.SetResult();
-        await Bounded.WaitAsync(running, "the running work to finish after the host stopped");
+        work.Release();
+        await Bounded.WaitAsync(work.Running, "the running work to finish after the host stopped");
     }
 
     [Fact]
@@ -449,6 +411,24 @@ public class WorkersFromHostingTests
 
         // The stop waited for the workers to exit, and each ran its stopping hook as it did.
         Assert.Equal(started.Keys.Order(StringComparer.Ordinal), stopping.Keys.Order(StringComparer.Ordinal));
+    }
+
+    /// <summary>A host (not started) with a pool of two workers and a borrower of one slot that borrows from it.</summary>
+    private static Microsoft.Extensions.Hosting.IHost BuildHostWithBorrowerOfOneSlot(out ThreadPoolManager pool, out ThreadPoolManager borrower)
+    {
+        var hostName = TestIds.New("request-workers");
+        var borrowerName = TestIds.New("borrower");
+        var builder = TestHosts.CreateBuilder();
+        builder.Services
+            .AddThreadPoolManager(hostName, o => o.MaxWorkers = 2)
+            .AddThreadPoolManager(borrowerName, o =>
+            {
+                o.WorkersFrom = hostName;
+                o.MaxWorkers = 1;
+            });
+        var host = builder.Build();
+        (pool, borrower) = (Keyed(host, hostName), Keyed(host, borrowerName));
+        return host;
     }
 
     private static ThreadPoolManager Keyed(Microsoft.Extensions.Hosting.IHost host, string name) =>

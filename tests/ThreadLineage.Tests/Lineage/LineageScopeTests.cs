@@ -381,82 +381,45 @@ public class LineageScopeTests
     }
 
     [Fact]
-    public void Dispose_SecondTime_DoesNothing()
+    public void Dispose_SecondTimeWhileALaterScopeIsCurrent_DoesNothing() => Bounded.OnNewThread(() =>
     {
-        using var outer = Lineage.BeginScope(nameof(Dispose_SecondTime_DoesNothing));
-        var first = Lineage.BeginScope("first");
+        var before = Lineage.Current;
+        var first = Lineage.BeginScope(null);
+        Assert.Null(first.Node.Name);
         using var manager = Lineage.GetOrCreateManager(TestIds.New("io"));
         manager.Start(1);
         first.Dispose();
         manager.Start(1); // restarted after the scope ended
-        using var second = Lineage.BeginScope("second");
+        var second = Lineage.BeginScope("");
 
         first.Dispose();
 
         Assert.Same(second.Node, Lineage.Current);
         Assert.True(manager.IsRunning, "a second Dispose stopped the scope's managers again");
-    }
-
-    [Fact]
-    public void Dispose_SecondTimeWhileALaterScopeIsCurrent_DoesNothing() => Bounded.OnNewThread(() =>
-    {
-        var before = Lineage.Current;
-        var scope = Lineage.BeginScope(null);
-        Assert.Null(scope.Node.Name);
-        scope.Dispose();
-        using var other = Lineage.BeginScope("");
-        scope.Dispose();
-        Assert.Same(other.Node, Lineage.Current);
-        other.Dispose();
+        second.Dispose();
         Assert.Same(before, Lineage.Current);
         return true;
     });
 
-    [Fact]
-    public async Task DisposeAsync_RestoresPreviousCurrent()
+    /// <summary>
+    /// docs/lineage.md "Scopes": disposing restores the previous Current in the flow that disposes, DisposeAsync
+    /// included, whether awaited directly or at the end of an <c>await using</c> block, and whether the previous
+    /// Current is an outer scope's node the flow owns or the node a <see cref="Task.Run(Func{Task})"/> flow inherited.
+    /// </summary>
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public async Task DisposeAsync_RestoresCurrentInTheFlowThatAwaitsIt(bool awaitUsing, bool inTaskRun)
     {
-        using var outer = Lineage.BeginScope(nameof(DisposeAsync_RestoresPreviousCurrent));
-        var scope = Lineage.BeginScope("job");
-
-        await scope.DisposeAsync();
-
-        Assert.Same(outer.Node, Lineage.Current);
-    }
-
-    [Fact]
-    public async Task DisposeAsync_AwaitUsingBlock_RestoresPreviousCurrentAfterBlock()
-    {
-        using var outer = Lineage.BeginScope(nameof(DisposeAsync_AwaitUsingBlock_RestoresPreviousCurrentAfterBlock));
-        LineageNode inside;
-
-        await using (Lineage.BeginScope("job"))
+        if (inTaskRun)
         {
-            inside = Lineage.Current;
+            await Task.Run(() => AssertDisposeAsyncRestoresCurrent(awaitUsing));
+            return;
         }
 
-        Assert.NotSame(outer.Node, inside);
-        Assert.Same(outer.Node, Lineage.Current);
-    }
-
-    /// <summary>docs/lineage.md "Scopes": disposing restores the previous Current in the flow that disposes, DisposeAsync included.</summary>
-    [Fact]
-    public async Task DisposeAsync_RestoresCurrentInTheFlowThatAwaitsIt()
-    {
-        await Task.Run(async () =>
-        {
-            var before = Lineage.Current;
-            LineageNode inside;
-            await using (var scope = Lineage.BeginScope("await-using"))
-            {
-                inside = Lineage.Current;
-                Assert.Same(scope.Node, inside);
-            }
-
-            var after = Lineage.Current;
-            Assert.True(
-                ReferenceEquals(before, after),
-                $"After 'await using (Lineage.BeginScope())' Current is {after}, expected the node from before the scope ({before}).");
-        });
+        using var outer = Lineage.BeginScope($"{nameof(DisposeAsync_RestoresCurrentInTheFlowThatAwaitsIt)}-{awaitUsing}");
+        Assert.Same(outer.Node, await AssertDisposeAsyncRestoresCurrent(awaitUsing));
     }
 
     [Fact]
@@ -777,6 +740,38 @@ public class LineageScopeTests
 
         Assert.Same(scope.Node, manager.Owner);
         Assert.Same(test.Node, Lineage.Current);
+    }
+
+    /// <summary>
+    /// Begins a scope and disposes it with <c>DisposeAsync</c> (awaited, or by an <c>await using</c> block), asserting that
+    /// the scope's node was Current inside and that the Current from before is back after; returns that Current.
+    /// </summary>
+    private static async Task<LineageNode> AssertDisposeAsyncRestoresCurrent(bool awaitUsing)
+    {
+        var before = Lineage.Current;
+        LineageNode inside;
+        if (awaitUsing)
+        {
+            await using (var scope = Lineage.BeginScope("await-using"))
+            {
+                inside = Lineage.Current;
+                Assert.Same(scope.Node, inside);
+            }
+        }
+        else
+        {
+            var scope = Lineage.BeginScope("job");
+            inside = Lineage.Current;
+            Assert.Same(scope.Node, inside);
+            await scope.DisposeAsync();
+        }
+
+        var after = Lineage.Current;
+        Assert.NotSame(before, inside);
+        Assert.True(
+            ReferenceEquals(before, after),
+            $"After DisposeAsync{(awaitUsing ? " at the end of 'await using (Lineage.BeginScope())'" : string.Empty)} Current is {after}, expected the node from before the scope ({before}).");
+        return after;
     }
 
     private static async Task CalleeWithOwnScopeAsync(Task resume)

@@ -939,86 +939,51 @@ public class LineageTests
 
     // ---- Invariant 3: the walk passes nodes holding other ids --------------------------------------------------
 
-    [Fact]
-    public void GetManager_NearerNodesHoldOnlyOtherIds_WalksPastThemToAncestor()
+    // The seed stopped at the nearest thread whose registry held other ids: its strict get (strictly_get=True) returned
+    // None there instead of asking its parent, and its get-or-create built a duplicate of an ancestor's manager there.
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void GetManager_NearerNodesHoldOnlyOtherIds_WalksPastThemToAncestor_GetOrCreateMakesNoDuplicate(int nearerNodes)
     {
-        using var scope = Lineage.BeginScope(nameof(GetManager_NearerNodesHoldOnlyOtherIds_WalksPastThemToAncestor));
+        using var scope = Lineage.BeginScope($"{nameof(GetManager_NearerNodesHoldOnlyOtherIds_WalksPastThemToAncestor_GetOrCreateMakesNoDuplicate)}-{nearerNodes}");
         var id = TestIds.New("io");
         var ancestors = Lineage.GetOrCreateManager(id);
 
-        var (strict, tried, found, getOrCreated, nearest) = Bounded.OnNewThread(() =>
-        {
-            Lineage.GetOrCreateManager(TestIds.New("other"));
-            return Bounded.OnNewThread(() =>
-            {
-                Lineage.CreateManager(TestIds.New("another"));
-                var strict = Lineage.GetManager(id);
-                var tried = Lineage.TryGetManager(id, out var found);
-                return (strict, tried, found, Lineage.GetOrCreateManager(id), Lineage.Current);
-            });
-        });
+        // Each nearer node is the own node of a child flow (a thread started by the one above), holding another id.
+        var (strict, tried, found, getOrCreated, nearest) = LookUpBelowNodesWithOtherIds(id, nearerNodes);
 
         Assert.Same(ancestors, strict);
         Assert.True(tried);
         Assert.Same(ancestors, found);
         Assert.Same(ancestors, getOrCreated);
-        Assert.Single(nearest.Managers);
-        Assert.Single(nearest.Parent!.Managers);
-        Assert.Same(scope.Node, nearest.Parent.Parent);
-    }
-
-    // The seed's strict get (strictly_get=True) stopped at a thread whose registry held other ids and returned None instead of asking its parent.
-    [Fact]
-    public void GetManager_NearestNodeWithManagersLacksId_ReturnsAncestorsManager()
-    {
-        using var scope = Lineage.BeginScope(nameof(GetManager_NearestNodeWithManagersLacksId_ReturnsAncestorsManager));
-        var id = TestIds.New("io");
-        var ancestors = Lineage.GetOrCreateManager(id);
-
-        var (resolved, tried, found) = Bounded.OnNewThread(() =>
-        {
-            Lineage.GetOrCreateManager(TestIds.New("cpu"));
-            var resolved = Lineage.GetManager(id);
-            return (resolved, Lineage.TryGetManager(id, out var found), found);
-        });
-
-        Assert.Same(ancestors, resolved);
-        Assert.True(tried);
-        Assert.Same(ancestors, found);
-    }
-
-    // The seed's get-or-create stopped at the same place and built a duplicate of an ancestor's manager there.
-    [Fact]
-    public void GetOrCreateManager_NearestNodeWithManagersLacksId_ReturnsAncestorsManagerInsteadOfDuplicate()
-    {
-        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_NearestNodeWithManagersLacksId_ReturnsAncestorsManagerInsteadOfDuplicate));
-        var id = TestIds.New("io");
-        var ancestors = Lineage.GetOrCreateManager(id);
-
-        var (resolved, nearest) = Bounded.OnNewThread(() =>
-        {
-            Lineage.GetOrCreateManager(TestIds.New("cpu"));
-            return (Lineage.GetOrCreateManager(id), Lineage.Current);
-        });
-
-        Assert.Same(ancestors, resolved);
         Assert.False(nearest.TryGetManager(id, out _), "get-or-create made a duplicate in the nearest node that had other ids");
-        Assert.Single(nearest.Managers);
+        var node = nearest;
+        for (var level = 0; level < nearerNodes; level++, node = node.Parent!)
+        {
+            Assert.Single(node.Managers);
+        }
+
+        Assert.Same(scope.Node, node);
     }
 
     // ---- Invariant 4: no identity reuse ---------------------------------------------------------------------
 
+    // The seed keyed its registry by thread.ident and never cleaned it: a new thread with a dead thread's ident inherited its managers.
     [Fact]
-    public void GetOrCreateManager_OnLaterShortLivedThreads_NeverInheritsDeadThreadsManagerUnlessDescendant()
+    public void GetOrCreateManager_OnLaterShortLivedThreads_NeverInheritsDeadThreadsManagerUnlessDescendant_EachGetsItsOwn()
     {
-        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_OnLaterShortLivedThreads_NeverInheritsDeadThreadsManagerUnlessDescendant));
+        const int Threads = 200;
+        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_OnLaterShortLivedThreads_NeverInheritsDeadThreadsManagerUnlessDescendant_EachGetsItsOwn));
         var id = TestIds.New("io");
         var (firstThreadId, first, descendantSaw) = AttachOnShortLivedThreadWithDescendant(id);
         Assert.True(descendantSaw, "a descendant of the thread that attached must see its manager");
 
+        var managers = new List<ThreadPoolManager>(Threads) { first };
         var seenThreadIds = new HashSet<int> { firstThreadId };
+        var reusedThreadIds = 0;
         var leaks = new List<string>();
-        for (var i = 1; i < 200; i++)
+        for (var i = 1; i < Threads; i++)
         {
             if (i % 10 == 0)
             {
@@ -1028,46 +993,18 @@ public class LineageTests
             }
 
             var (threadId, saw, own) = LookUpAndAttachOnShortLivedThread(id);
+            var reused = !seenThreadIds.Add(threadId);
+            reusedThreadIds += reused ? 1 : 0;
             if (saw || ReferenceEquals(own, first) || ReferenceEquals(own.Owner, first.Owner) || !ReferenceEquals(own.Owner!.Parent, scope.Node))
             {
-                leaks.Add($"thread #{i} (managed id {threadId}{(seenThreadIds.Contains(threadId) ? ", reused" : string.Empty)})");
+                leaks.Add($"thread #{i} (managed id {threadId}{(reused ? ", reused" : string.Empty)})");
             }
 
-            seenThreadIds.Add(threadId);
-        }
-
-        Assert.True(leaks.Count == 0, $"Threads that are not descendants inherited the dead thread's manager or node: {string.Join(", ", leaks)}.");
-    }
-
-    // The seed keyed its registry by thread.ident and never cleaned it: a new thread with a dead thread's ident inherited its managers.
-    [Fact]
-    public void GetOrCreateManager_ShortLivedThreadsReusingDeadThreadsIds_EachGetTheirOwnManager()
-    {
-        const int Threads = 200;
-        using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_ShortLivedThreadsReusingDeadThreadsIds_EachGetTheirOwnManager));
-        var id = TestIds.New("worker");
-        var managers = new List<ThreadPoolManager>(Threads);
-        var seenThreadIds = new HashSet<int>();
-        var reusedThreadIds = 0;
-
-        for (var i = 0; i < Threads; i++)
-        {
-            if (i % 10 == 9)
-            {
-                // Managed thread ids are recycled once dead threads' Thread objects are finalized.
-                FullGc.Collect();
-            }
-
-            var (threadId, manager) = AttachOnShortLivedThread(id);
-            if (!seenThreadIds.Add(threadId))
-            {
-                reusedThreadIds++;
-            }
-
-            managers.Add(manager);
+            managers.Add(own);
         }
 
         Assert.True(reusedThreadIds > 0, "Precondition: no short-lived thread reused a dead thread's managed id, so the seed's scenario did not happen.");
+        Assert.True(leaks.Count == 0, $"Threads that are not descendants inherited the dead thread's manager or node: {string.Join(", ", leaks)}.");
         Assert.Equal(Threads, managers.Distinct().Count());
         Assert.Equal(Threads, managers.Select(m => m.Owner).Distinct().Count());
         Assert.All(managers, m => Assert.Same(scope.Node, m.Owner!.Parent));
@@ -1402,6 +1339,24 @@ public class LineageTests
 
     // ---- Helpers (not inlined, so that the JIT keeps no reference to what they allocate) ---------------------
 
+    /// <summary>
+    /// On a chain of <paramref name="nearerNodes"/> nested threads, each attaching another id to its own node, looks
+    /// <paramref name="id"/> up from the innermost: strict, try, get-or-create; and returns its node.
+    /// </summary>
+    private static (ThreadPoolManager Strict, bool Tried, ThreadPoolManager? Found, ThreadPoolManager GetOrCreated, LineageNode Nearest) LookUpBelowNodesWithOtherIds(string id, int nearerNodes) =>
+        Bounded.OnNewThread(() =>
+        {
+            Lineage.GetOrCreateManager(TestIds.New("other"));
+            if (nearerNodes > 1)
+            {
+                return LookUpBelowNodesWithOtherIds(id, nearerNodes - 1);
+            }
+
+            var strict = Lineage.GetManager(id);
+            var tried = Lineage.TryGetManager(id, out var found);
+            return (strict, tried, found, Lineage.GetOrCreateManager(id), Lineage.Current);
+        });
+
     private static T BlockOn<T>(Task<T> task) => task.Result;
 
     /// <summary>Starts a child flow that, once <paramref name="attached"/> is set, looks <paramref name="id"/> up (null if not found).</summary>
@@ -1435,10 +1390,6 @@ public class LineageTests
         Bounded.OnNewThread(
             () => (Environment.CurrentManagedThreadId, Lineage.TryGetManager(id, out _), Lineage.GetOrCreateManager(id)),
             "short-lived");
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static (int ThreadId, ThreadPoolManager Manager) AttachOnShortLivedThread(string id) =>
-        Bounded.OnNewThread(() => (Environment.CurrentManagedThreadId, Lineage.GetOrCreateManager(id)), "short-lived");
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static (WeakReference Node, WeakReference Manager) AttachInEndedFlow(string id, bool start) =>

@@ -107,6 +107,8 @@ public partial class ThreadPoolManagerTests
     [MemberData(nameof(AllSubmitKinds))]
     public void Submit_TokenCanceledBeforeWorkStarts_TaskCanceledAndWorkNeverRuns(SubmitKind kind)
     {
+        // Queued behind a blocked item when the token fires. Once work has started, observing the token is up to it
+        // (docs/pools.md, "Cancellation"), so Canceled shows that the async kinds never started either.
         using var manager = new ThreadPoolManager(NewId("submit-cancel-queued"));
         manager.Start(1);
         using var gate = new Gate();
@@ -124,34 +126,9 @@ public partial class ThreadPoolManagerTests
         Assert.False(ran);
         Assert.Equal(TaskStatus.RanToCompletion, blocker.Status);
         Assert.Equal(1, manager.GetStatistics().Canceled);
+        Assert.Equal(1, manager.GetStatistics().Completed);
     }
 
-    [Fact]
-    public void Submit_TokenCanceledWhileQueued_TaskEndsCanceled_WorkNeverRuns()
-    {
-        var manager = new ThreadPoolManager(NewId("queued-cancel"));
-        manager.Start(1);
-        using var gate = new ManualResetEventSlim();
-        using var cts = new CancellationTokenSource();
-        var ran = 0;
-        var blocker = manager.Submit(() => gate.Wait());
-        var queued = new Task[]
-        {
-            manager.Submit(() => { Interlocked.Increment(ref ran); }, cancellationToken: cts.Token),
-            manager.Submit(() => Interlocked.Increment(ref ran), cancellationToken: cts.Token),
-            manager.Submit(async () => { Interlocked.Increment(ref ran); await Task.Yield(); }, cancellationToken: cts.Token),
-            manager.Submit(async () => { await Task.Yield(); return Interlocked.Increment(ref ran); }, cancellationToken: cts.Token),
-        };
-
-        cts.Cancel();
-        gate.Set();
-        Bounded.Wait(Task.WhenAll([blocker, .. queued]).ContinueWith(static _ => { }, TaskScheduler.Default), "the canceled tasks");
-        manager.Stop(wait: true);
-
-        Assert.All(queued, static t => Assert.Equal(TaskStatus.Canceled, t.Status));
-        Assert.Equal(0, Volatile.Read(ref ran));
-        Assert.Equal((1L, 4L), (manager.GetStatistics().Completed, manager.GetStatistics().Canceled));
-    }
     /// <summary>
     /// A token canceled by another thread at the moment of Submit: whatever the timing, Submit returns a task and
     /// never throws, the task ends final, and it is counted exactly once. Run in a child process (the exit probe):

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using ThreadLineage.Tests.Robustness;
 
@@ -19,28 +20,37 @@ public partial class ThreadPoolManagerTests
         var manager = NewTrackedManager("start-fault");
         var fail = true;
         var seen = 0;
+        var thrown = new ConcurrentQueue<Exception>();
         manager.OnStart = () =>
         {
-            // The last `failing` workers to start throw.
+            // The last `failing` workers to start throw; the others succeed and must exit again.
             if (Volatile.Read(ref fail) && Interlocked.Increment(ref seen) > workers - failing)
             {
-                throw new InvalidOperationException("worker init failed");
+                var failure = new InvalidOperationException("worker init failed");
+                thrown.Enqueue(failure);
+                throw failure;
             }
         };
 
         var error = Assert.Throws<AggregateException>(() => manager.Start(new ThreadPoolManagerOptions { MaxWorkers = workers, LoggerFactory = logs }));
 
+        // The very exceptions OnWorkerStarted threw, each once.
         Assert.Equal(failing, error.InnerExceptions.Count);
+        Assert.Equal(failing, error.InnerExceptions.Distinct().Count());
+        Assert.All(error.InnerExceptions, e => Assert.Contains(e, thrown));
         Assert.All(error.InnerExceptions, static e => Assert.Equal("worker init failed", e.Message));
         Assert.Contains(manager.Id, error.Message, StringComparison.Ordinal);
         Assert.Contains("Start again", error.Message, StringComparison.Ordinal);
         Assert.False(manager.IsRunning);
+        Assert.Equal(0, manager.GetStatistics().Workers);
+        Assert.Equal(workers, manager.StartedWorkers.Count);
         manager.AssertNoWorkerAlive("after Start failed");
-        Assert.Throws<InvalidOperationException>(() => { _ = manager.Submit(() => { }); });
+        ThrowsSync<InvalidOperationException>(() => manager.Submit(() => { }));
         Assert.Equal(failing, logs.Entries.Count(static e => e.Level == LogLevel.Error && e.EventId.Name == "WorkerStartFailed"));
 
         Volatile.Write(ref fail, false);
         manager.Start(workers);
+        Assert.True(manager.IsRunning);
         Assert.Equal(7, Bounded.Result(manager.Submit(() => 7), "work after a successful start"));
         manager.Stop(wait: true);
         manager.AssertNoWorkerAlive("after the second run stopped");
@@ -81,6 +91,7 @@ public partial class ThreadPoolManagerTests
     public static TheoryData<string> WorkerKillers =>
     [
         "throw",
+        "func-of-task-throws-before-returning-a-task",
         "throw-ThreadInterruptedException",
         "interrupt-self-then-block",
         "async-throw-after-await",
@@ -101,6 +112,11 @@ public partial class ThreadPoolManagerTests
         {
             case "throw":
                 faulting = manager.Submit((Action)(() => { faultedOn = Thread.CurrentThread; throw new InvalidOperationException("boom"); }));
+                break;
+            case "func-of-task-throws-before-returning-a-task":
+                // The async overload, with a delegate that throws before it returns a task (what a block lambda
+                // that only throws binds to, as with Task.Run).
+                faulting = manager.Submit((Func<Task>)(() => { faultedOn = Thread.CurrentThread; throw new InvalidOperationException("boom before the task"); }));
                 break;
             case "throw-ThreadInterruptedException":
                 faulting = manager.Submit((Action)(() => { faultedOn = Thread.CurrentThread; throw new ThreadInterruptedException(); }));
@@ -144,6 +160,7 @@ public partial class ThreadPoolManagerTests
 
         Assert.Same(faultedOn, nextOn);
         Assert.True(nextOn.IsAlive);
+        Assert.Equal(1, manager.GetStatistics().Workers);
         if (faulting is not null)
         {
             Bounded.Wait(faulting.ContinueWith(static _ => { }, TaskScheduler.Default), "the faulting item");
@@ -192,25 +209,31 @@ public partial class ThreadPoolManagerTests
         var manager = NewTrackedManager($"fault-log-{logExceptions}");
         manager.Start(new ThreadPoolManagerOptions { MaxWorkers = 2, LogExceptions = logExceptions, LoggerFactory = logs, TaskType = "job" });
         using var cts = new CancellationTokenSource();
-        var faults = new List<Task>
+        string[] messages = ["sync", "sync result", "async", "async result", "posted", "posted with state"];
+        var thrown = messages.ToDictionary(static message => message, static message => new InvalidOperationException(message));
+        var faults = new List<(Task Task, Exception Thrown)>
         {
-            manager.Submit((Action)(static () => throw new InvalidOperationException("sync")), "job"),
-            manager.Submit(new Func<int>(static () => throw new InvalidOperationException("sync result")), "job"),
-            manager.Submit(static async () => { await Task.Yield(); throw new InvalidOperationException("async"); }, "job"),
-            manager.Submit(new Func<Task<int>>(static async () => { await Task.Yield(); throw new InvalidOperationException("async result"); }), "job"),
+            (manager.Submit(Throw(thrown["sync"]), "job"), thrown["sync"]),
+            (manager.Submit(new Func<int>(() => throw thrown["sync result"]), "job"), thrown["sync result"]),
+            (manager.Submit(async () => { await Task.Yield(); throw thrown["async"]; }, "job"), thrown["async"]),
+            (manager.Submit(new Func<Task<int>>(async () => { await Task.Yield(); throw thrown["async result"]; }), "job"), thrown["async result"]),
         };
-        manager.Post(static () => throw new InvalidOperationException("posted"), "job");
-        manager.Post(static _ => throw new InvalidOperationException("posted with state"), 1, "job");
-        // Cancellation is not a fault: never logged.
+        manager.Post(() => throw thrown["posted"], "job");
+        manager.Post(_ => throw thrown["posted with state"], 1, "job");
+        // Work that succeeds, and cancellation, which is not a fault: never logged.
+        var fine = manager.Submit(() => { }, "job");
         var canceled = manager.Submit(() => { cts.Cancel(); cts.Token.ThrowIfCancellationRequested(); }, "job", cts.Token);
 
         manager.Stop(wait: true);
-        Bounded.Wait(Task.WhenAll([.. faults, canceled]).ContinueWith(static _ => { }, TaskScheduler.Default), "the faulting work");
+        Bounded.WaitFinal(Task.WhenAll([.. faults.Select(static f => f.Task), fine, canceled]), "the faulting work");
 
-        Assert.All(faults, static t => Assert.Equal(TaskStatus.Faulted, t.Status));
+        Assert.All(faults, static f => Assert.Equal(TaskStatus.Faulted, f.Task.Status));
+        Assert.All(faults, static f => Assert.Same(f.Thrown, f.Task.Exception!.InnerException));
+        Assert.Equal(TaskStatus.RanToCompletion, fine.Status);
         Assert.Equal(TaskStatus.Canceled, canceled.Status);
         Bounded.Until(() => manager.GetStatistics().Faulted == 6, "every fault is counted");
         Assert.Equal(1, manager.GetStatistics().Canceled);
+        Assert.Equal(1, manager.GetStatistics().Completed);
         var entries = logs.Entries;
         if (!logExceptions)
         {
@@ -220,11 +243,13 @@ public partial class ThreadPoolManagerTests
 
         Bounded.Until(() => logs.Entries.Count == 6, "every fault is logged");
         entries = logs.Entries;
+        Assert.NotEmpty(logs.Categories);
         Assert.All(entries, e =>
         {
             Assert.Equal(LogLevel.Warning, e.Level);
             Assert.Contains(manager.Id, e.Message, StringComparison.Ordinal);
             Assert.IsType<InvalidOperationException>(e.Exception);
+            Assert.Same(thrown[e.Exception!.Message], e.Exception);
         });
         // Each fault once: six distinct exceptions, none logged twice.
         Assert.Equal(

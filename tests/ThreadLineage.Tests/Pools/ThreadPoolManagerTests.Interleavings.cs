@@ -21,21 +21,25 @@ public partial class ThreadPoolManagerTests
     public static TheoryData<StopKind> WaitingStops => [StopKind.Stop, StopKind.StopAsync, StopKind.Dispose, StopKind.DisposeAsync];
 
     [Fact]
-    public void StopWaitFalse_ReturnsAtOnce_QueuedWorkStillRuns()
+    public void Stop_NoWait_ReturnsAtOnceAndQueuedWorkStillRuns()
     {
-        var manager = NewTrackedManager("stop-nowait");
+        var manager = NewTrackedManager("stop-no-wait");
         manager.Start(1);
-        using var gate = new ManualResetEventSlim();
-        var running = manager.Submit(() => gate.Wait());
-        var queued = Enumerable.Range(0, 5).Select(i => manager.Submit(() => i)).ToArray();
+        using var gate = new Gate();
+        var blocker = Block(manager, gate);
+        var queued = Enumerable.Range(0, 10).Select(n => manager.Submit(() => n)).ToArray();
 
-        // The running item is blocked on our gate: a Stop(wait: false) that waited would never return.
+        // The only worker is blocked at the gate: a Stop(wait: false) that waited would never return.
         Bounded.Wait(TestThreads.StartChild(() => manager.Stop(wait: false)), "Stop(wait: false) to return while work runs");
-        Assert.False(manager.IsRunning);
-        Assert.Throws<InvalidOperationException>(() => { _ = manager.Submit(() => { }); });
 
-        gate.Set();
-        Bounded.Wait(Task.WhenAll([running, .. queued]), "the queued work of a stopped pool");
+        // It returned while the only worker is still blocked: it did not wait for the queue.
+        Assert.False(blocker.IsCompleted);
+        Assert.All(queued, task => Assert.False(task.IsCompleted));
+        Assert.False(manager.IsRunning);
+        ThrowsSync<InvalidOperationException>(() => manager.Submit(() => { }));
+        gate.Open();
+        Assert.Equal(Enumerable.Range(0, 10), Bounded.Result(Task.WhenAll(queued), "the queued work of a stopped pool"));
+        Bounded.Wait(blocker, "the blocker");
         Assert.All(queued, static t => Assert.Equal(TaskStatus.RanToCompletion, t.Status));
 
         manager.Stop(wait: true);
@@ -45,19 +49,18 @@ public partial class ThreadPoolManagerTests
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public void StopCancelPending_QueuedWorkEndsCanceled_RunningWorkCompletes(bool wait)
+    public void Stop_CancelPending_QueuedWorkEndsCanceled_RunningWorkCompletes(bool wait)
     {
         var manager = NewTrackedManager("stop-cancel");
         manager.Start(1);
-        using var gate = new ManualResetEventSlim();
-        using var started = new ManualResetEventSlim();
+        using var gate = new Gate();
+        var running = Block(manager, gate);
         var ran = 0;
-        var running = manager.Submit(() => { started.Set(); gate.Wait(); });
-        Bounded.Wait(started, "the running item to start");
         var queued = new List<Task>
         {
             manager.Submit(() => { Interlocked.Increment(ref ran); }),
             manager.Submit(() => Interlocked.Increment(ref ran)),
+            // The async work counts before its first await: it must not even start.
             manager.Submit(async () => { Interlocked.Increment(ref ran); await Task.Yield(); }),
             manager.Submit(async () => { Interlocked.Increment(ref ran); await Task.Yield(); return 1; }),
         };
@@ -67,25 +70,27 @@ public partial class ThreadPoolManagerTests
         var stopping = TestThreads.StartChild(() => manager.Stop(wait, cancelPending: true));
         if (wait)
         {
-            Bounded.Until(() => !manager.IsRunning, "the stop has begun");
+            // The queued work is canceled while the running item still holds the only worker, so by the time
+            // Stop(wait: true, cancelPending: true) returns (the contract); and the stop waits for the running item.
+            Bounded.WaitFinal(Task.WhenAll(queued), "the pending work to be canceled while the running item holds the only worker");
             Assert.False(stopping.IsCompleted, "Stop(wait: true, cancelPending: true) returned while an item still ran");
-            gate.Set();
+            gate.Open();
             Bounded.Wait(stopping, "Stop(wait: true, cancelPending: true)");
-            // The contract: with cancelPending, pending tasks are Canceled by the time Stop(wait: true) returns.
             Assert.All(queued, static t => Assert.Equal(TaskStatus.Canceled, t.Status));
             manager.AssertNoWorkerAlive("after Stop(wait: true, cancelPending: true) returned");
         }
         else
         {
             Bounded.Wait(stopping, "Stop(wait: false, cancelPending: true)");
-            gate.Set();
-            Bounded.Wait(Task.WhenAll(queued).ContinueWith(static _ => { }, TaskScheduler.Default), "the canceled tasks");
+            gate.Open();
+            Bounded.WaitFinal(Task.WhenAll(queued), "the canceled tasks");
             Assert.All(queued, static t => Assert.Equal(TaskStatus.Canceled, t.Status));
             manager.Stop(wait: true);
             manager.AssertNoWorkerAlive("after the final Stop(wait: true)");
         }
 
         Bounded.Wait(running, "the running item");
+        Assert.Equal(TaskStatus.RanToCompletion, running.Status);
         Assert.Equal(0, Volatile.Read(ref ran));
         var statistics = manager.GetStatistics();
         Assert.Equal(1, statistics.Completed);
@@ -171,41 +176,78 @@ public partial class ThreadPoolManagerTests
         var manager = NewTrackedManager("restart");
         for (var run = 1; run <= 5; run++)
         {
-            manager.Start(run % 3 + 1, threadNamePrefix: $"restart-run{run}");
+            // Odd runs name their workers after the manager (the default prefix), even runs with a prefix of their own.
+            var prefix = run % 2 == 0 ? $"restart-run{run}" : null;
+            manager.Start(run % 3 + 1, threadNamePrefix: prefix);
             Assert.True(manager.IsRunning);
             Assert.Equal(run % 3 + 1, manager.MaxWorkers);
-            var tasks = Enumerable.Range(0, 10).Select(i => manager.Submit(() => i)).ToArray();
+            var tasks = Enumerable.Range(0, 10).Select(_ => manager.Submit(() => Thread.CurrentThread.Name)).ToArray();
             manager.Stop(wait: true);
             Assert.All(tasks, static t => Assert.Equal(TaskStatus.RanToCompletion, t.Status));
+            Assert.All(Bounded.Result(Task.WhenAll(tasks), $"the work of run {run}"), name => Assert.StartsWith((prefix ?? manager.Id) + "-", name, StringComparison.Ordinal));
             manager.AssertNoWorkerAlive($"after Stop(wait: true) of run {run}");
             Assert.Equal(10 * run, manager.GetStatistics().Completed);
         }
     }
 
-    [Fact]
-    public void Start_RightAfterStopWaitFalse_NewRunWorksOnceTheOldRunHasDrained()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Start_RightAfterStopWithoutWait_NewRunWorksOnceTheOldRunHasDrained_KeepsMaxWorkersAndFifo(int maxWorkers)
     {
+        // A restart while the previous run drains: the new run's items wait while the old run is blocked with queued
+        // work, start after the old run's queued ones, and run on the new run's workers; never more than MaxWorkers
+        // items of the manager run at once (a one-worker pool stays an event loop).
         var manager = NewTrackedManager("restart-draining");
-        manager.Start(1, threadNamePrefix: "old-run");
-        using var gate = new ManualResetEventSlim();
-        using var started = new ManualResetEventSlim();
-        var threadOf = new ConcurrentDictionary<int, string>();
-        var blocker = manager.Submit(() => { started.Set(); gate.Wait(); threadOf[0] = Thread.CurrentThread.Name!; });
-        var oldQueued = Enumerable.Range(1, 3).Select(i => manager.Submit(() => { threadOf[i] = Thread.CurrentThread.Name!; })).ToArray();
-        Bounded.Wait(started, "the old run's first item to start");
+        manager.Start(maxWorkers, threadNamePrefix: "old-run");
+        var tracker = new ConcurrencyTracker();
+        var order = new ConcurrentQueue<(int Label, string Thread)>();
+        using var gate = new Gate();
+        var running = 0;
+        void Track(int label, bool wait) => tracker.Run(() =>
+        {
+            Interlocked.Increment(ref running);
+            order.Enqueue((label, Thread.CurrentThread.Name!));
+            if (wait)
+            {
+                gate.Wait("the gate");
+            }
+            else
+            {
+                Thread.SpinWait(10_000);
+            }
 
+            Interlocked.Decrement(ref running);
+        });
+
+        // Every worker of the old run blocks at the gate, with more of its items queued behind.
+        var old = Enumerable.Range(0, maxWorkers).Select(i => manager.Submit(() => Track(-1 - i, wait: true))).ToList();
+        old.AddRange(Enumerable.Range(1, 5).Select(i => manager.Submit(() => Track(i, wait: false))));
+        Bounded.Until(() => Volatile.Read(ref running) == maxWorkers, "every worker of the old run holds an item");
         manager.Stop(wait: false);
-        manager.Start(1, threadNamePrefix: "new-run");
 
-        // The new run's work waits while the old one is still blocked with queued work (FIFO and MaxWorkers hold
-        // across both runs), then runs on the new run's worker.
-        var fresh = manager.Submit(() => Thread.CurrentThread.Name);
-        Assert.False(fresh.IsCompleted);
+        manager.Start(maxWorkers, threadNamePrefix: "new-run");
+        using var newItemStarted = new ManualResetEventSlim();
+        var restarted = Enumerable.Range(100, 5).Select(i => manager.Submit(() =>
+        {
+            newItemStarted.Set();
+            Track(i, wait: false);
+        })).ToArray();
+        Assert.DoesNotContain(restarted, static t => t.IsCompleted);
 
-        gate.Set();
-        Bounded.Wait(Task.WhenAll([blocker, .. oldQueued]), "the old run's queued work");
-        Assert.All(threadOf.Values, static name => Assert.StartsWith("old-run-", name));
-        Assert.StartsWith("new-run-", Bounded.Result(fresh, "work on the new run after the old run drained"));
+        // Give a wrongly eager new run the chance to show itself before the old run resumes. A correct one starts
+        // nothing here, so this wait always runs out; it shapes the interleaving, nothing depends on its length.
+        newItemStarted.Wait(TimeSpan.FromMilliseconds(200));
+        gate.Open();
+        Bounded.Wait(Task.WhenAll(old.Concat(restarted)), "both runs' items");
+
+        Assert.True(tracker.Max <= maxWorkers, $"{tracker.Max} items ran at once across the two runs (MaxWorkers {maxWorkers}).");
+        var labels = order.Select(static entry => entry.Label).ToList();
+        var lastOld = labels.FindLastIndex(static label => label < 100);
+        var firstNew = labels.FindIndex(static label => label >= 100);
+        Assert.True(maxWorkers > 1 || lastOld < firstNew, $"an item submitted after the restart started before the old run's queue: {string.Join(",", labels)}.");
+        Assert.True(labels.IndexOf(5) < firstNew, $"the old run's last queued item started after a new one: {string.Join(",", labels)}.");
+        Assert.All(order, static entry => Assert.StartsWith(entry.Label < 100 ? "old-run-" : "new-run-", entry.Thread, StringComparison.Ordinal));
 
         manager.Stop(wait: true);
         foreach (var thread in manager.StartedWorkers)
@@ -213,7 +255,7 @@ public partial class ThreadPoolManagerTests
             Bounded.Join(thread, thread.Name ?? "worker");
         }
 
-        Assert.Equal(5, manager.GetStatistics().Completed);
+        Assert.Equal(maxWorkers + 10, manager.GetStatistics().Completed);
     }
 
     /// <summary>
@@ -257,44 +299,63 @@ public partial class ThreadPoolManagerTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public async Task Dispose_DrainsAndRefusesWork_SecondDisposeDoesNothing(bool async)
+    public async Task Dispose_RunningPool_DrainsLikeStop_RefusesWork_SecondDisposeDoesNothing(bool async)
     {
         var manager = NewTrackedManager($"dispose-{async}");
         manager.Start(2);
-        var tasks = Enumerable.Range(0, 10).Select(i => manager.Submit(() => i)).ToArray();
+        using var gate = new Gate();
+        var blockers = Enumerable.Range(0, 2).Select(_ => Block(manager, gate)).ToArray();
+        var queued = Enumerable.Range(0, 10).Select(n => manager.Submit(() => n)).ToArray();
 
         if (async)
         {
-            await Bounded.WaitAsync(manager.DisposeAsync().AsTask(), "DisposeAsync");
+            // DisposeAsync drains like StopAsync: it does not block its caller, and completes once the pool has drained.
+            var dispose = manager.DisposeAsync().AsTask();
+            Assert.False(manager.IsRunning);
+            Assert.False(dispose.IsCompleted);
+            gate.Open();
+            await Bounded.WaitAsync(dispose, "DisposeAsync");
             await Bounded.WaitAsync(manager.DisposeAsync().AsTask(), "a second DisposeAsync");
         }
         else
         {
-            manager.Dispose();
-            manager.Dispose();
+            // Dispose drains like Stop(wait: true): the gate opens only once the stop has begun.
+            var opener = OpenWhenStopBegins(manager, gate);
+            Bounded.OnNewThread(manager.Dispose, "disposer");
+            Bounded.Wait(opener, "the gate opener");
         }
 
-        Assert.All(tasks, static t => Assert.Equal(TaskStatus.RanToCompletion, t.Status));
-        manager.AssertNoWorkerAlive("after disposal");
+        manager.Dispose();
+
+        Assert.All(queued, static t => Assert.Equal(TaskStatus.RanToCompletion, t.Status));
+        Assert.All(blockers, static t => Assert.Equal(TaskStatus.RanToCompletion, t.Status));
         Assert.False(manager.IsRunning);
-        Assert.Throws<ObjectDisposedException>(() => { _ = manager.Submit(() => { }); });
+        Assert.Equal(0, manager.GetStatistics().Workers);
+        manager.AssertNoWorkerAlive("after disposal");
+        ThrowsSync<ObjectDisposedException>(() => manager.Submit(() => { }));
         Assert.Throws<ObjectDisposedException>(() => manager.Start(1));
         manager.Stop();
         await manager.StopAsync();
     }
 
     [Fact]
-    public async Task Stop_OnAManagerThatNeverStarted_DoesNothing()
+    public async Task Stop_NeverStarted_DoesNothing()
     {
         var manager = NewTrackedManager("never-started");
+
         manager.Stop();
+        manager.Stop(wait: false);
         manager.Stop(wait: false, cancelPending: true);
-        await manager.StopAsync(new CancellationToken(canceled: true));
+        manager.Stop(wait: true, cancelPending: true);
+        await Bounded.WaitAsync(manager.StopAsync(), "StopAsync on a manager that never started");
+        await Bounded.WaitAsync(manager.StopAsync(new CancellationToken(canceled: true)), "StopAsync with a canceled token on a manager that never started");
+
         Assert.False(manager.IsRunning);
         Assert.Equal(0, manager.MaxWorkers);
+        Assert.Equal(default, manager.GetStatistics());
         Assert.Empty(manager.StartedWorkers);
         manager.Start(1);
-        Assert.Equal(3, await Bounded.ResultAsync(manager.Submit(() => 3), "work"));
+        Assert.Equal(7, await Bounded.ResultAsync(manager.Submit(() => 7), "work after the stops"));
         await manager.DisposeAsync();
         manager.AssertNoWorkerAlive("after DisposeAsync");
     }
@@ -306,49 +367,72 @@ public partial class ThreadPoolManagerTests
 
     [Theory]
     [MemberData(nameof(OwnWorkerStops))]
-    public void Stop_FromOneOfThePoolsOwnWorkers_DoesNotDeadlock(int maxWorkers, string how)
+    public void Stop_FromOneOfThePoolsOwnWorkers_DoesNotDeadlock_OtherWorkersDrainTheQueue(int maxWorkers, string how)
     {
         var manager = NewTrackedManager($"own-stop-{how}-{maxWorkers}");
-        manager.Start(maxWorkers);
-        using var gate = new ManualResetEventSlim();
-        var workersWhenStopReturned = -1;
-        var stopper = manager.Submit(() =>
+        // Background, stopped without waiting on failure: a deadlock must fail the test, not hang the test host.
+        manager.Start(maxWorkers, isBackground: true);
+        try
         {
-            gate.Wait();
-            switch (how)
+            using var stopperStarted = new Gate();
+            using var releaseStopper = new Gate();
+            Task[] queued = [];
+            var workersWhenStopReturned = -1;
+            var drainedWhenStopReturned = false;
+            var stopper = manager.Submit(() =>
             {
-                case "Stop":
-                    manager.Stop(wait: true);
-                    break;
-                case "StopCancelPending":
-                    manager.Stop(wait: true, cancelPending: true);
-                    break;
-                default:
-                    manager.Dispose();
-                    break;
+                stopperStarted.Open();
+                releaseStopper.Wait("the test to release the stopping item");
+                switch (how)
+                {
+                    case "Stop":
+                        manager.Stop(wait: true);
+                        break;
+                    case "StopCancelPending":
+                        manager.Stop(wait: true, cancelPending: true);
+                        break;
+                    default:
+                        manager.Dispose();
+                        break;
+                }
+
+                workersWhenStopReturned = manager.GetStatistics().Workers;
+                drainedWhenStopReturned = queued.All(static task => task.IsCompleted);
+            });
+            stopperStarted.Wait("the stopping item to start");
+
+            // The other workers are held at a gate, so the work is still queued when the stop begins.
+            using var gate = new Gate();
+            var blockers = Enumerable.Range(0, maxWorkers - 1).Select(_ => Block(manager, gate)).ToArray();
+            queued = Enumerable.Range(0, 10).Select(i => manager.Submit(() => i)).ToArray();
+            releaseStopper.Open();
+            gate.Open();
+
+            Bounded.Wait(stopper, $"{how} called from the pool's own worker");
+            Bounded.WaitFinal(Task.WhenAll(queued), "the queued work");
+            Bounded.Wait(Task.WhenAll(blockers), "the blockers");
+            Assert.Equal(1, workersWhenStopReturned);
+            Assert.False(manager.IsRunning);
+            if (how != "StopCancelPending")
+            {
+                Assert.All(queued, static t => Assert.Equal(TaskStatus.RanToCompletion, t.Status));
+                // The stop waits for the other workers, which exit only once the queue is empty.
+                Assert.True(maxWorkers == 1 || drainedWhenStopReturned, $"{how} returned before the other workers ran the queued work.");
+            }
+            else if (maxWorkers == 1)
+            {
+                // The only worker was running the stopper, so nothing queued had started.
+                Assert.All(queued, static t => Assert.Equal(TaskStatus.Canceled, t.Status));
             }
 
-            workersWhenStopReturned = manager.GetStatistics().Workers;
-        });
-        var queued = Enumerable.Range(0, 10).Select(i => manager.Submit(() => i)).ToArray();
-        gate.Set();
-
-        Bounded.Wait(stopper, $"{how} called from the pool's own worker");
-        Bounded.Wait(Task.WhenAll(queued).ContinueWith(static _ => { }, TaskScheduler.Default), "the queued work");
-        Assert.Equal(1, workersWhenStopReturned);
-        if (how != "StopCancelPending")
-        {
-            Assert.All(queued, static t => Assert.Equal(TaskStatus.RanToCompletion, t.Status));
+            // The calling worker exits once its item returns; a stop from outside waits for it.
+            manager.Stop(wait: true);
+            manager.AssertNoWorkerAlive("after the outside Stop(wait: true)");
         }
-        else if (maxWorkers == 1)
+        finally
         {
-            // The only worker was running the stopper, so nothing queued had started.
-            Assert.All(queued, static t => Assert.Equal(TaskStatus.Canceled, t.Status));
+            manager.Stop(wait: false);
         }
-
-        // The calling worker exits once its item returns; a stop from outside waits for it.
-        manager.Stop(wait: true);
-        manager.AssertNoWorkerAlive("after the outside Stop(wait: true)");
     }
 
     [Fact]
@@ -433,19 +517,22 @@ public partial class ThreadPoolManagerTests
 
     [Theory]
     [MemberData(nameof(SuspendedStops))]
-    public async Task AsyncWorkSuspendedWhenThePoolStops_IsNotWaitedFor_AndCompletesWhenItResumes(string how)
+    public async Task Stop_AsyncWorkSuspendedOnOutsideEvent_NotWaitedFor_CompletesWhenItResumes(string how)
     {
         var manager = NewTrackedManager($"suspended-{how}");
         manager.Start(1);
-        var outside = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var suspended = new ManualResetEventSlim();
+        var outside = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var started = new Gate();
         var work = manager.Submit(async () =>
         {
-            suspended.Set();
-            await outside.Task;
-            return Thread.CurrentThread.Name;
+            started.Open();
+            var value = await outside.Task;
+            var resumedOn = Thread.CurrentThread.Name;
+            await Task.Yield();
+            return (Value: value * 2, ResumedOn: resumedOn);
         });
-        Bounded.Wait(suspended, "the async work to start");
+        started.Wait("the async work to start");
+        Bounded.Until(() => manager.GetStatistics().BusyWorkers == 0, "the async work to suspend");
 
         // The work waits for an event only the test raises: a stop that waited for it would never return.
         var stopping = how switch
@@ -459,8 +546,9 @@ public partial class ThreadPoolManagerTests
         manager.AssertNoWorkerAlive($"after {how} returned");
         Assert.False(work.IsCompleted);
 
-        outside.SetResult();
-        var resumedOn = await Bounded.ResultAsync(work, "the suspended work to resume after the stop");
+        outside.SetResult(21);
+        var (value, resumedOn) = await Bounded.ResultAsync(work, "the suspended work to resume after the stop");
+        Assert.Equal(42, value);
         Assert.DoesNotContain(manager.Id, resumedOn ?? "", StringComparison.Ordinal);
         Bounded.Until(() => manager.GetStatistics().Completed == 1, "the resumed work is counted");
     }
@@ -497,6 +585,18 @@ public partial class ThreadPoolManagerTests
             aliveAtReturn!.Count == 0,
             $"Dispose returned while {aliveAtReturn.Count} worker(s) of the concurrent Start were alive: {string.Join(", ", aliveAtReturn)}.");
     }
+
+    /// <summary>Opens <paramref name="gate"/> from another thread as soon as a stop of <paramref name="manager"/> has begun.</summary>
+    private static Task OpenWhenStopBegins(ThreadPoolManager manager, Gate gate) =>
+        Task.Factory.StartNew(
+            () =>
+            {
+                Bounded.Until(() => !manager.IsRunning, "the stop to begin");
+                gate.Open();
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
 
     private static void StopAndWait(ThreadPoolManager manager, StopKind kind)
     {

@@ -505,69 +505,6 @@ public partial class ThreadPoolManagerTests
     }
 
     [Fact]
-    public void Submit_AfterThrowingItem_NextItemRunsOnSameWorker()
-    {
-        using var manager = new ThreadPoolManager(NewId("survives-fault"));
-        manager.Start(1);
-        Thread? faultedOn = null;
-
-        var faulted = manager.Submit(() =>
-        {
-            faultedOn = Thread.CurrentThread;
-            throw new InvalidOperationException("planned");
-        });
-        var next = manager.Submit(() => Thread.CurrentThread);
-
-        var nextOn = Bounded.Result(next, "the item after the fault");
-        Assert.True(faulted.IsFaulted);
-        Assert.Same(faultedOn, nextOn);
-        Assert.Equal(1, manager.GetStatistics().Workers);
-    }
-
-    [Fact]
-    public void LogExceptions_True_FaultLoggedOnceAsWarningWithTheException()
-    {
-        using var logger = new RecordingLogger();
-        using var manager = new ThreadPoolManager(NewId("log-on"));
-        manager.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, LoggerFactory = logger, LogExceptions = true });
-        var failure = new InvalidOperationException("planned");
-
-        var faulted = manager.Submit(Throw(failure));
-        var fine = manager.Submit(() => { });
-        Bounded.WaitFinal(Task.WhenAll(faulted, fine), "the work");
-        Bounded.Stop(manager);
-
-        var entry = Assert.Single(logger.Entries);
-        Assert.Equal(LogLevel.Warning, entry.Level);
-        Assert.Same(failure, entry.Exception);
-        Assert.Contains(manager.Id, entry.Message, StringComparison.Ordinal);
-        Assert.NotEmpty(logger.Categories);
-        Assert.Same(failure, faulted.Exception!.InnerException);
-    }
-
-    [Fact]
-    public void LogExceptions_False_NothingLogged()
-    {
-        using var logger = new RecordingLogger();
-        using var manager = new ThreadPoolManager(NewId("log-off"));
-        manager.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, LoggerFactory = logger, LogExceptions = false });
-
-        var faulted = manager.Submit(Throw(new InvalidOperationException("planned")));
-        var faultedAsync = manager.Submit(async () =>
-        {
-            await Task.Yield();
-            throw new InvalidOperationException("planned");
-        });
-        Bounded.WaitFinal(Task.WhenAll(faulted, faultedAsync), "the faulting work");
-        Bounded.Stop(manager);
-
-        Assert.Empty(logger.Entries);
-        Assert.True(faulted.IsFaulted);
-        Assert.True(faultedAsync.IsFaulted);
-        Assert.Equal(2, manager.GetStatistics().Faulted);
-    }
-
-    [Fact]
     public void LogExceptions_AsyncWorkThrowsAfterAwait_LoggedOnce()
     {
         using var logger = new RecordingLogger();

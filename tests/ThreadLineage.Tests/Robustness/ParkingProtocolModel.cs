@@ -1,14 +1,16 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using static ThreadLineage.Tests.Robustness.StateSpaceExplorer;
 
 namespace ThreadLineage.Tests.Robustness;
 
 /// <summary>
 /// A model of the worker parking protocol (<c>DedicatedRun.RunLoop</c>, <c>SpinForWork</c>, <c>Park</c>,
 /// <c>WaitForPermit</c>, <c>WakeOrSpawn</c>, <c>TryClaimParked</c> in
-/// <c>src/ThreadLineage/Pools/DedicatedRun.Parking.cs</c>, and <c>Enqueue</c> → <c>OnItemQueued</c> in <c>PoolRun.cs</c>), with a
-/// small explicit-state model checker that explores every interleaving of its threads.
+/// <c>src/ThreadLineage/Pools/DedicatedRun.Parking.cs</c>, and <c>Enqueue</c> → <c>OnItemQueued</c> in <c>PoolRun.cs</c>), whose
+/// every interleaving <see cref="StateSpaceExplorer"/> explores. This file holds the model only: the state, the steps
+/// of each thread (program counters) and the properties checked.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -75,18 +77,17 @@ namespace ThreadLineage.Tests.Robustness;
 /// legitimately stay queued once every worker is running one forever.
 /// </para>
 /// <para>
-/// <b>Search.</b> Breadth first, so a counterexample is a shortest one. Workers are interchangeable and so are
-/// producers, so states are identified up to a permutation of the workers and of the producers: the canonical
-/// key (a state whose worker and producer blocks are sorted) is what is stored and explored, with the index of
-/// the state it was first reached from. A counterexample is replayed from the concrete initial state along that
-/// path of keys, so its trace names each thread consistently from start to end.
+/// <b>Search.</b> By <see cref="StateSpaceExplorer"/>: breadth first, so a counterexample is a shortest one.
+/// Workers are interchangeable and so are producers (<see cref="Symmetries"/>), so states are identified up to a
+/// permutation of the workers and of the producers. A counterexample's trace names each thread consistently from
+/// start to end.
 /// </para>
 /// </remarks>
-internal sealed class ParkingProtocolModel
+internal sealed class ParkingProtocolModel : StateSpaceExplorer.IModel
 {
     // A state is a byte array: the shared counters, then one block per worker, then one block per producer.
-    // Every value is read and written as an sbyte (Get, Set), so a decrement below zero shows up as a negative
-    // value (a violation) instead of wrapping.
+    // Every value is read and written as an sbyte (StateSpaceExplorer.Get, Set), so a decrement below zero shows up
+    // as a negative value (a violation) instead of wrapping.
 
     // Shared state: the queue length, _searching, _parked and the _wake semaphore's free permits.
     private const int QueueAt = 0;
@@ -263,89 +264,18 @@ internal sealed class ParkingProtocolModel
             CultureInfo.InvariantCulture,
             $"W={_workers} P={_producers} K={_itemsPerProducer} {_rule} items {(_itemsBlockForever ? "block forever" : "return")}");
 
+    /// <summary>Gets the number of threads: the workers (W0, W1, ...), then the producers (P0, ...).</summary>
+    public int Threads => _workers + _producers;
+
     /// <summary>
-    /// Explores every reachable state, breadth first, and stops at the first violation of a checked property.
+    /// Explores every reachable state (<see cref="StateSpaceExplorer.Explore"/>), breadth first, and stops at the
+    /// first violation of a checked property.
     /// </summary>
     /// <param name="stateLimit">Gives up after this many distinct states (the result then says <see cref="Exploration.StateLimitReached"/>).</param>
-    public Exploration Explore(int stateLimit = 5_000_000)
-    {
-        var stopwatch = Stopwatch.StartNew();
+    public Exploration Explore(int stateLimit = StateSpaceExplorer.DefaultStateLimit) => new StateSpaceExplorer(this).Explore(stateLimit);
 
-        // Visited states are stored by canonical key only; a key is itself a state (one of its permutations),
-        // so it is explored directly. parents[i] is the state from which state i was first reached.
-        var keys = new List<byte[]>();
-        var parents = new List<int>();
-        var visited = new HashSet<byte[]>(StateComparer.Instance);
-        var successors = new List<Transition>();
-        long transitions = 0;
-        var terminals = 0;
-
-        var initial = InitialState();
-        Canonicalize(initial);
-        keys.Add(initial);
-        parents.Add(-1);
-        visited.Add(initial);
-        if (CheckState(initial) is { } initialViolation)
-        {
-            return Finish(initialViolation, 0);
-        }
-
-        for (var current = 0; current < keys.Count; current++)
-        {
-            var state = keys[current];
-            successors.Clear();
-            for (var thread = 0; thread < _workers + _producers; thread++)
-            {
-                Successors(state, thread, successors);
-            }
-
-            transitions += successors.Count;
-            if (successors.Count == 0)
-            {
-                terminals++;
-                if (CheckTerminal(state) is { } stuck)
-                {
-                    return Finish(stuck, current);
-                }
-
-                continue;
-            }
-
-            foreach (var transition in successors)
-            {
-                // The successor is a fresh copy: it becomes its own canonical key.
-                var key = transition.Next;
-                Canonicalize(key);
-                if (!visited.Add(key))
-                {
-                    continue;
-                }
-
-                keys.Add(key);
-                parents.Add(current);
-                if (CheckState(key) is { } violation)
-                {
-                    return Finish(violation, keys.Count - 1);
-                }
-
-                if (keys.Count >= stateLimit)
-                {
-                    return Finish(violation: null, last: -1, stateLimitReached: true);
-                }
-            }
-        }
-
-        return Finish(violation: null, last: -1);
-
-        Exploration Finish(string? violation, int last, bool stateLimitReached = false)
-        {
-            stopwatch.Stop();
-            var trace = violation is null ? [] : Trace(keys, parents, last);
-            return new Exploration(Configuration, keys.Count, transitions, terminals, stopwatch.Elapsed, stateLimitReached, violation, trace);
-        }
-    }
-
-    private byte[] InitialState()
+    /// <inheritdoc/>
+    public byte[] InitialState()
     {
         var state = new byte[_stateSize];
         for (var w = 0; w < _workers; w++)
@@ -375,13 +305,14 @@ internal sealed class ParkingProtocolModel
 
     private static void Set(byte[] state, int at, int value) => state[at] = unchecked((byte)(sbyte)value);
 
-    private string ThreadName(int thread) =>
+    /// <inheritdoc/>
+    public string ThreadName(int thread) =>
         thread < _workers
             ? string.Create(CultureInfo.InvariantCulture, $"W{thread}")
             : string.Create(CultureInfo.InvariantCulture, $"P{thread - _workers}");
 
     /// <summary>Adds the steps thread <paramref name="thread"/> can take in <paramref name="state"/> (none if it is blocked).</summary>
-    private void Successors(byte[] state, int thread, List<Transition> output)
+    public void Successors(byte[] state, int thread, List<Transition> output)
     {
         var isWorker = thread < _workers;
         var at = isWorker ? WorkerAt(thread) : ProducerAt(thread - _workers);
@@ -776,7 +707,7 @@ internal sealed class ParkingProtocolModel
     private static byte[] Copy(byte[] state) => (byte[])state.Clone();
 
     /// <summary>The properties every reachable state must have; a description of the first one broken, if any.</summary>
-    private string? CheckState(byte[] state)
+    public string? CheckState(byte[] state)
     {
         var parked = Get(state, ParkedAt);
         var permits = Get(state, PermitsAt);
@@ -831,7 +762,7 @@ internal sealed class ParkingProtocolModel
     }
 
     /// <summary>The check of a state where no thread can take a step.</summary>
-    private string? CheckTerminal(byte[] state)
+    public string? CheckTerminal(byte[] state)
     {
         var queued = Get(state, QueueAt);
         if (queued == 0)
@@ -852,73 +783,12 @@ internal sealed class ParkingProtocolModel
                 $"LOST WAKE-UP: no thread can move, {queued} item(s) queued, {waiting} worker(s) blocked in _wake.Wait with no permit");
     }
 
-    /// <summary>The key that identifies a state up to a permutation of the workers and of the producers.</summary>
-    private byte[] Canonical(byte[] state)
-    {
-        var key = Copy(state);
-        Canonicalize(key);
-        return key;
-    }
-
-    /// <summary>Turns a state into its canonical key in place: sorts the worker blocks and the producer blocks.</summary>
-    private void Canonicalize(byte[] state)
-    {
-        SortBlocks(state, SharedSize, _workers, WorkerSize);
-        SortBlocks(state, ProducerAt(0), _producers, ProducerSize);
-    }
-
-    private static void SortBlocks(byte[] key, int start, int count, int size)
-    {
-        // Insertion sort of a handful of small blocks.
-        Span<byte> held = stackalloc byte[size];
-        for (var i = 1; i < count; i++)
-        {
-            key.AsSpan(start + (i * size), size).CopyTo(held);
-            var j = i - 1;
-            while (j >= 0 && key.AsSpan(start + (j * size), size).SequenceCompareTo(held) > 0)
-            {
-                key.AsSpan(start + (j * size), size).CopyTo(key.AsSpan(start + ((j + 1) * size), size));
-                j--;
-            }
-
-            held.CopyTo(key.AsSpan(start + ((j + 1) * size), size));
-        }
-    }
-
-    /// <summary>
-    /// Replays the path of canonical states that ends at <paramref name="last"/> from the concrete initial state,
-    /// picking at each step the successor with the next canonical key, so that threads keep their names.
-    /// </summary>
-    private List<string> Trace(List<byte[]> keys, List<int> parents, int last)
-    {
-        var path = new List<byte[]>();
-        for (var index = last; index >= 0; index = parents[index])
-        {
-            path.Add(keys[index]);
-        }
-
-        path.Reverse();
-        var state = InitialState();
-        var trace = new List<string> { string.Create(CultureInfo.InvariantCulture, $"{0,3}. --  initial state  ⇒  {Describe(state)}") };
-        var successors = new List<Transition>();
-        for (var step = 1; step < path.Count; step++)
-        {
-            successors.Clear();
-            for (var thread = 0; thread < _workers + _producers; thread++)
-            {
-                Successors(state, thread, successors);
-            }
-
-            var taken = successors.First(t => StateComparer.Instance.Equals(Canonical(t.Next), path[step]));
-            state = taken.Next;
-            trace.Add(string.Create(CultureInfo.InvariantCulture, $"{step,3}. {ThreadName(taken.Thread),-3} {taken.What}  ⇒  {Describe(state)}"));
-        }
-
-        return trace;
-    }
+    /// <summary>Gets the runs of interchangeable threads: the workers, and the producers.</summary>
+    public IReadOnlyList<StateSpaceExplorer.Symmetry> Symmetries =>
+        [new(SharedSize, _workers, WorkerSize), new(ProducerAt(0), _producers, ProducerSize)];
 
     /// <summary>A one-line summary of a state: the shared counters, then each thread's next step.</summary>
-    private string Describe(byte[] state)
+    public string Describe(byte[] state)
     {
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"[queue={Get(state, QueueAt)} _searching={Get(state, SearchingAt)} _parked={Get(state, ParkedAt)} permits={Get(state, PermitsAt)} |");
@@ -944,52 +814,5 @@ internal sealed class ParkingProtocolModel
         }
 
         return text.Append(']').ToString();
-    }
-
-    /// <summary>The outcome of <see cref="Explore"/>.</summary>
-    /// <param name="Configuration">The model explored.</param>
-    /// <param name="States">Distinct states reached (up to a permutation of the workers and of the producers).</param>
-    /// <param name="Transitions">Steps taken from explored states, including those that led to known states.</param>
-    /// <param name="TerminalStates">States where no thread could take a step.</param>
-    /// <param name="Elapsed">The time the exploration took.</param>
-    /// <param name="StateLimitReached">Whether the exploration stopped at the state limit, before it explored every reachable state or found a violation.</param>
-    /// <param name="Violation">The first property found broken, or <see langword="null"/>.</param>
-    /// <param name="Trace">The steps from the initial state to the violating state (empty if none).</param>
-    public sealed record Exploration(
-        string Configuration,
-        int States,
-        long Transitions,
-        int TerminalStates,
-        TimeSpan Elapsed,
-        bool StateLimitReached,
-        string? Violation,
-        IReadOnlyList<string> Trace)
-    {
-        /// <summary>Gets the summary line: configuration, states, transitions, time and outcome.</summary>
-        public string Summary =>
-            string.Create(
-                CultureInfo.InvariantCulture,
-                $"{Configuration}: {States:N0} states, {Transitions:N0} transitions, {TerminalStates:N0} terminal, {Elapsed.TotalMilliseconds:N0} ms — {Violation ?? (StateLimitReached ? "INCOMPLETE: the state limit was reached" : "no violation")}");
-
-        /// <summary>Gets the summary followed by the counterexample trace, one step per line.</summary>
-        public string Report => Trace.Count == 0 ? Summary : Summary + Environment.NewLine + string.Join(Environment.NewLine, Trace);
-    }
-
-    /// <summary>One step: the state after it, the thread that took it, and what it did.</summary>
-    private readonly record struct Transition(byte[] Next, int Thread, string What);
-
-    /// <summary>Compares states (or canonical keys) by content.</summary>
-    private sealed class StateComparer : IEqualityComparer<byte[]>
-    {
-        public static readonly StateComparer Instance = new();
-
-        public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
-
-        public int GetHashCode(byte[] obj)
-        {
-            var hash = default(HashCode);
-            hash.AddBytes(obj);
-            return hash.ToHashCode();
-        }
     }
 }

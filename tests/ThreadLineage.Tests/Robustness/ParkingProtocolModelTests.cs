@@ -24,11 +24,7 @@ public sealed class ParkingProtocolModelTests(ITestOutputHelper output)
         // Items run forever once taken (they wait for each other at a barrier): every item needs a worker of its own.
         // With fewer workers than items (3, 2, 2) the last item may wait for a free worker, but never next to a parked one.
         var result = new ParkingProtocolModel(workers, producers, itemsPerProducer, HandOffRule.FixedRule).Explore();
-        output.WriteLine(result.Report);
-
-        Assert.False(result.StateLimitReached, result.Report);
-        Assert.True(result.Violation is null, result.Report);
-        Assert.True(result.TerminalStates > 0, $"no terminal state was reached: the model never settles. {result.Summary}");
+        ProtocolModelAssert.NoViolation(output, result);
     }
 
     [Theory]
@@ -40,11 +36,7 @@ public sealed class ParkingProtocolModelTests(ITestOutputHelper output)
     {
         // Items return at once: workers go back to the queue without idling (idle stays false), then search and park.
         var result = new ParkingProtocolModel(workers, producers, itemsPerProducer, HandOffRule.FixedRule, itemsBlockForever: false).Explore();
-        output.WriteLine(result.Report);
-
-        Assert.False(result.StateLimitReached, result.Report);
-        Assert.True(result.Violation is null, result.Report);
-        Assert.True(result.TerminalStates > 0, $"no terminal state was reached: the model never settles. {result.Summary}");
+        ProtocolModelAssert.NoViolation(output, result);
     }
 
     [SkippableTheory]
@@ -105,9 +97,35 @@ public sealed class ParkingProtocolModelTests(ITestOutputHelper output)
     {
         // Every citation of the code (file.cs, member: "quoted code") still names a member of that file that holds the
         // quoted code: when the code moves or changes, this fails and lists the citations to update.
-        var result = ProtocolModelCitations.Check(
+        ProtocolModelAssert.CitationsQuoteTheCurrentSource(
+            output,
             "tests/ThreadLineage.Tests/Robustness/ParkingProtocolModel.cs",
             "tests/ThreadLineage.Tests/Robustness/ParkingProtocolModelTests.cs");
+    }
+}
+
+/// <summary>The assertions the tests of the protocol models share.</summary>
+internal static class ProtocolModelAssert
+{
+    /// <summary>
+    /// Writes the report of <paramref name="result"/> and asserts that the exploration was complete, found no
+    /// violation, and reached a terminal state (a model that never settles checks nothing in a stuck state).
+    /// </summary>
+    public static void NoViolation(ITestOutputHelper output, StateSpaceExplorer.Exploration result)
+    {
+        output.WriteLine(result.Report);
+        Assert.False(result.StateLimitReached, result.Report);
+        Assert.True(result.Violation is null, result.Report);
+        Assert.True(result.TerminalStates > 0, $"no terminal state was reached: the model never settles. {result.Summary}");
+    }
+
+    /// <summary>
+    /// Checks the citations of <paramref name="modelFiles"/> (<see cref="ProtocolModelCitations.Check"/>), writes the
+    /// report, and asserts that none is stale and that some were found.
+    /// </summary>
+    public static void CitationsQuoteTheCurrentSource(ITestOutputHelper output, params string[] modelFiles)
+    {
+        var result = ProtocolModelCitations.Check(modelFiles);
         output.WriteLine(result.Report);
 
         Assert.True(result.Stale.Count == 0, result.Report);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using static ThreadLineage.Tests.Robustness.StateSpaceExplorer;
 
 namespace ThreadLineage.Tests.Robustness;
 
@@ -10,8 +11,9 @@ namespace ThreadLineage.Tests.Robustness;
 /// <c>src/ThreadLineage/Pools/BorrowedRun.cs</c>, and the gate and the stop in <c>PoolRun.cs</c>:
 /// <c>TryEnterSubmission</c>, <c>ExitGate</c> → <c>OnGateLeftWhileStopping</c>, <c>TryEnqueueInternal</c>,
 /// <c>TryCloseGate</c>, <c>RequestStop</c> → <c>BeginDrainOutsideRunners</c>, <c>CancelQueuedSubmissions</c>,
-/// <c>EndDrainOutsideRunners</c>, <c>OnStopRequested</c>), with a small explicit-state model checker that explores
-/// every interleaving of its threads.
+/// <c>EndDrainOutsideRunners</c>, <c>OnStopRequested</c>), whose every interleaving <see cref="StateSpaceExplorer"/>
+/// explores. This file holds the model only: the state, the steps of each thread (program counters) and the
+/// properties checked.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -134,18 +136,17 @@ namespace ThreadLineage.Tests.Robustness;
 /// PoolTaskScheduler.cs, QueueElsewhereIfClosed: "if (!run.TryEnqueueInternal(task)) { RunDetached(task); }".
 /// </para>
 /// <para>
-/// <b>Search.</b> Breadth first, so a counterexample is a shortest one. Threads of a kind are interchangeable, so
-/// states are identified up to a permutation of the host threads, of the submitters, of the internal enqueuers
-/// and of the stoppers: the canonical key (a state whose blocks are sorted within each kind) is what is stored and
-/// explored, with the index of the state it was first reached from. A counterexample is replayed from the concrete
-/// initial state along that path of keys, so its trace names each thread consistently from start to end.
+/// <b>Search.</b> By <see cref="StateSpaceExplorer"/>: breadth first, so a counterexample is a shortest one.
+/// Threads of a kind are interchangeable (<see cref="Symmetries"/>), so states are identified up to a permutation of
+/// the host threads, of the submitters, of the internal enqueuers and of the stoppers. A counterexample's trace names
+/// each thread consistently from start to end.
 /// </para>
 /// </remarks>
-internal sealed class TurnProtocolModel
+internal sealed class TurnProtocolModel : StateSpaceExplorer.IModel
 {
     // A state is a byte array: the shared values, then one block per thread (host threads, submitters, internal
-    // enqueuers, stoppers). Counters are read and written as an sbyte (Get, Set), so a decrement below zero shows up
-    // as a negative value (a violation) instead of wrapping.
+    // enqueuers, stoppers). Counters are read and written as an sbyte (StateSpaceExplorer.Get, Set), so a decrement
+    // below zero shows up as a negative value (a violation) instead of wrapping.
 
     // Shared state.
     private const int GateAt = 0;
@@ -573,91 +574,21 @@ internal sealed class TurnProtocolModel
             CultureInfo.InvariantCulture,
             $"L={_limit} T={_turnLength} H={_hosts} P={_submitters}×{_itemsPerSubmitter} C={_continuations}×{_itemsPerContinuation} S={_stoppers}{(_cancelPending ? " cancelPending" : string.Empty)} items {(_itemsBlockForever ? "block forever" : "return")}{(_variant == Variant.CurrentCode ? string.Empty : " [" + _variant + "]")}{(_checks == Checks.Default ? string.Empty : " checks: " + _checks)}");
 
+    /// <summary>Gets the number of threads: the host threads (H0, ...), the submitters (P0, ...), the internal enqueuers (C0, ...), the stoppers (S0, ...).</summary>
+    public int Threads => _threads;
+
+    /// <summary>Gets the kind of terminal state counted apart: those in which the run had finished.</summary>
+    public string CountedTerminalKind => "finished";
+
     /// <summary>
-    /// Explores every reachable state, breadth first, and stops at the first violation of a checked property.
+    /// Explores every reachable state (<see cref="StateSpaceExplorer.Explore"/>), breadth first, and stops at the
+    /// first violation of a checked property.
     /// </summary>
     /// <param name="stateLimit">Gives up after this many distinct states (the result then says <see cref="Exploration.StateLimitReached"/>).</param>
-    public Exploration Explore(int stateLimit = 5_000_000)
-    {
-        var stopwatch = Stopwatch.StartNew();
+    public Exploration Explore(int stateLimit = StateSpaceExplorer.DefaultStateLimit) => new StateSpaceExplorer(this).Explore(stateLimit);
 
-        // Visited states are stored by canonical key only; a key is itself a state (one of its permutations),
-        // so it is explored directly. parents[i] is the state from which state i was first reached.
-        var keys = new List<byte[]>();
-        var parents = new List<int>();
-        var visited = new HashSet<byte[]>(StateComparer.Instance);
-        var successors = new List<Transition>();
-        long transitions = 0;
-        var terminals = 0;
-        var finishedTerminals = 0;
-
-        var initial = InitialState();
-        Canonicalize(initial);
-        keys.Add(initial);
-        parents.Add(-1);
-        visited.Add(initial);
-        if (CheckState(initial) is { } initialViolation)
-        {
-            return Finish(initialViolation, 0);
-        }
-
-        for (var current = 0; current < keys.Count; current++)
-        {
-            var state = keys[current];
-            successors.Clear();
-            for (var thread = 0; thread < _threads; thread++)
-            {
-                Successors(state, thread, successors);
-            }
-
-            transitions += successors.Count;
-            if (successors.Count == 0)
-            {
-                terminals++;
-                finishedTerminals += Get(state, ExitedAt) > 0 ? 1 : 0;
-                if (CheckTerminal(state) is { } stuck)
-                {
-                    return Finish(stuck, current);
-                }
-
-                continue;
-            }
-
-            foreach (var transition in successors)
-            {
-                // The successor is a fresh copy: it becomes its own canonical key.
-                var key = transition.Next;
-                Canonicalize(key);
-                if (!visited.Add(key))
-                {
-                    continue;
-                }
-
-                keys.Add(key);
-                parents.Add(current);
-                if (CheckState(key) is { } violation)
-                {
-                    return Finish(violation, keys.Count - 1);
-                }
-
-                if (keys.Count >= stateLimit)
-                {
-                    return Finish(violation: null, last: -1, stateLimitReached: true);
-                }
-            }
-        }
-
-        return Finish(violation: null, last: -1);
-
-        Exploration Finish(string? violation, int last, bool stateLimitReached = false)
-        {
-            stopwatch.Stop();
-            var trace = violation is null ? [] : Trace(keys, parents, last);
-            return new Exploration(Configuration, keys.Count, transitions, terminals, finishedTerminals, stopwatch.Elapsed, stateLimitReached, violation, trace);
-        }
-    }
-
-    private byte[] InitialState()
+    /// <inheritdoc/>
+    public byte[] InitialState()
     {
         var state = new byte[_stateSize];
         for (var thread = 0; thread < _threads; thread++)
@@ -685,6 +616,9 @@ internal sealed class TurnProtocolModel
         return state;
     }
 
+    /// <summary>Gets whether the run had finished (<c>Exited</c> completed) in a terminal state.</summary>
+    public bool IsCountedTerminal(byte[] state) => Get(state, ExitedAt) > 0;
+
     private Kind KindOf(int thread) =>
         thread < _hosts ? Kind.Host
         : thread < _hosts + _submitters ? Kind.Submitter
@@ -699,7 +633,8 @@ internal sealed class TurnProtocolModel
 
     private static int Enqueuers(int gate) => gate & EnqueuersMask;
 
-    private string ThreadName(int thread) =>
+    /// <inheritdoc/>
+    public string ThreadName(int thread) =>
         KindOf(thread) switch
         {
             Kind.Host => string.Create(CultureInfo.InvariantCulture, $"H{thread}"),
@@ -709,7 +644,7 @@ internal sealed class TurnProtocolModel
         };
 
     /// <summary>Adds the steps thread <paramref name="thread"/> can take in <paramref name="state"/> (none if it is blocked or done).</summary>
-    private void Successors(byte[] state, int thread, List<Transition> output)
+    public void Successors(byte[] state, int thread, List<Transition> output)
     {
         var kind = KindOf(thread);
         var at = BlockAt(thread);
@@ -1317,7 +1252,7 @@ internal sealed class TurnProtocolModel
     private static byte[] Copy(byte[] state) => (byte[])state.Clone();
 
     /// <summary>The properties every reachable state must have; a description of the first one broken, if any.</summary>
-    private string? CheckState(byte[] state)
+    public string? CheckState(byte[] state)
     {
         var gate = state[GateAt];
         var queued = Get(state, QueueAt);
@@ -1460,7 +1395,7 @@ internal sealed class TurnProtocolModel
     }
 
     /// <summary>The check of a state where no thread can take a step.</summary>
-    private string? CheckTerminal(byte[] state)
+    public string? CheckTerminal(byte[] state)
     {
         var queued = Get(state, QueueAt);
         var turns = Get(state, TurnsAt);
@@ -1491,74 +1426,16 @@ internal sealed class TurnProtocolModel
         return null;
     }
 
-
     private bool Checking(Checks check) => (_checks & check) != 0;
 
-    /// <summary>Turns a state into its canonical key in place: sorts the blocks of each kind of thread.</summary>
-    private void Canonicalize(byte[] state)
-    {
-        SortBlocks(state, BlockAt(0), _hosts);
-        SortBlocks(state, BlockAt(_hosts), _submitters);
-        SortBlocks(state, BlockAt(_hosts + _submitters), _continuations);
-        SortBlocks(state, BlockAt(_hosts + _submitters + _continuations), _stoppers);
-    }
-
-    private byte[] Canonical(byte[] state)
-    {
-        var key = Copy(state);
-        Canonicalize(key);
-        return key;
-    }
-
-    private static void SortBlocks(byte[] key, int start, int count)
-    {
-        // Insertion sort of a handful of small blocks.
-        Span<byte> held = stackalloc byte[BlockSize];
-        for (var i = 1; i < count; i++)
-        {
-            key.AsSpan(start + (i * BlockSize), BlockSize).CopyTo(held);
-            var j = i - 1;
-            while (j >= 0 && key.AsSpan(start + (j * BlockSize), BlockSize).SequenceCompareTo(held) > 0)
-            {
-                key.AsSpan(start + (j * BlockSize), BlockSize).CopyTo(key.AsSpan(start + ((j + 1) * BlockSize), BlockSize));
-                j--;
-            }
-
-            held.CopyTo(key.AsSpan(start + ((j + 1) * BlockSize), BlockSize));
-        }
-    }
-
-    /// <summary>
-    /// Replays the path of canonical states that ends at <paramref name="last"/> from the concrete initial state,
-    /// picking at each step the successor with the next canonical key, so that threads keep their names.
-    /// </summary>
-    private List<string> Trace(List<byte[]> keys, List<int> parents, int last)
-    {
-        var path = new List<byte[]>();
-        for (var index = last; index >= 0; index = parents[index])
-        {
-            path.Add(keys[index]);
-        }
-
-        path.Reverse();
-        var state = InitialState();
-        var trace = new List<string> { string.Create(CultureInfo.InvariantCulture, $"{0,3}. --  initial state  ⇒  {Describe(state)}") };
-        var successors = new List<Transition>();
-        for (var step = 1; step < path.Count; step++)
-        {
-            successors.Clear();
-            for (var thread = 0; thread < _threads; thread++)
-            {
-                Successors(state, thread, successors);
-            }
-
-            var taken = successors.First(t => StateComparer.Instance.Equals(Canonical(t.Next), path[step]));
-            state = taken.Next;
-            trace.Add(string.Create(CultureInfo.InvariantCulture, $"{step,3}. {ThreadName(taken.Thread),-3} {taken.What}  ⇒  {Describe(state)}"));
-        }
-
-        return trace;
-    }
+    /// <summary>Gets the runs of interchangeable threads: the host threads, the submitters, the internal enqueuers, the stoppers.</summary>
+    public IReadOnlyList<StateSpaceExplorer.Symmetry> Symmetries =>
+    [
+        new(BlockAt(0), _hosts, BlockSize),
+        new(BlockAt(_hosts), _submitters, BlockSize),
+        new(BlockAt(_hosts + _submitters), _continuations, BlockSize),
+        new(BlockAt(_hosts + _submitters + _continuations), _stoppers, BlockSize),
+    ];
 
     private static string DescribeGate(byte gate) =>
         string.Create(
@@ -1566,7 +1443,7 @@ internal sealed class TurnProtocolModel
             $"{Enqueuers(gate)}{((gate & StopRequestedBit) != 0 ? "+Stop" : string.Empty)}{((gate & ClosedBit) != 0 ? "+Closed" : string.Empty)}");
 
     /// <summary>A one-line summary of a state: the shared values, then each thread's next step.</summary>
-    private string Describe(byte[] state)
+    public string Describe(byte[] state)
     {
         var text = new StringBuilder();
         text.Append(
@@ -1592,54 +1469,5 @@ internal sealed class TurnProtocolModel
         }
 
         return text.Append(']').ToString();
-    }
-
-    /// <summary>The outcome of <see cref="Explore"/>.</summary>
-    /// <param name="Configuration">The model explored.</param>
-    /// <param name="States">Distinct states reached (up to a permutation of the threads of each kind).</param>
-    /// <param name="Transitions">Steps taken from explored states, including those that led to known states.</param>
-    /// <param name="TerminalStates">States where no thread could take a step.</param>
-    /// <param name="FinishedTerminalStates">Terminal states in which the run had finished.</param>
-    /// <param name="Elapsed">The time the exploration took.</param>
-    /// <param name="StateLimitReached">Whether the exploration stopped at the state limit, before it explored every reachable state or found a violation.</param>
-    /// <param name="Violation">The first property found broken, or <see langword="null"/>.</param>
-    /// <param name="Trace">The steps from the initial state to the violating state (empty if none).</param>
-    public sealed record Exploration(
-        string Configuration,
-        int States,
-        long Transitions,
-        int TerminalStates,
-        int FinishedTerminalStates,
-        TimeSpan Elapsed,
-        bool StateLimitReached,
-        string? Violation,
-        IReadOnlyList<string> Trace)
-    {
-        /// <summary>Gets the summary line: configuration, states, transitions, time and outcome.</summary>
-        public string Summary =>
-            string.Create(
-                CultureInfo.InvariantCulture,
-                $"{Configuration}: {States:N0} states, {Transitions:N0} transitions, {TerminalStates:N0} terminal ({FinishedTerminalStates:N0} finished), {Elapsed.TotalMilliseconds:N0} ms — {Violation ?? (StateLimitReached ? "INCOMPLETE: the state limit was reached" : "no violation")}");
-
-        /// <summary>Gets the summary followed by the counterexample trace, one step per line.</summary>
-        public string Report => Trace.Count == 0 ? Summary : Summary + Environment.NewLine + string.Join(Environment.NewLine, Trace);
-    }
-
-    /// <summary>One step: the state after it, the thread that took it, and what it did.</summary>
-    private readonly record struct Transition(byte[] Next, int Thread, string What);
-
-    /// <summary>Compares states (or canonical keys) by content.</summary>
-    private sealed class StateComparer : IEqualityComparer<byte[]>
-    {
-        public static readonly StateComparer Instance = new();
-
-        public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
-
-        public int GetHashCode(byte[] obj)
-        {
-            var hash = default(HashCode);
-            hash.AddBytes(obj);
-            return hash.ToHashCode();
-        }
     }
 }

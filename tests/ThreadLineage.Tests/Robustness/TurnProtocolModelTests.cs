@@ -53,7 +53,7 @@ public sealed class TurnProtocolModelTests(ITestOutputHelper output)
         // Every check (I1-I4 and the accounting), including "not finished while an item still runs" and "not
         // finished while a stop that cancels holds an item it took", which the code before 83b214a broke (below).
         var result = new TurnProtocolModel(limit, turnLength, hosts, submitters, itemsPerSubmitter, continuations, stoppers: stoppers, cancelPending: cancelPending).Explore();
-        AssertNoViolation(result);
+        ProtocolModelAssert.NoViolation(output, result);
     }
 
     [Theory]
@@ -71,7 +71,7 @@ public sealed class TurnProtocolModelTests(ITestOutputHelper output)
         // (2, 2, 2, ...)) a stuck state must have an empty queue; with fewer, items may wait behind blocked turns,
         // but never with no turn at all.
         var result = new TurnProtocolModel(limit, turnLength, hosts, submitters, itemsPerSubmitter, stoppers: stoppers, itemsBlockForever: true, cancelPending: cancelPending).Explore();
-        AssertNoViolation(result);
+        ProtocolModelAssert.NoViolation(output, result);
     }
 
     [Theory]
@@ -265,7 +265,7 @@ public sealed class TurnProtocolModelTests(ITestOutputHelper output)
 
         var result = new TurnProtocolModel(
             limit, turnLength, hosts, submitters, itemsPerSubmitter, continuations, itemsPerContinuation, stoppers, cancelPending: cancelPending).Explore(stateLimit: 50_000_000);
-        AssertNoViolation(result);
+        ProtocolModelAssert.NoViolation(output, result);
     }
 
     [Fact]
@@ -273,20 +273,9 @@ public sealed class TurnProtocolModelTests(ITestOutputHelper output)
     {
         // Every citation of the code (file.cs, member: "quoted code") still names a member of that file that holds the
         // quoted code: when the code moves or changes, this fails and lists the citations to update.
-        var result = ProtocolModelCitations.Check(
+        ProtocolModelAssert.CitationsQuoteTheCurrentSource(
+            output,
             "tests/ThreadLineage.Tests/Robustness/TurnProtocolModel.cs",
             "tests/ThreadLineage.Tests/Robustness/TurnProtocolModelTests.cs");
-        output.WriteLine(result.Report);
-
-        Assert.True(result.Stale.Count == 0, result.Report);
-        Assert.True(result.Current > 0, $"no citation found: has the format changed? {result.Report}");
-    }
-
-    private void AssertNoViolation(TurnProtocolModel.Exploration result)
-    {
-        output.WriteLine(result.Report);
-        Assert.False(result.StateLimitReached, result.Report);
-        Assert.True(result.Violation is null, result.Report);
-        Assert.True(result.TerminalStates > 0, $"no terminal state was reached: the model never settles. {result.Summary}");
     }
 }
