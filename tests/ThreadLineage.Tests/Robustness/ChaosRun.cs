@@ -47,17 +47,6 @@ internal sealed class ChaosRun : IDisposable
     [ThreadStatic]
     private static Dictionary<Subject, int>? t_depth;
 
-    /// <summary>
-    /// The open library bug the borrowed iterations found, which the run sidesteps unless told not to: a thread of a host's
-    /// previous run (stopped, still draining) that runs a borrower's item and blocks on an item of the borrower's new run
-    /// (on the host's new run, which waits for the previous one to drain) neither runs it inline nor is ever released; a
-    /// submission from that thread waiting for room in the new run's full queue waits forever too
-    /// (tests/ThreadLineage.Tests/Robustness/README.md has the reproduction).
-    /// </summary>
-    public const string KnownBug = "nested wait on a borrower's new run from a thread of its host's previous run deadlocks";
-
-    private readonly bool _guardKnownBug;
-    private long _guardedNestedWaits;
     private readonly int _seed;
     private readonly int _iteration;
     private readonly int _opsPerThread;
@@ -87,13 +76,8 @@ internal sealed class ChaosRun : IDisposable
     /// <param name="opsPerThread">How many operations each producer and controller thread performs.</param>
     /// <param name="excluded">Categories of operations left out.</param>
     /// <param name="withoutFastPath">Take the runtime's fast path for canceling queued submissions away, as on a runtime without it.</param>
-    /// <param name="guardKnownBug">
-    /// Sidestep the open library bug the suite found (see <see cref="KnownBug"/>); <c>CHAOS_UNGUARDED=1</c> turns the
-    /// guard off, to see the bug or check its fix.
-    /// </param>
-    public ChaosRun(int seed, int iteration, int opsPerThread, HashSet<string> excluded, bool withoutFastPath = false, bool guardKnownBug = true)
+    public ChaosRun(int seed, int iteration, int opsPerThread, HashSet<string> excluded, bool withoutFastPath = false)
     {
-        _guardKnownBug = guardKnownBug;
         _seed = seed;
         _iteration = iteration;
         _opsPerThread = opsPerThread;
@@ -176,9 +160,6 @@ internal sealed class ChaosRun : IDisposable
     public long ScopeDisposals => Interlocked.Read(ref _scopeDisposals);
 
     public long Refusals => Interlocked.Read(ref _refusals);
-
-    /// <summary>Gets the nested waits left out (or bounded) to sidestep <see cref="KnownBug"/>.</summary>
-    public long GuardedNestedWaits => Interlocked.Read(ref _guardedNestedWaits);
 
     /// <summary>Gets the borrowing managers of the iteration and how many of them ran as many items at once as their largest limit.</summary>
     public (int Borrowers, int AtLimit) BorrowerPeaks =>
@@ -503,28 +484,10 @@ internal sealed class ChaosRun : IDisposable
                     throw new InvalidOperationException("chaos fault");
                 case < 8 when Allowed("nested"):
                     // A nested wait on the same pool: must complete even when every worker is busy.
-                    if (_guardKnownBug && OnAHostsPreviousRun(subject))
-                    {
-                        Interlocked.Increment(ref _guardedNestedWaits);
-                        return 1;
-                    }
-
                     try
                     {
-                        // With the guard, a borrower's submission to a bounded queue in Wait mode carries a token that fires:
-                        // a host restart after the check above would otherwise leave it waiting for room for ever.
-                        using var room = _guardKnownBug && subject.Borrows && subject.Options is { QueueCapacity: not null, QueueFullMode: QueueFullMode.Wait }
-                            ? new CancellationTokenSource(TimeSpan.FromSeconds(2))
-                            : null;
-                        var inner = subject.Manager.Submit(() => RunCounted(subject, static () => { }), taskType, room?.Token ?? CancellationToken.None);
+                        var inner = subject.Manager.Submit(() => RunCounted(subject, static () => { }), taskType);
                         subject.Track(inner);
-                        if (_guardKnownBug && OnAHostsPreviousRun(subject))
-                        {
-                            // The host restarted between the check and the submission: wait bounded (no inlining), not for ever.
-                            Interlocked.Increment(ref _guardedNestedWaits);
-                            inner.Wait(TimeSpan.FromSeconds(2));
-                            return 1;
-                        }
 
                         // Wait() with no timeout, as the contract names it: the runtime asks the pool to run a still-queued
                         // item inline only for an unbounded wait. A self-deadlock here shows up as an iteration hang.
@@ -552,36 +515,6 @@ internal sealed class ChaosRun : IDisposable
         {
             LeaveItem(subject);
         }
-    }
-
-    /// <summary>
-    /// Whether the current thread is a worker of a run of the host (at the root of <paramref name="subject"/>'s borrowing)
-    /// other than the latest one started: the threads <see cref="KnownBug"/> is about. Worker names are
-    /// <c>{host id}-r{start attempt}-{n}</c>, and the attempt is counted before the host's Start is called.
-    /// </summary>
-    private static bool OnAHostsPreviousRun(Subject subject)
-    {
-        if (!subject.Borrows)
-        {
-            return false;
-        }
-
-        var root = subject.Host!;
-        while (root.Host is { } above)
-        {
-            root = above;
-        }
-
-        var name = Thread.CurrentThread.Name;
-        var prefix = root.Manager.Id + "-r";
-        if (name is null || !name.StartsWith(prefix, StringComparison.Ordinal))
-        {
-            return false;
-        }
-
-        var attempt = name.AsSpan(prefix.Length);
-        attempt = attempt[..attempt.IndexOf('-')];
-        return int.Parse(attempt, CultureInfo.InvariantCulture) < Volatile.Read(ref root.StartAttempts);
     }
 
     private void PostedWork(Subject subject, bool fault)

@@ -18,8 +18,7 @@ namespace ThreadLineage.Tests.Robustness;
 /// precanceled, scheduler, nested, stop, stopcancel, stopasync, start, resize, dispose; for borrowed iterations:
 /// borrowed (none at all), secondborrower, nestedborrower, hostcontrol (no lifecycle operation on the host), scope);
 /// <c>CHAOS_ITERATION_SEED=&lt;iteration seed&gt;</c> repeats one iteration (with the long run's size when
-/// <c>THREADLINEAGE_CHAOS_MINUTES</c> is set); <c>CHAOS_UNGUARDED=1</c> stops sidestepping the open bug
-/// (<see cref="ChaosRun.KnownBug"/>). The long run is <c>THREADLINEAGE_CHAOS_MINUTES=10</c> (see docs/reliability.md).
+/// <c>THREADLINEAGE_CHAOS_MINUTES</c> is set). The long run is <c>THREADLINEAGE_CHAOS_MINUTES=10</c> (see docs/reliability.md).
 /// </remarks>
 public sealed class ChaosTests(ITestOutputHelper output)
 {
@@ -68,9 +67,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .ToHashSet(StringComparer.Ordinal);
         var progress = Environment.GetEnvironmentVariable("THREADLINEAGE_CHAOS_PROGRESS");
-        // CHAOS_UNGUARDED=1: no sidestep of the open bug (ChaosRun.KnownBug), to see it or to check its fix.
-        var unguarded = Environment.GetEnvironmentVariable("CHAOS_UNGUARDED") == "1";
-        var totals = new Totals(seed, excluded, unguarded);
+        var totals = new Totals(seed, excluded);
         var clock = Stopwatch.StartNew();
         var nextReport = TimeSpan.FromMinutes(1);
         // CHAOS_ITERATION_SEED replays one failing iteration over and over (its interleaving is the machine's).
@@ -80,7 +77,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
         for (var i = 0; i < iterations && deadline?.Invoke() != true; i++)
         {
             var iterationSeed = only ?? ChaosRun.Mix(seed, i);
-            using var run = new ChaosRun(iterationSeed, i, opsPerThread, excluded, withoutFastPath, guardKnownBug: !unguarded);
+            using var run = new ChaosRun(iterationSeed, i, opsPerThread, excluded, withoutFastPath);
             if (progress is not null)
             {
                 // The iteration in progress, overwritten each time: if the process has to be killed, it names the culprit.
@@ -127,7 +124,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
     private static int? SeedFromEnvironment() =>
         int.TryParse(Environment.GetEnvironmentVariable("CHAOS_SEED"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var seed) ? seed : null;
 
-    private sealed class Totals(int seed, HashSet<string> excluded, bool unguarded)
+    private sealed class Totals(int seed, HashSet<string> excluded)
     {
         public int Iterations { get; private set; }
 
@@ -146,8 +143,6 @@ public sealed class ChaosTests(ITestOutputHelper output)
         public long Hangs { get; private set; }
 
         public int BorrowedIterations { get; private set; }
-
-        public long GuardedNestedWaits { get; private set; }
 
         public long BorrowerItems { get; private set; }
 
@@ -197,7 +192,6 @@ public sealed class ChaosTests(ITestOutputHelper output)
             Threads += run.Producers + run.Controllers;
             LostTasks += run.LostTasks;
             Hangs += run.Hangs;
-            GuardedNestedWaits += run.GuardedNestedWaits;
             if (run.Borrowed)
             {
                 BorrowedIterations++;
@@ -218,7 +212,6 @@ public sealed class ChaosTests(ITestOutputHelper output)
             $"{BorrowedIterations} borrowed iterations ({BorrowerItems:N0} items accepted by borrowers, {HostOps:N0} lifecycle operations on hosts, " +
             $"{HostRefusals:N0} borrower starts refused for want of a running host, {ScopeDisposals:N0} scope disposals, " +
             $"{BorrowersAtLimit} of {Borrowers} borrowers ran as many items at once as their largest MaxWorkers), " +
-            (unguarded ? "unguarded (the known bug is not sidestepped), " : $"{GuardedNestedWaits:N0} nested waits sidestepped for the known bug, ") +
             $"{(Failure is null ? "0 violations" : $"{FailedIterations} failing iterations, violations by kind: {string.Join(", ", ViolationsByKind.Select(static p => $"{p.Key} {p.Value}"))}")}, " +
             $"{LostTasks} tasks lost, {Hangs} hangs, " +
             $"{Elapsed.TotalSeconds:F1}s, peak working set {Process.GetCurrentProcess().PeakWorkingSet64 / (1024 * 1024)} MB";
