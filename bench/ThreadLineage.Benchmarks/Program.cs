@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Running;
+using ThreadLineage.Benchmarks.Goals;
 using ThreadLineage.Benchmarks.Probes;
 
 // Probe modes measure what BenchmarkDotNet cannot (percentiles, idle CPU, whole-process allocation);
@@ -25,6 +26,9 @@ switch (args.FirstOrDefault())
         break;
     case "web-load":
         await WebLoadProbe.RunAsync(args[1..]);
+        break;
+    case "goals":
+        await GoalsRun.RunAsync(args[1..]);
         break;
     default:
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

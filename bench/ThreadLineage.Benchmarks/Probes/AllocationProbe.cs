@@ -1,5 +1,6 @@
 using System.Globalization;
 using ThreadLineage.Benchmarks.Competitors;
+using ThreadLineage.Benchmarks.Goals;
 using ThreadLineage.Benchmarks.Support;
 
 namespace ThreadLineage.Benchmarks.Probes;
@@ -49,6 +50,8 @@ internal static class AllocationProbe
         {
             var plain = Measure(produce, countdown, items, asyncLocalSet: false);
             var withValue = Measure(produce, countdown, items, asyncLocalSet: true);
+            Measured.Record($"alloc.{name}", plain);
+            Measured.Record($"alloc.{name}.asynclocal", withValue);
             rows.Add([name, Bytes(plain), Bytes(withValue)]);
         }
 

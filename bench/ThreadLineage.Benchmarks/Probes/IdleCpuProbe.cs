@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using ThreadLineage.Benchmarks.Goals;
 using ThreadLineage.Benchmarks.Support;
 
 namespace ThreadLineage.Benchmarks.Probes;
@@ -24,7 +25,9 @@ internal static class IdleCpuProbe
         var rows = new List<IReadOnlyList<string>>();
         for (var i = 1; i <= 3; i++)
         {
-            rows.Add(["No manager started", i.ToString(CultureInfo.InvariantCulture), Percent(MeasureCpu())]);
+            var cpu = MeasureCpu();
+            Measured.Record("idle-cpu.none", Math.Max(Measured.Get("idle-cpu.none") ?? 0, cpu));
+            rows.Add(["No manager started", i.ToString(CultureInfo.InvariantCulture), Percent(cpu)]);
         }
 
         var managers = new ThreadPoolManager[Managers];
@@ -46,7 +49,9 @@ internal static class IdleCpuProbe
         Thread.Sleep(s_settle);
         for (var i = 1; i <= 3; i++)
         {
-            rows.Add([$"{Managers} idle managers ({Managers * Workers} workers)", i.ToString(CultureInfo.InvariantCulture), Percent(MeasureCpu())]);
+            var cpu = MeasureCpu();
+            Measured.Record("idle-cpu.managers", Math.Max(Measured.Get("idle-cpu.managers") ?? 0, cpu));
+            rows.Add([$"{Managers} idle managers ({Managers * Workers} workers)", i.ToString(CultureInfo.InvariantCulture), Percent(cpu)]);
         }
 
         ProbeReport.Table(["Process state", "Window", "CPU (% of one core)"], rows);

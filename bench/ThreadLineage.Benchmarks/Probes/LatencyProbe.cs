@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using ThreadLineage.Benchmarks.Competitors;
+using ThreadLineage.Benchmarks.Goals;
 
 namespace ThreadLineage.Benchmarks.Probes;
 
@@ -65,6 +66,11 @@ internal static class LatencyProbe
             Console.WriteLine(parked ? "## Parked (about 1 ms between items)" : "## Spinning (next item as soon as the previous ran)");
             Console.WriteLine();
             var baseline = Percentile(results[0], 0.50);
+            for (var c = 0; c < competitors.Length; c++)
+            {
+                Measured.Record($"latency.{(parked ? "parked" : "spinning")}.{competitors[c].Name}", Percentile(results[c], 0.50));
+            }
+
             ProbeReport.Table(
                 ["Competitor", "p50 (µs)", "p90 (µs)", "p99 (µs)", "max (µs)", "p50 / Task.Run"],
                 competitors.Select((c, i) => (IReadOnlyList<string>)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
+using ThreadLineage.Benchmarks.Goals;
 using ThreadLineage.Benchmarks.Support;
 
 namespace ThreadLineage.Benchmarks.Probes;
@@ -104,6 +105,15 @@ internal static class ManyBorrowersProbe
 
         stopping.Stop();
         GC.KeepAlive(managers);
+        if (measureCpu)
+        {
+            // The worst round counts.
+            MaxOf("many-borrowers.threads-added", threadsAfter - threadsBefore);
+            MaxOf("many-borrowers.host-workers-added", hostWorkersAfter - hostWorkersBefore);
+            MaxOf("many-borrowers.bytes-each-started", (double)(memoryStarted - memoryBefore) / count);
+            MaxOf("many-borrowers.cpu-without", cpuBefore.Max());
+            MaxOf("many-borrowers.cpu-with", cpuWith.Max());
+        }
 
         return
         [
@@ -186,4 +196,6 @@ internal static class ManyBorrowersProbe
     private static string Each(long bytes, int count) => (bytes / (double)count).ToString("0", CultureInfo.InvariantCulture);
 
     private static string Percent(double value) => value.ToString("0.000", CultureInfo.InvariantCulture);
+
+    private static void MaxOf(string name, double value) => Measured.Record(name, Math.Max(Measured.Get(name) ?? double.MinValue, value));
 }

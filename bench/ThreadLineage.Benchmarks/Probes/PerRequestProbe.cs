@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using ThreadLineage.Benchmarks.Goals;
 using ThreadLineage.Benchmarks.Support;
 
 namespace ThreadLineage.Benchmarks.Probes;
@@ -93,6 +94,9 @@ internal static class PerRequestProbe
                     Median(r.CallerBlocksPerRequest).ToString("0.00", CultureInfo.InvariantCulture),
                 ];
             }));
+        var borrowing = results[1];
+        Measured.Record("per-request.borrowed.extra-threads", borrowing.PeakThreads.Zip(borrowing.ThreadsBefore, static (peak, before) => peak - before).Max());
+        Measured.Record("per-request.borrowed.threads-started", borrowing.DedicatedThreadsStarted);
         Console.WriteLine($"Requests per kind: {requests * rounds}; items per kind: {requests * rounds * PerRequestWorkload.Submits}.");
         for (var i = 0; i < kinds.Length; i++)
         {

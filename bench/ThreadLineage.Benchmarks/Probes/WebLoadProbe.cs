@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using ThreadLineage.Benchmarks.Goals;
 
 namespace ThreadLineage.Benchmarks.Probes;
 
@@ -237,6 +238,8 @@ internal static class WebLoadProbe
         var perRound = Enumerable.Range(1, rounds).Select(r =>
             (windows.Single(w => w.Round == r && w.Mode == "borrowed").RequestsPerSecond / windows.Single(w => w.Round == r && w.Mode == "shared").RequestsPerSecond)
                 .ToString("0.00", CultureInfo.InvariantCulture));
+        Measured.Record("web.borrowed", RatioToShared("borrowed"));
+        Measured.Record("web.dedicated", RatioToShared("dedicated"));
         Console.WriteLine($"borrowed / shared requests/s: {RatioToShared("borrowed").ToString("0.00", CultureInfo.InvariantCulture)} (median; per round: {string.Join(", ", perRound)})");
     }
 
