@@ -18,7 +18,8 @@ namespace ThreadLineage.Tests.Robustness;
 /// precanceled, scheduler, nested, stop, stopcancel, stopasync, start, resize, dispose; for borrowed iterations:
 /// borrowed (none at all), secondborrower, nestedborrower, hostcontrol (no lifecycle operation on the host), scope);
 /// <c>CHAOS_ITERATION_SEED=&lt;iteration seed&gt;</c> repeats one iteration (with the long run's size when
-/// <c>THREADLINEAGE_CHAOS_MINUTES</c> is set). The long run is <c>THREADLINEAGE_CHAOS_MINUTES=10</c> (see docs/reliability.md).
+/// <c>THREADLINEAGE_CHAOS_MINUTES</c> is set). The long run is opt-in: <c>THREADLINEAGE_CHAOS_MINUTES=&lt;minutes&gt;</c>;
+/// <c>THREADLINEAGE_CHAOS_PROGRESS=&lt;file&gt;</c> records its progress (docs/reliability.md, "Running and replaying").
 /// </remarks>
 public sealed class ChaosTests(ITestOutputHelper output)
 {
