@@ -152,6 +152,9 @@ internal abstract class PoolRun
 
     private protected bool IsQueueEmpty => _queue?.IsEmpty ?? true;
 
+    /// <summary>Gets the context a posted item runs in: the poster's, or the pool's own when the pool flows none.</summary>
+    private ExecutionContext? PostedContext => Settings.FlowExecutionContext ? ExecutionContext.Capture() : OwnContext;
+
     /// <summary>Gets whether anything waits in the queue (items or borrowers' turns): a borrower's turn yields only then.</summary>
     public bool HasQueuedWork => !IsQueueEmpty;
 
@@ -265,21 +268,34 @@ internal abstract class PoolRun
     public void EnqueueAdmitted(Task item)
     {
         Debug.Assert(_gate.Read().Enqueuers > 0, "the submitter must hold the gate");
-        Enqueue(WorkItem.ForTask(item, holdsSlot: _slots is not null, PoolMetrics.QueueWaitTimestamp()));
+        Enqueue(WorkItem.ForTask(item, PoolMetrics.QueueWaitTimestamp()));
     }
 
     /// <summary>Enqueues an admitted posted item; the caller holds the gate and the reserved room.</summary>
-    public void EnqueuePosted(Delegate work, object? state, PostedInvoker? invoker, string? taskType)
+    /// <param name="work">The posted delegate.</param>
+    /// <param name="ownTaskType">The task type it was posted with when the pool has none (kept for logging), else <see langword="null"/>.</param>
+    public void EnqueuePosted(Action work, string? ownTaskType)
     {
         Debug.Assert(_gate.Read().Enqueuers > 0, "the poster must hold the gate");
-        var context = Settings.FlowExecutionContext ? ExecutionContext.Capture() : OwnContext;
-        Enqueue(WorkItem.ForPosted(work, state, invoker, context, taskType, holdsSlot: _slots is not null, PoolMetrics.QueueWaitTimestamp()));
+        Enqueue(ownTaskType is null
+            ? WorkItem.ForPosted(work, PostedContext, PoolMetrics.QueueWaitTimestamp())
+            : WorkItem.ForPosted(work, ownTaskType, PostedContext, PoolMetrics.QueueWaitTimestamp()));
+    }
+
+    /// <summary>Enqueues an admitted posted item with state; the caller holds the gate and the reserved room.</summary>
+    /// <param name="work">The posted delegate.</param>
+    /// <param name="state">Its argument.</param>
+    /// <param name="ownTaskType">The task type it was posted with when the pool has none (kept for logging), else <see langword="null"/>.</param>
+    public void EnqueuePosted<TState>(Action<TState> work, TState state, string? ownTaskType)
+    {
+        Debug.Assert(_gate.Read().Enqueuers > 0, "the poster must hold the gate");
+        Enqueue(WorkItem.ForPosted(work, state, ownTaskType, PostedContext, PoolMetrics.QueueWaitTimestamp()));
     }
 
     /// <summary>Enqueues a task that is not a new submission (a continuation, a scheduler task) unless the run has closed.</summary>
     public bool TryEnqueueInternal(Task task) =>
         // Not a submission: it bypasses the bounded capacity, which must never refuse a continuation.
-        TryEnqueueInternal(WorkItem.ForTask(task, holdsSlot: false, PoolMetrics.QueueWaitTimestamp()));
+        TryEnqueueInternal(WorkItem.ForTask(task, PoolMetrics.QueueWaitTimestamp()));
 
     /// <summary>Queues a turn of <paramref name="borrower"/> on this run unless it has closed.</summary>
     public bool TryEnqueueTurn(BorrowedRun borrower)
@@ -551,14 +567,14 @@ internal abstract class PoolRun
             return false;
         }
 
-        if (item.HoldsSlot)
-        {
-            _slots!.Release();
-        }
-        else if (item.Work is BorrowedRun)
+        if (item.Work is BorrowedRun)
         {
             // Interlocked: pairs with the increment in TryEnqueueTurn.
             Interlocked.Decrement(ref _queuedTurns);
+        }
+        else if (_slots is not null && item.HoldsSlot)
+        {
+            _slots.Release();
         }
 
         return true;
@@ -706,7 +722,7 @@ internal abstract class PoolRun
         PoolMetrics.RecordQueueWait(Manager, item.EnqueuedAt);
         if (_cancelPending)
         {
-            Manager.AccountPostedCanceled(item.TaskType);
+            Manager.AccountPostedCanceled(item.PostedTaskType(Settings.TaskType));
             return;
         }
 
@@ -716,21 +732,13 @@ internal abstract class PoolRun
         using var inItemContext = ContextSwitch.Enter(item.Context, returnTo: workerContext);
         try
         {
-            if (item.Invoker is { } invoker)
-            {
-                invoker.Invoke((Delegate)item.Work, item.State);
-            }
-            else
-            {
-                ((Action)item.Work)();
-            }
-
-            Manager.AccountPosted(exception: null, item.TaskType, started);
+            item.InvokePosted();
+            Manager.AccountPosted(exception: null, item.PostedTaskType(Settings.TaskType), started);
         }
         catch (Exception exception)
         {
             // A posted item has no task to carry its fault: count it and log it; the worker lives on.
-            Manager.AccountPosted(exception, item.TaskType, started);
+            Manager.AccountPosted(exception, item.PostedTaskType(Settings.TaskType), started);
         }
     }
 
@@ -774,7 +782,7 @@ internal abstract class PoolRun
             }
             else
             {
-                Manager.AccountPostedCanceled(item.TaskType);
+                Manager.AccountPostedCanceled(item.PostedTaskType(Settings.TaskType));
             }
         }
 

@@ -102,13 +102,17 @@ public partial class ThreadPoolManager
     public void Post(Action work, string? taskType = null)
     {
         ArgumentNullException.ThrowIfNull(work);
-        PostCore(work, state: null, invoker: null, taskType);
+        PostCore(
+            work,
+            taskType,
+            static (run, work, ownTaskType) => run.EnqueuePosted(work, ownTaskType),
+            static work => work());
     }
 
     /// <summary>Queues <paramref name="work"/> with <paramref name="state"/>: fire and forget, no closure needed.</summary>
     /// <typeparam name="TState">
-    /// The state type. The queue keeps the state as an <see cref="object"/>, so a value type is boxed (one allocation per
-    /// post); with a reference type the pool allocates nothing per item.
+    /// The state type. With a reference type the pool allocates nothing per item; a value type travels in a small object
+    /// with the delegate (one allocation per post), as does a <paramref name="taskType"/> given to a pool that has none.
     /// </typeparam>
     /// <param name="work">The work to run.</param>
     /// <param name="state">The argument passed to <paramref name="work"/>.</param>
@@ -121,7 +125,11 @@ public partial class ThreadPoolManager
     public void Post<TState>(Action<TState> work, TState state, string? taskType = null)
     {
         ArgumentNullException.ThrowIfNull(work);
-        PostCore(work, state, PostedInvoker<TState>.Instance, taskType);
+        PostCore(
+            (Work: work, State: state),
+            taskType,
+            static (run, posted, ownTaskType) => run.EnqueuePosted(posted.Work, posted.State, ownTaskType),
+            static posted => posted.Work(posted.State));
     }
 
     /// <summary>Returns a <see cref="TaskScheduler"/> that runs TPL work (<c>TaskFactory</c>, <c>Parallel</c>, dataflow) on this pool.</summary>
@@ -259,7 +267,12 @@ public partial class ThreadPoolManager
         }
     }
 
-    private void PostCore(Delegate work, object? state, PostedInvoker? invoker, string? taskType)
+    /// <summary>Admits a posted item and enqueues it, or runs it in the caller when a full queue says so.</summary>
+    /// <param name="posted">The delegate (and its state).</param>
+    /// <param name="taskType">The task type it was posted with.</param>
+    /// <param name="enqueue">Enqueues it on the run, given the task type to keep with it (see <see cref="PoolRun.EnqueuePosted(Action, string?)"/>).</param>
+    /// <param name="invoke">Runs it.</param>
+    private void PostCore<TPosted>(TPosted posted, string? taskType, Action<PoolRun, TPosted, string?> enqueue, Action<TPosted> invoke)
     {
         var run = Admit(taskType);
         try
@@ -268,11 +281,12 @@ public partial class ThreadPoolManager
             {
                 case PoolRun.Room.RunInCaller:
                     run.RunInCaller(
-                        static posted => posted.Manager.RunPostedInCaller(posted.Work, posted.State, posted.Invoker, posted.TaskType),
-                        (Manager: this, Work: work, State: state, Invoker: invoker, TaskType: taskType));
+                        static state => state.Manager.RunPostedInCaller(state.Invoke, state.Posted, state.TaskType),
+                        (Manager: this, Invoke: invoke, Posted: posted, TaskType: taskType));
                     break;
                 default:
-                    run.EnqueuePosted(work, state, invoker, taskType);
+                    // A pool with a task type admits only its own, so the entry need not carry it.
+                    enqueue(run, posted, run.Settings.TaskType is null ? taskType : null);
                     break;
             }
         }
@@ -282,20 +296,12 @@ public partial class ThreadPoolManager
         }
     }
 
-    private void RunPostedInCaller(Delegate work, object? state, PostedInvoker? invoker, string? taskType)
+    private void RunPostedInCaller<TPosted>(Action<TPosted> invoke, TPosted posted, string? taskType)
     {
         var startedAt = PoolMetrics.RunStartTimestamp();
         try
         {
-            if (invoker is null)
-            {
-                ((Action)work)();
-            }
-            else
-            {
-                invoker.Invoke(work, state);
-            }
-
+            invoke(posted);
             AccountPosted(exception: null, taskType, startedAt);
         }
         catch (Exception exception)

@@ -51,6 +51,59 @@ public class PostTests
         Assert.Contains("post-fault", entry.Message);
     }
 
+    /// <summary>
+    /// A fault is logged with the task type the item was posted with: the pool's own, or, on a pool without one, whatever
+    /// the caller passed — with no state, a reference-type state or a value-type state (each travels differently in the queue).
+    /// </summary>
+    [Theory]
+    [InlineData(null, "audit", "none")]
+    [InlineData(null, "audit", "reference")]
+    [InlineData(null, "audit", "value")]
+    [InlineData(null, null, "value")]
+    [InlineData("render", "render", "none")]
+    [InlineData("render", "render", "reference")]
+    [InlineData("render", "render", "value")]
+    public void Post_Fault_IsLoggedWithTheTaskTypeItWasPostedWith(string? poolTaskType, string? postedTaskType, string state)
+    {
+        var logs = new RecordingLogger();
+        using var manager = new ThreadPoolManager(TestIds.New("post-task-type"));
+        manager.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, TaskType = poolTaskType, LoggerFactory = logs });
+        var received = new ConcurrentQueue<object>();
+        switch (state)
+        {
+            case "none":
+                manager.Post(() => throw new InvalidOperationException("boom"), postedTaskType);
+                break;
+            case "reference":
+                manager.Post(
+                    static s =>
+                    {
+                        s.Enqueue("reference");
+                        throw new InvalidOperationException("boom");
+                    },
+                    received,
+                    postedTaskType);
+                break;
+            default:
+                manager.Post(
+                    static s =>
+                    {
+                        s.Received.Enqueue(s.Value);
+                        throw new InvalidOperationException("boom");
+                    },
+                    (Received: received, Value: 42),
+                    postedTaskType);
+                break;
+        }
+
+        manager.Stop();
+
+        Assert.Equal(1, manager.GetStatistics().Faulted);
+        var entry = Assert.Single(logs.Entries);
+        Assert.Contains($"(task type: {postedTaskType ?? "none"})", entry.Message);
+        Assert.Equal(state switch { "none" => [], "reference" => ["reference"], _ => new object[] { 42 } }, received);
+    }
+
     [Fact]
     public void Post_AllocatesNothingPerItem_ExceptTheBoxOfAValueTypeState()
     {
