@@ -19,6 +19,24 @@ public sealed class Gate : IDisposable
     /// <summary>Blocks until the gate opens; throws <see cref="TimeoutException"/> after <see cref="Bounded.Timeout"/>.</summary>
     public void Wait(string what) => Bounded.Wait(_event, what);
 
+    /// <summary>
+    /// Submits an item to <paramref name="manager"/> that holds one of its workers (on a borrower, one of its slots)
+    /// until this gate opens; returns the item's task once the item runs.
+    /// </summary>
+    public Task HoldWorker(ThreadPoolManager manager, string? taskType = null)
+    {
+        using var started = new Gate();
+        var task = manager.Submit(
+            () =>
+            {
+                started.Open();
+                Wait("the test to open the gate");
+            },
+            taskType);
+        started.Wait("the held item to start");
+        return task;
+    }
+
     // The event never allocates a wait handle, and a late waiter must never meet a disposed object.
     public void Dispose() => _event.Set();
 }

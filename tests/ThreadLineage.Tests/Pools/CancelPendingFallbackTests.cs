@@ -67,13 +67,7 @@ public class CancelPendingFallbackTests
 
         // Canceled while queued: the work never runs, the task ends canceled.
         using var gate = new Gate();
-        using var started = new Gate();
-        var blocker = manager.Submit(() =>
-        {
-            started.Open();
-            gate.Wait("the gate");
-        });
-        started.Wait("the blocker to start");
+        var blocker = gate.HoldWorker(manager);
         using var whileQueued = new CancellationTokenSource();
         var queuedAction = manager.Submit(() => { Interlocked.Increment(ref ran); }, cancellationToken: whileQueued.Token);
         var queuedFunc = manager.Submit(() => Interlocked.Increment(ref ran), cancellationToken: whileQueued.Token);
@@ -143,13 +137,7 @@ public class CancelPendingFallbackTests
             : new ThreadPoolManagerOptions { MaxWorkers = 1 };
         manager.Start(options);
         using var gate = new Gate();
-        using var started = new Gate();
-        var blocker = manager.Submit(() =>
-        {
-            started.Open();
-            gate.Wait("the gate");
-        });
-        started.Wait("the blocker to start");
+        var blocker = gate.HoldWorker(manager);
         var ran = 0;
         using var callers = new CancellationTokenSource();
         var queued = new Task[]

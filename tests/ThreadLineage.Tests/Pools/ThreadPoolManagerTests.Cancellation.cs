@@ -112,7 +112,7 @@ public partial class ThreadPoolManagerTests
         using var manager = new ThreadPoolManager(NewId("submit-cancel-queued"));
         manager.Start(1);
         using var gate = new Gate();
-        var blocker = Block(manager, gate);
+        var blocker = gate.HoldWorker(manager);
         using var cancel = new CancellationTokenSource();
         var ran = false;
 

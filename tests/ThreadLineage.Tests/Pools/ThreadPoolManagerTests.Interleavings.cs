@@ -26,7 +26,7 @@ public partial class ThreadPoolManagerTests
         var manager = NewTrackedManager("stop-no-wait");
         manager.Start(1);
         using var gate = new Gate();
-        var blocker = Block(manager, gate);
+        var blocker = gate.HoldWorker(manager);
         var queued = Enumerable.Range(0, 10).Select(n => manager.Submit(() => n)).ToArray();
 
         // The only worker is blocked at the gate: a Stop(wait: false) that waited would never return.
@@ -54,7 +54,7 @@ public partial class ThreadPoolManagerTests
         var manager = NewTrackedManager("stop-cancel");
         manager.Start(1);
         using var gate = new Gate();
-        var running = Block(manager, gate);
+        var running = gate.HoldWorker(manager);
         var ran = 0;
         var queued = new List<Task>
         {
@@ -304,7 +304,7 @@ public partial class ThreadPoolManagerTests
         var manager = NewTrackedManager($"dispose-{async}");
         manager.Start(2);
         using var gate = new Gate();
-        var blockers = Enumerable.Range(0, 2).Select(_ => Block(manager, gate)).ToArray();
+        var blockers = Enumerable.Range(0, 2).Select(_ => gate.HoldWorker(manager)).ToArray();
         var queued = Enumerable.Range(0, 10).Select(n => manager.Submit(() => n)).ToArray();
 
         if (async)
@@ -403,7 +403,7 @@ public partial class ThreadPoolManagerTests
 
             // The other workers are held at a gate, so the work is still queued when the stop begins.
             using var gate = new Gate();
-            var blockers = Enumerable.Range(0, maxWorkers - 1).Select(_ => Block(manager, gate)).ToArray();
+            var blockers = Enumerable.Range(0, maxWorkers - 1).Select(_ => gate.HoldWorker(manager)).ToArray();
             queued = Enumerable.Range(0, 10).Select(i => manager.Submit(() => i)).ToArray();
             releaseStopper.Open();
             gate.Open();

@@ -16,7 +16,7 @@ public partial class ThreadPoolManagerTests
         Assert.True(manager.IsRunning);
 
         using var gate = new Gate();
-        var blocker = Block(manager, gate);
+        var blocker = gate.HoldWorker(manager);
         manager.Stop(wait: false);
 
         // The stop has begun but the only worker is still blocked: the manager no longer counts as running.

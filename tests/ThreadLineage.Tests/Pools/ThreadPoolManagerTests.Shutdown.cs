@@ -14,7 +14,7 @@ public partial class ThreadPoolManagerTests
         using var manager = NewTrackedManager("stop-drains");
         manager.Start(maxWorkers);
         using var gate = new Gate();
-        var blockers = Enumerable.Range(0, maxWorkers).Select(_ => Block(manager, gate)).ToArray();
+        var blockers = Enumerable.Range(0, maxWorkers).Select(_ => gate.HoldWorker(manager)).ToArray();
         var ran = 0;
         var queued = Enumerable.Range(0, 100).Select(_ => manager.Submit(() => Interlocked.Increment(ref ran))).ToArray();
 
@@ -71,7 +71,7 @@ public partial class ThreadPoolManagerTests
         await using var manager = new ThreadPoolManager(NewId("stop-async"));
         manager.Start(1);
         using var gate = new Gate();
-        var blocker = Block(manager, gate);
+        var blocker = gate.HoldWorker(manager);
         var queued = Enumerable.Range(0, 10).Select(n => manager.Submit(() => n)).ToArray();
 
         var stop = manager.StopAsync();
@@ -91,7 +91,7 @@ public partial class ThreadPoolManagerTests
         await using var manager = new ThreadPoolManager(NewId("stop-async-token"));
         manager.Start(1);
         using var gate = new Gate();
-        var running = Block(manager, gate);
+        var running = gate.HoldWorker(manager);
         var ran = 0;
         var pending = Enumerable.Range(0, 5).Select(_ => manager.Submit(() => Interlocked.Increment(ref ran))).ToArray();
         using var cancel = new CancellationTokenSource();

@@ -133,7 +133,7 @@ public partial class ThreadPoolManagerTests
         using var manager = new ThreadPoolManager(NewId("fifo"));
         manager.Start(1);
         using var gate = new Gate();
-        var blocker = Block(manager, gate);
+        var blocker = gate.HoldWorker(manager);
         var order = new ConcurrentQueue<int>();
         var tasks = new Task[1000];
 
@@ -181,7 +181,7 @@ public partial class ThreadPoolManagerTests
         using var manager = new ThreadPoolManager(NewId("protected-nothing-queued"));
         manager.Start(1, taskType: ProtectedType);
         using var gate = new Gate();
-        var blocker = Block(manager, gate, ProtectedType);
+        var blocker = gate.HoldWorker(manager, ProtectedType);
         var queued = manager.Submit(() => { }, ProtectedType);
         var before = manager.GetStatistics();
         var ran = false;
@@ -492,7 +492,7 @@ public partial class ThreadPoolManagerTests
         using var other = new ThreadPoolManager(NewId("nested-unrelated-other"));
         other.Start(1);
         using var gate = new Gate();
-        var blocker = Block(busy, gate);
+        var blocker = gate.HoldWorker(busy);
         var queued = busy.Submit(static () => Thread.CurrentThread.Name);
 
         // A worker of another pool blocks on the queued item with an untimed wait: it does not run it, it waits.

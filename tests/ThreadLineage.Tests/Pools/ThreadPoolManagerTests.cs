@@ -45,7 +45,7 @@ public partial class ThreadPoolManagerTests(ITestOutputHelper output)
         ThrowsSync<InvalidOperationException>(() => manager.Submit(() => { }, "stats"));
         manager.Start(1, taskType: "stats");
         using var gate = new Gate();
-        var blocker = Block(manager, gate, "stats");
+        var blocker = gate.HoldWorker(manager, "stats");
         using var cancel = new CancellationTokenSource();
         var tasks = new List<Task> { blocker };
         for (var i = 0; i < 3; i++)
@@ -143,7 +143,7 @@ public partial class ThreadPoolManagerTests(ITestOutputHelper output)
         manager.Start(1);
         Assert.Equal(0, manager.GetStatistics().BusyWorkers);
         using var gate = new Gate();
-        var blocker = Block(manager, gate);
+        var blocker = gate.HoldWorker(manager);
         var queued = new[] { manager.Submit(() => { }), manager.Submit(() => { }), manager.Submit(() => { }) };
 
         var blocked = manager.GetStatistics();
@@ -167,7 +167,7 @@ public partial class ThreadPoolManagerTests(ITestOutputHelper output)
         using var manager = new ThreadPoolManager(NewId("stats-stopping"));
         manager.Start(1);
         using var gate = new Gate();
-        var blocker = Block(manager, gate);
+        var blocker = gate.HoldWorker(manager);
         var queued = new[] { manager.Submit(() => { }), manager.Submit(() => { }) };
 
         manager.Stop(wait: false);
@@ -187,7 +187,7 @@ public partial class ThreadPoolManagerTests(ITestOutputHelper output)
         using var manager = new ThreadPoolManager(NewId("stats-restart-draining"));
         manager.Start(1);
         using var gate = new Gate();
-        var blocker = Block(manager, gate);
+        var blocker = gate.HoldWorker(manager);
         var queued = new[] { manager.Submit(() => { }), manager.Submit(() => { }) };
         manager.Stop(wait: false);
 
@@ -233,7 +233,7 @@ public partial class ThreadPoolManagerTests(ITestOutputHelper output)
         Refused(() => manager.GetScheduler("other"));
         using (var gate = new Gate())
         {
-            var blocker = Block(manager, gate, "job");
+            var blocker = gate.HoldWorker(manager, "job");
             var queued = manager.Submit(() => { }, "job");
             Refused(() => manager.Submit(() => { }, "job"));
             Refused(() =>
@@ -319,21 +319,6 @@ public partial class ThreadPoolManagerTests(ITestOutputHelper output)
 
     /// <summary>A manager with a unique id that records its worker threads, to check that none survives a stop.</summary>
     private static WorkerTrackingManager NewTrackedManager(string name) => new(NewId(name));
-
-    /// <summary>Submits an item that occupies one worker until <paramref name="gate"/> opens; returns once it runs.</summary>
-    private static Task Block(ThreadPoolManager manager, Gate gate, string? taskType = null)
-    {
-        using var started = new Gate();
-        var task = manager.Submit(
-            () =>
-            {
-                started.Open();
-                gate.Wait("the test to open the gate");
-            },
-            taskType);
-        started.Wait("the blocking item to start");
-        return task;
-    }
 
     /// <summary>Submits <paramref name="body"/> through the chosen overload; async kinds run it after a real yield.</summary>
     private static Task SubmitAny(ThreadPoolManager manager, SubmitKind kind, Action body, string? taskType = null, CancellationToken cancellationToken = default) =>

@@ -150,13 +150,7 @@ public class WorkerHooksTests
         });
         Volatile.Write(ref fail, true);
         using var gate = new Gate();
-        using var started = new Gate();
-        var busy = manager.Submit(() =>
-        {
-            started.Open();
-            gate.Wait("the gate");
-        });
-        started.Wait("the only worker to be busy");
+        var busy = gate.HoldWorker(manager);
 
         // No free worker: this submission adds one, whose WorkerStarted throws.
         var waiting = manager.Submit(static () => 2);

@@ -104,13 +104,7 @@ public sealed class PoolMetricsTests : IDisposable
         using var manager = new ThreadPoolManager(id);
         manager.Start(1);
         using var gate = new Gate();
-        using var started = new Gate();
-        var blocker = manager.Submit(() =>
-        {
-            started.Open();
-            gate.Wait("the gate");
-        });
-        started.Wait("the blocker to start");
+        var blocker = gate.HoldWorker(manager);
         var queued = Enumerable.Range(0, 3).Select(_ => manager.Submit(static () => { })).ToArray();
 
         manager.Stop(wait: false);
@@ -148,13 +142,7 @@ public sealed class PoolMetricsTests : IDisposable
         var borrower = Lineage.CreateManager(borrowerId);
         borrower.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, WorkersFrom = hostId });
         using var gate = new Gate();
-        using var started = new Gate();
-        var blocker = borrower.Submit(() =>
-        {
-            started.Open();
-            gate.Wait("the gate");
-        });
-        started.Wait("the borrower's item to start");
+        var blocker = gate.HoldWorker(borrower);
         var queued = Enumerable.Range(0, 3).Select(_ => borrower.Submit(static () => { })).ToArray();
 
         borrower.Stop(wait: false);
