@@ -163,7 +163,7 @@ public partial class ThreadPoolManagerTests
 
     private static ThreadPoolManager Arrange(ManagerState state, ManualResetEventSlim gate)
     {
-        var manager = new ThreadPoolManager(NewId("bad-input"));
+        var manager = new ThreadPoolManager(TestIds.New("bad-input"));
         switch (state)
         {
             case ManagerState.Running:

@@ -29,7 +29,7 @@ public partial class ThreadPoolManagerTests
     [MemberData(nameof(AllSubmitKindsInEveryQueueMode))]
     public void Submit_TokenAlreadyCanceled_ReturnsCanceledTask_WorkNeverRuns_NoSlotLeaks(SubmitKind kind, string queue)
     {
-        var manager = new ThreadPoolManager(NewId("precanceled"));
+        var manager = new ThreadPoolManager(TestIds.New("precanceled"));
         manager.Start(queue == "unbounded"
             ? new ThreadPoolManagerOptions { MaxWorkers = 1 }
             : new ThreadPoolManagerOptions { MaxWorkers = 1, QueueCapacity = 1, QueueFullMode = Enum.Parse<QueueFullMode>(queue.Split('-')[0]) });
@@ -109,7 +109,7 @@ public partial class ThreadPoolManagerTests
     {
         // Queued behind a blocked item when the token fires. Once work has started, observing the token is up to it
         // (docs/pools.md, "Cancellation"), so Canceled shows that the async kinds never started either.
-        using var manager = new ThreadPoolManager(NewId("submit-cancel-queued"));
+        using var manager = new ThreadPoolManager(TestIds.New("submit-cancel-queued"));
         manager.Start(1);
         using var gate = new Gate();
         var blocker = gate.HoldWorker(manager);
@@ -140,8 +140,7 @@ public partial class ThreadPoolManagerTests
     [InlineData("cancel-race-flow-off")]
     public void Submit_TokenCanceledConcurrently_ReturnsAFinalTask_CountedOnce_NeverThrows(string scenario)
     {
-        var result = ExitProbe.Run(scenario);
-        _output.WriteLine(result.ToString());
+        var result = ExitProbe.Run(scenario, _output);
 
         Assert.True(result.Exited && result.ExitCode == 0, $"the process died or hung: {result}");
         Assert.True(result.Lines.Contains("threw 0"), $"Submit threw: {result}");

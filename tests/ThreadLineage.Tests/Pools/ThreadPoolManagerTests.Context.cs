@@ -12,7 +12,7 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public void Submit_AsyncLocalSetBeforeSubmit_VisibleInWorkAndAfterItsAwaits()
     {
-        using var manager = new ThreadPoolManager(NewId("context-async-local"));
+        using var manager = new ThreadPoolManager(TestIds.New("context-async-local"));
         manager.Start(2);
         var local = new AsyncLocal<string?> { Value = "submitter" };
 
@@ -33,7 +33,7 @@ public partial class ThreadPoolManagerTests
     [InlineData(false)]
     public void Submit_AsyncLocalSetInsideItem_DoesNotLeakToNextItemOnSameWorker(bool flowExecutionContext)
     {
-        using var manager = new ThreadPoolManager(NewId("context-no-leak"));
+        using var manager = new ThreadPoolManager(TestIds.New("context-no-leak"));
         manager.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, FlowExecutionContext = flowExecutionContext });
         var local = new AsyncLocal<string?>();
 
@@ -54,7 +54,7 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public void Submit_UnderSuppressFlow_AsyncLocalSetInsideItem_DoesNotLeakToNextItem()
     {
-        using var manager = new ThreadPoolManager(NewId("context-suppressed"));
+        using var manager = new ThreadPoolManager(TestIds.New("context-suppressed"));
         manager.Start(1);
         Task first, second;
         string? seenBySecond = "unset";
@@ -72,7 +72,7 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public void Submit_NestedWaitRunsItemInlineWithFlowOff_WaitersAsyncLocalsIntact()
     {
-        using var manager = new ThreadPoolManager(NewId("context-inline-flow-off"));
+        using var manager = new ThreadPoolManager(TestIds.New("context-inline-flow-off"));
         manager.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, FlowExecutionContext = false });
         var outer = manager.Submit(() =>
         {
@@ -95,7 +95,7 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public void Submit_CurrentCulture_FlowsToWork()
     {
-        using var manager = new ThreadPoolManager(NewId("context-culture"));
+        using var manager = new ThreadPoolManager(TestIds.New("context-culture"));
         manager.Start(1);
         var previous = (CultureInfo.CurrentCulture, CultureInfo.CurrentUICulture);
         var culture = (CultureInfo)CultureInfo.InvariantCulture.Clone();
@@ -119,9 +119,9 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public void Submit_ActivityCurrent_FlowsToWork()
     {
-        using var manager = new ThreadPoolManager(NewId("context-activity"));
+        using var manager = new ThreadPoolManager(TestIds.New("context-activity"));
         manager.Start(1);
-        using var activity = new Activity(NewId("activity")).Start();
+        using var activity = new Activity(TestIds.New("activity")).Start();
 
         Assert.Same(activity, Bounded.Result(manager.Submit(() => Activity.Current), "work"));
     }
@@ -129,7 +129,7 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public void Submit_InScope_WorkSeesSubmittersLineage()
     {
-        using var manager = new ThreadPoolManager(NewId("context-lineage"));
+        using var manager = new ThreadPoolManager(TestIds.New("context-lineage"));
         manager.Start(2);
         using var scope = Lineage.BeginScope("submitter");
 
@@ -172,7 +172,7 @@ public partial class ThreadPoolManagerTests
     public void Submit_FlowExecutionContextOffOnScopeManager_WorkSeesOwnerNotSubmittersNode()
     {
         using var ownerScope = Lineage.BeginScope("owner");
-        var manager = Lineage.GetOrCreateManager(NewId("context-flow-off-scope"));
+        var manager = Lineage.GetOrCreateManager(TestIds.New("context-flow-off-scope"));
         Assert.Same(ownerScope.Node, manager.Owner);
         manager.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, FlowExecutionContext = false });
 
@@ -190,7 +190,7 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public void Start_AsyncLocalOfStarter_IsNotKeptAliveByWorkers()
     {
-        using var manager = new ThreadPoolManager(NewId("context-unsafe-start"));
+        using var manager = new ThreadPoolManager(TestIds.New("context-unsafe-start"));
 
         var payload = StartWhileAsyncLocalHolds(manager);
         Bounded.Wait(manager.Submit(() => { }), "work on the running pool");

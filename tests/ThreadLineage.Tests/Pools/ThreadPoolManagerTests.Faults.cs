@@ -180,25 +180,13 @@ public partial class ThreadPoolManagerTests
     /// it takes the whole process with it.
     /// </summary>
     [Fact]
-    public void WorkItemThatInterruptsItsWorkerAndReturns_DoesNotKillTheWorkerOrTheProcess()
-    {
-        var result = ExitProbe.Run("interrupt-leak");
-        _output.WriteLine(result.ToString());
-
-        Assert.True(result.Exited && result.ExitCode == 0, $"the process died: {result}");
-        Assert.Contains("done next item: 42", result.Lines);
-    }
+    public void WorkItemThatInterruptsItsWorkerAndReturns_DoesNotKillTheWorkerOrTheProcess() =>
+        AssertTheProbesWorkerAndProcessLiveOn("interrupt-leak");
 
     /// <summary>A logger that throws while reporting a fault must not kill the worker (child process, as above).</summary>
     [Fact]
-    public void ThrowingLogger_DoesNotKillTheWorkerOrTheProcess()
-    {
-        var result = ExitProbe.Run("throwing-logger");
-        _output.WriteLine(result.ToString());
-
-        Assert.True(result.Exited && result.ExitCode == 0, $"the process died: {result}");
-        Assert.Contains("done next item: 42", result.Lines);
-    }
+    public void ThrowingLogger_DoesNotKillTheWorkerOrTheProcess() =>
+        AssertTheProbesWorkerAndProcessLiveOn("throwing-logger");
 
     [Theory]
     [InlineData(true)]
@@ -255,6 +243,15 @@ public partial class ThreadPoolManagerTests
         Assert.Equal(
             ["async", "async result", "posted", "posted with state", "sync", "sync result"],
             entries.Select(static e => e.Exception!.Message).Order(StringComparer.Ordinal));
+    }
+
+    /// <summary>Runs the exit probe's <paramref name="scenario"/>: the process ends normally, and the worker that met the fault ran the next item.</summary>
+    private void AssertTheProbesWorkerAndProcessLiveOn(string scenario)
+    {
+        var result = ExitProbe.Run(scenario, _output);
+
+        Assert.True(result.Exited && result.ExitCode == 0, $"the process died: {result}");
+        Assert.Contains("done next item: 42", result.Lines);
     }
 
     private static void InterruptSelfThenBlock()

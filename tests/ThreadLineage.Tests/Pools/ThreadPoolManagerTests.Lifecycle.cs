@@ -9,7 +9,7 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public void IsRunning_BeforeStartAfterStartAndOnceStopBegins_FalseTrueFalse()
     {
-        using var manager = new ThreadPoolManager(NewId("is-running"));
+        using var manager = new ThreadPoolManager(TestIds.New("is-running"));
         Assert.False(manager.IsRunning);
 
         manager.Start(1);
@@ -29,7 +29,7 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public void MaxWorkers_BeforeFirstStart_IsZero()
     {
-        using var manager = new ThreadPoolManager(NewId("max-workers"));
+        using var manager = new ThreadPoolManager(TestIds.New("max-workers"));
         Assert.Equal(0, manager.MaxWorkers);
 
         manager.Start(3);
@@ -52,7 +52,7 @@ public partial class ThreadPoolManagerTests
     [MemberData(nameof(AllSubmitKinds))]
     public void Submit_AfterDispose_ThrowsObjectDisposedException(SubmitKind kind)
     {
-        var manager = new ThreadPoolManager(NewId("submit-disposed"));
+        var manager = new ThreadPoolManager(TestIds.New("submit-disposed"));
         manager.Start(1);
         manager.Dispose();
         var ran = false;
@@ -67,7 +67,7 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public void Submit_AfterDispose_MessageNamesTheManager()
     {
-        var manager = new ThreadPoolManager(NewId("submit-disposed-message"));
+        var manager = new ThreadPoolManager(TestIds.New("submit-disposed-message"));
         manager.Start(1);
         manager.Dispose();
         var error = Assert.Throws<ObjectDisposedException>(() => { _ = manager.Submit(() => { }); });
@@ -77,7 +77,7 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public void Start_AfterDispose_ThrowsObjectDisposedException()
     {
-        var manager = new ThreadPoolManager(NewId("start-disposed"));
+        var manager = new ThreadPoolManager(TestIds.New("start-disposed"));
         manager.Dispose();
 
         Assert.Throws<ObjectDisposedException>(() => manager.Start(1));
@@ -87,7 +87,7 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public void Start_WhileRunning_ThrowsInvalidOperationExceptionAndKeepsRunning()
     {
-        using var manager = new ThreadPoolManager(NewId("start-twice"));
+        using var manager = new ThreadPoolManager(TestIds.New("start-twice"));
         manager.Start(2);
 
         var exception = Assert.Throws<InvalidOperationException>(() => manager.Start(3));
@@ -102,7 +102,7 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public void Start_DefaultPrefix_NamesWorkersIdDashNumber()
     {
-        using var manager = new WorkerTrackingManager(NewId("names-default"));
+        using var manager = new WorkerTrackingManager(TestIds.New("names-default"));
 
         manager.Start(3);
 
@@ -113,7 +113,7 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public void Start_ThreadNamePrefix_NamesWorkersPrefixDashNumber()
     {
-        using var manager = new WorkerTrackingManager(NewId("names-prefix"));
+        using var manager = new WorkerTrackingManager(TestIds.New("names-prefix"));
 
         manager.Start(2, threadNamePrefix: "render");
 
@@ -133,7 +133,7 @@ public partial class ThreadPoolManagerTests
     [InlineData(false, true)]
     public void Start_IsBackgroundFlag_WorkRunsWithMatchingIsBackground(bool isBackground, bool useOptions)
     {
-        using var manager = new ThreadPoolManager(NewId("is-background"));
+        using var manager = new ThreadPoolManager(TestIds.New("is-background"));
         if (useOptions)
         {
             manager.Start(new ThreadPoolManagerOptions { MaxWorkers = 2, IsBackground = isBackground });
@@ -160,7 +160,7 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public void Start_Workers_AreDedicatedThreadsNotThreadPoolThreads()
     {
-        using var manager = new ThreadPoolManager(NewId("dedicated"));
+        using var manager = new ThreadPoolManager(TestIds.New("dedicated"));
         manager.Start(2);
 
         var tasks = Enumerable.Range(0, 8).Select(_ => manager.Submit(() => Thread.CurrentThread.IsThreadPoolThread)).ToArray();
@@ -172,7 +172,7 @@ public partial class ThreadPoolManagerTests
     public void OnWorkerStarted_EachWorker_RunsOnceBeforeTakingWork()
     {
         var initialized = new ConcurrentDictionary<Thread, int>();
-        using var manager = new WorkerTrackingManager(NewId("on-worker-started"))
+        using var manager = new WorkerTrackingManager(TestIds.New("on-worker-started"))
         {
             OnStart = () => initialized.AddOrUpdate(Thread.CurrentThread, 1, (_, count) => count + 1),
         };
@@ -195,7 +195,7 @@ public partial class ThreadPoolManagerTests
     [InlineData(-1)]
     public void Start_MaxWorkersBelowOne_ThrowsArgumentOutOfRangeAndStartsNothing(int maxWorkers)
     {
-        using var manager = new WorkerTrackingManager(NewId("bad-max-workers"));
+        using var manager = new WorkerTrackingManager(TestIds.New("bad-max-workers"));
 
         var exception = Assert.Throws<ArgumentOutOfRangeException>(() => manager.Start(maxWorkers));
 

@@ -50,7 +50,7 @@ public partial class ThreadPoolManagerTests
                 var alive = new List<string>();
                 for (var cycle = 0; cycle < Cycles; cycle++)
                 {
-                    var manager = new WorkerTrackingManager(NewId("stop-exits"));
+                    var manager = new WorkerTrackingManager(TestIds.New("stop-exits"));
                     manager.Start(1);
                     manager.Stop(wait: true);
                     alive.AddRange(manager.StartedWorkers.Where(thread => thread.IsAlive).Select(thread => $"{thread.Name} (cycle {cycle})"));
@@ -68,7 +68,7 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public async Task StopAsync_QueuedWork_CompletesAfterDraining()
     {
-        await using var manager = new ThreadPoolManager(NewId("stop-async"));
+        await using var manager = new ThreadPoolManager(TestIds.New("stop-async"));
         manager.Start(1);
         using var gate = new Gate();
         var blocker = gate.HoldWorker(manager);
@@ -88,7 +88,7 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public async Task StopAsync_TokenFiresWhileWorkQueued_PendingCanceledAndRunningWorkStillAwaited()
     {
-        await using var manager = new ThreadPoolManager(NewId("stop-async-token"));
+        await using var manager = new ThreadPoolManager(TestIds.New("stop-async-token"));
         manager.Start(1);
         using var gate = new Gate();
         var running = gate.HoldWorker(manager);
@@ -115,7 +115,7 @@ public partial class ThreadPoolManagerTests
         const int Seed = 20_240_917;
         const int Submitters = 3;
         const int PerSubmitter = 400;
-        using var manager = new ThreadPoolManager(NewId("race"));
+        using var manager = new ThreadPoolManager(TestIds.New("race"));
         manager.Start(2);
         var accepted = new ConcurrentQueue<(Task Task, bool Throws)>();
         var refused = 0;

@@ -24,7 +24,7 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public void Submit_Action_RunsWorkOnPoolWorker()
     {
-        using var manager = new ThreadPoolManager(NewId("submit-action"));
+        using var manager = new ThreadPoolManager(TestIds.New("submit-action"));
         manager.Start(2);
         string? name = null;
 
@@ -36,7 +36,7 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public void Submit_FuncOfT_ReturnsResult()
     {
-        using var manager = new ThreadPoolManager(NewId("submit-func"));
+        using var manager = new ThreadPoolManager(TestIds.New("submit-func"));
         manager.Start(2);
 
         Assert.Equal(42, Bounded.Result(manager.Submit(() => 42), "work"));
@@ -45,7 +45,7 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public void Submit_FuncOfTask_CompletesWhenAsyncWorkDoes()
     {
-        using var manager = new ThreadPoolManager(NewId("submit-async"));
+        using var manager = new ThreadPoolManager(TestIds.New("submit-async"));
         manager.Start(2);
         var done = false;
 
@@ -63,7 +63,7 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public void Submit_FuncOfTaskOfT_ReturnsAsyncResult()
     {
-        using var manager = new ThreadPoolManager(NewId("submit-async-result"));
+        using var manager = new ThreadPoolManager(TestIds.New("submit-async-result"));
         manager.Start(2);
 
         var result = Bounded.Result(
@@ -81,7 +81,7 @@ public partial class ThreadPoolManagerTests
     [MemberData(nameof(AllSubmitKinds))]
     public void Submit_NotRunning_ThrowsInvalidOperationExceptionWithStartHint(SubmitKind kind)
     {
-        using var manager = new ThreadPoolManager(NewId("submit-not-running"));
+        using var manager = new ThreadPoolManager(TestIds.New("submit-not-running"));
         var ran = false;
 
         var beforeStart = ThrowsSync<InvalidOperationException>(() => SubmitAny(manager, kind, () => ran = true));
@@ -101,7 +101,7 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public void Submit_NullWork_ThrowsArgumentNullException()
     {
-        using var manager = new ThreadPoolManager(NewId("submit-null"));
+        using var manager = new ThreadPoolManager(TestIds.New("submit-null"));
         manager.Start(1);
 
         Assert.Equal("work", ThrowsSync<ArgumentNullException>(() => manager.Submit((Action)null!)).ParamName);
@@ -116,7 +116,7 @@ public partial class ThreadPoolManagerTests
     [MemberData(nameof(AllSubmitKinds))]
     public void Submit_WorkThrows_TaskFaultedWithOriginalException(SubmitKind kind)
     {
-        using var manager = new ThreadPoolManager(NewId("submit-throws"));
+        using var manager = new ThreadPoolManager(TestIds.New("submit-throws"));
         manager.Start(1);
         var failure = new InvalidOperationException("planned failure");
 
@@ -130,7 +130,7 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public void Submit_OneWorker_Runs1000ItemsInSubmissionOrder()
     {
-        using var manager = new ThreadPoolManager(NewId("fifo"));
+        using var manager = new ThreadPoolManager(TestIds.New("fifo"));
         manager.Start(1);
         using var gate = new Gate();
         var blocker = gate.HoldWorker(manager);
@@ -157,7 +157,7 @@ public partial class ThreadPoolManagerTests
     [InlineData("caf\u00e9 ")]
     public void Submit_ProtectedPoolMismatchedType_ThrowsUnknownTaskTypeExceptionSynchronously(string? taskType)
     {
-        using var manager = new ThreadPoolManager(NewId("protected"));
+        using var manager = new ThreadPoolManager(TestIds.New("protected"));
         manager.Start(1, taskType: ProtectedType);
         var ran = false;
 
@@ -178,7 +178,7 @@ public partial class ThreadPoolManagerTests
     [MemberData(nameof(AllSubmitKinds))]
     public void Submit_ProtectedPoolMismatchedType_NothingQueuedAndOnlyRejectedCounted(SubmitKind kind)
     {
-        using var manager = new ThreadPoolManager(NewId("protected-nothing-queued"));
+        using var manager = new ThreadPoolManager(TestIds.New("protected-nothing-queued"));
         manager.Start(1, taskType: ProtectedType);
         using var gate = new Gate();
         var blocker = gate.HoldWorker(manager, ProtectedType);
@@ -201,7 +201,7 @@ public partial class ThreadPoolManagerTests
     [MemberData(nameof(AllSubmitKinds))]
     public void Submit_ProtectedPoolMatchingType_RunsWork(SubmitKind kind)
     {
-        using var manager = new ThreadPoolManager(NewId("protected-match"));
+        using var manager = new ThreadPoolManager(TestIds.New("protected-match"));
         manager.Start(1, taskType: ProtectedType);
         var ran = false;
 
@@ -217,7 +217,7 @@ public partial class ThreadPoolManagerTests
     [InlineData("anything")]
     public void Submit_UnprotectedPool_AcceptsAnyTaskType(string? taskType)
     {
-        using var manager = new ThreadPoolManager(NewId("unprotected"));
+        using var manager = new ThreadPoolManager(TestIds.New("unprotected"));
         manager.Start(1);
 
         Assert.Null(manager.TaskType);
@@ -231,7 +231,7 @@ public partial class ThreadPoolManagerTests
     [InlineData("tea")]
     public void GetScheduler_ProtectedPoolMismatchedType_ThrowsUnknownTaskTypeException(string? taskType)
     {
-        using var manager = new ThreadPoolManager(NewId("scheduler-mismatch"));
+        using var manager = new ThreadPoolManager(TestIds.New("scheduler-mismatch"));
         manager.Start(1, taskType: ProtectedType);
 
         var exception = Assert.Throws<UnknownTaskTypeException>(() => manager.GetScheduler(taskType));
@@ -243,7 +243,7 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public void GetScheduler_NotRunning_ThrowsInvalidOperationException()
     {
-        using var manager = new ThreadPoolManager(NewId("scheduler-not-running"));
+        using var manager = new ThreadPoolManager(TestIds.New("scheduler-not-running"));
 
         Assert.Throws<InvalidOperationException>(() => manager.GetScheduler());
     }
@@ -251,7 +251,7 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public void GetScheduler_MatchingType_RunsTasksAndTheirContinuationsOnWorkersWithoutCheckingAgain()
     {
-        using var manager = new ThreadPoolManager(NewId("scheduler"));
+        using var manager = new ThreadPoolManager(TestIds.New("scheduler"));
         manager.Start(2, taskType: ProtectedType);
 
         var scheduler = manager.GetScheduler(ProtectedType);
@@ -277,7 +277,7 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public void Submit_AsyncWork_StartsOnWorkerResumesOnPoolWorkersAndCompletesWithIt()
     {
-        using var manager = new ThreadPoolManager(NewId("async-resume"));
+        using var manager = new ThreadPoolManager(TestIds.New("async-resume"));
         manager.Start(2);
         var outside = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var started = new Gate();
@@ -310,7 +310,7 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public void Submit_OneWorkerPool_ActsAsEventLoopThatSyncCodeCanBlockOn()
     {
-        using var manager = new ThreadPoolManager(NewId("event-loop"));
+        using var manager = new ThreadPoolManager(TestIds.New("event-loop"));
         manager.Start(1);
         var steps = new ConcurrentQueue<string>();
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -342,7 +342,7 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public void Submit_AsyncWorkWithConfigureAwaitFalse_LeavesThePool()
     {
-        using var manager = new ThreadPoolManager(NewId("configure-await-false"));
+        using var manager = new ThreadPoolManager(TestIds.New("configure-await-false"));
         manager.Start(1);
         var outside = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var started = new Gate();
@@ -373,7 +373,7 @@ public partial class ThreadPoolManagerTests
     [InlineData(2, BlockingWait.GetAwaiterGetResult)]
     public void Submit_NestedWaitOnSaturatedPool_Completes(int workers, BlockingWait how)
     {
-        var manager = new ThreadPoolManager(NewId("nested-wait"));
+        var manager = new ThreadPoolManager(TestIds.New("nested-wait"));
         // Background, and stopped without waiting: if the deadlock this guards against happens, the test fails
         // instead of hanging the test host.
         manager.Start(workers, isBackground: true);
@@ -417,7 +417,7 @@ public partial class ThreadPoolManagerTests
     [InlineData("Wait(CancellationToken.None)")]
     public void Submit_NestedUntimedNonCancelableWaitOnTheOnlyWorker_RunsTheItemInline(string how)
     {
-        var manager = new ThreadPoolManager(NewId("nested-untimed"));
+        var manager = new ThreadPoolManager(TestIds.New("nested-untimed"));
         manager.Start(1, isBackground: true);
         try
         {
@@ -452,7 +452,7 @@ public partial class ThreadPoolManagerTests
     [InlineData("cancelable")]
     public void Submit_NestedTimedOrCancelableWaitOnTheOnlyWorker_DoesNotRunTheItemInline(string how)
     {
-        using var manager = new ThreadPoolManager(NewId("nested-timed"));
+        using var manager = new ThreadPoolManager(TestIds.New("nested-timed"));
         manager.Start(1);
         Task<Thread>? inner = null;
 
@@ -487,9 +487,9 @@ public partial class ThreadPoolManagerTests
     [Fact]
     public void Submit_WorkerOfAnUnrelatedPoolWaitingOnAQueuedItem_WaitsInsteadOfRunningItInline()
     {
-        using var busy = new ThreadPoolManager(NewId("nested-unrelated-busy"));
+        using var busy = new ThreadPoolManager(TestIds.New("nested-unrelated-busy"));
         busy.Start(1);
-        using var other = new ThreadPoolManager(NewId("nested-unrelated-other"));
+        using var other = new ThreadPoolManager(TestIds.New("nested-unrelated-other"));
         other.Start(1);
         using var gate = new Gate();
         var blocker = gate.HoldWorker(busy);
@@ -508,7 +508,7 @@ public partial class ThreadPoolManagerTests
     public void LogExceptions_AsyncWorkThrowsAfterAwait_LoggedOnce()
     {
         using var logger = new RecordingLogger();
-        using var manager = new ThreadPoolManager(NewId("log-async"));
+        using var manager = new ThreadPoolManager(TestIds.New("log-async"));
         manager.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, LoggerFactory = logger });
         var failure = new InvalidOperationException("planned");
 
@@ -529,7 +529,7 @@ public partial class ThreadPoolManagerTests
     public void LogExceptions_FaultRunInlineByNestedWait_LoggedAndCountedOnce()
     {
         using var logger = new RecordingLogger();
-        var manager = new ThreadPoolManager(NewId("log-inline"));
+        var manager = new ThreadPoolManager(TestIds.New("log-inline"));
         // Background, stopped without waiting on failure: a nested-wait deadlock must fail the test, not hang it.
         manager.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, LoggerFactory = logger, IsBackground = true });
         try

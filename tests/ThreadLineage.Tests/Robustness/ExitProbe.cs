@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Reflection;
 using System.Text;
+using Xunit.Abstractions;
 
 namespace ThreadLineage.Tests.Robustness;
 
@@ -12,6 +13,14 @@ internal static class ExitProbe
 {
     /// <summary>How long a probe may run: generous, a probe normally ends in well under a second.</summary>
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    /// <summary>Runs <paramref name="scenario"/> and writes what the probe printed, and how it ended, to the test's output.</summary>
+    public static ProbeResult Run(string scenario, ITestOutputHelper output)
+    {
+        var result = Run(scenario);
+        output.WriteLine(result.ToString());
+        return result;
+    }
 
     public static ProbeResult Run(string scenario)
     {
