@@ -20,7 +20,17 @@ public class ThreadPoolManagerOptionsTests
         nameof(ThreadPoolManagerOptions.WorkerStopping),
     ];
 
-    private static int s_nextId;
+    // The options a dedicated pool validates, in property order: every one of them is wrong in EveryDedicatedOptionInvalid.
+    private static readonly string[] s_dedicatedOptions =
+    [
+        nameof(ThreadPoolManagerOptions.MaxWorkers),
+        nameof(ThreadPoolManagerOptions.MinWorkers),
+        nameof(ThreadPoolManagerOptions.IdleTimeout),
+        nameof(ThreadPoolManagerOptions.QueueCapacity),
+        nameof(ThreadPoolManagerOptions.QueueFullMode),
+        nameof(ThreadPoolManagerOptions.TaskType),
+        nameof(ThreadPoolManagerOptions.ThreadNamePrefix),
+    ];
 
     [Fact]
     public void Constructor_Defaults_AreTheDocumentedValues()
@@ -46,7 +56,7 @@ public class ThreadPoolManagerOptionsTests
     [Fact]
     public void Start_DefaultOptions_StartsProcessorCountWorkersNamedAfterId()
     {
-        using var manager = new ThreadPoolManager(NewId("defaults"));
+        using var manager = new ThreadPoolManager(TestIds.New("defaults"));
 
         manager.Start(new ThreadPoolManagerOptions());
 
@@ -60,22 +70,12 @@ public class ThreadPoolManagerOptionsTests
     [Fact]
     public void Start_WithEveryOptionWrong_ThrowsOneArgumentExceptionListingAllAndStartsNothing()
     {
-        using var manager = new WorkerTrackingManager(NewId("every-option-wrong"));
-        var options = new ThreadPoolManagerOptions
-        {
-            MaxWorkers = 0,
-            MinWorkers = -1,
-            IdleTimeout = TimeSpan.Zero,
-            QueueCapacity = 0,
-            QueueFullMode = (QueueFullMode)42,
-            TaskType = "",
-            ThreadNamePrefix = "   ",
-        };
+        using var manager = new WorkerTrackingManager(TestIds.New("every-option-wrong"));
 
-        var error = Assert.Throws<ArgumentException>(() => manager.Start(options));
+        var error = Assert.Throws<ArgumentException>(() => manager.Start(EveryDedicatedOptionInvalid()));
 
         Assert.Equal("options", error.ParamName);
-        foreach (var property in new[] { manager.Id, "MaxWorkers", "MinWorkers", "IdleTimeout", "QueueCapacity", "QueueFullMode", "TaskType", "ThreadNamePrefix" })
+        foreach (var property in s_dedicatedOptions.Prepend(manager.Id))
         {
             Assert.Contains(property, error.Message, StringComparison.Ordinal);
         }
@@ -95,7 +95,7 @@ public class ThreadPoolManagerOptionsTests
     [InlineData(-3)]
     public void Start_MaxWorkersBelowOne_ThrowsArgumentExceptionNamingIt(int maxWorkers)
     {
-        using var manager = new ThreadPoolManager(NewId("max-workers"));
+        using var manager = new ThreadPoolManager(TestIds.New("max-workers"));
 
         var exception = Assert.ThrowsAny<ArgumentException>(() => manager.Start(new ThreadPoolManagerOptions { MaxWorkers = maxWorkers }));
 
@@ -106,7 +106,7 @@ public class ThreadPoolManagerOptionsTests
     [Fact]
     public void Start_NullOptions_ThrowsArgumentNullException()
     {
-        using var manager = new ThreadPoolManager(NewId("null"));
+        using var manager = new ThreadPoolManager(TestIds.New("null"));
 
         var exception = Assert.Throws<ArgumentNullException>(() => manager.Start(null!));
 
@@ -118,7 +118,7 @@ public class ThreadPoolManagerOptionsTests
     [Fact]
     public void Start_OptionsChangedAfterStart_RunningPoolUnaffected()
     {
-        using var manager = new ThreadPoolManager(NewId("copied"));
+        using var manager = new ThreadPoolManager(TestIds.New("copied"));
         var options = new ThreadPoolManagerOptions { MaxWorkers = 2, TaskType = "render", ThreadNamePrefix = "before" };
         manager.Start(options);
 
@@ -140,8 +140,8 @@ public class ThreadPoolManagerOptionsTests
     public void Start_SameOptionsForTwoManagers_EachGetsItsOwnSettings()
     {
         var options = new ThreadPoolManagerOptions { MaxWorkers = 1, TaskType = "shared" };
-        using var first = new ThreadPoolManager(NewId("shared-a"));
-        using var second = new ThreadPoolManager(NewId("shared-b"));
+        using var first = new ThreadPoolManager(TestIds.New("shared-a"));
+        using var second = new ThreadPoolManager(TestIds.New("shared-b"));
 
         first.Start(options);
         options.MaxWorkers = 2;
@@ -167,33 +167,12 @@ public class ThreadPoolManagerOptionsTests
     [Fact]
     public void Validate_EveryDedicatedOptionInvalid_ReturnsOneProblemPerOption_InPropertyOrder_EachNamingIt()
     {
-        var options = new ThreadPoolManagerOptions
-        {
-            MaxWorkers = 0,
-            MinWorkers = -1,
-            IdleTimeout = TimeSpan.Zero,
-            QueueCapacity = 0,
-            QueueFullMode = (QueueFullMode)7,
-            TaskType = string.Empty,
-            ThreadNamePrefix = " ",
-        };
+        var problems = EveryDedicatedOptionInvalid().Validate();
 
-        var problems = options.Validate();
-
-        string[] names =
-        [
-            nameof(ThreadPoolManagerOptions.MaxWorkers),
-            nameof(ThreadPoolManagerOptions.MinWorkers),
-            nameof(ThreadPoolManagerOptions.IdleTimeout),
-            nameof(ThreadPoolManagerOptions.QueueCapacity),
-            nameof(ThreadPoolManagerOptions.QueueFullMode),
-            nameof(ThreadPoolManagerOptions.TaskType),
-            nameof(ThreadPoolManagerOptions.ThreadNamePrefix),
-        ];
-        Assert.Equal(names.Length, problems.Count);
-        for (var i = 0; i < names.Length; i++)
+        Assert.Equal(s_dedicatedOptions.Length, problems.Count);
+        for (var i = 0; i < s_dedicatedOptions.Length; i++)
         {
-            Assert.StartsWith(names[i] + " ", problems[i], StringComparison.Ordinal);
+            Assert.StartsWith(s_dedicatedOptions[i] + " ", problems[i], StringComparison.Ordinal);
         }
     }
 
@@ -236,7 +215,7 @@ public class ThreadPoolManagerOptionsTests
     public void Validate_IsEmptyExactlyWhenStartAcceptsTheOptions_OverManyCombinations()
     {
         using var scope = Lineage.BeginScope("validate-table");
-        var hostId = NewId("validate-host");
+        var hostId = TestIds.New("validate-host");
         Lineage.CreateManager(hostId).Start(2);
         var variations = Variations(hostId);
         var combinations = new List<(string Name, Action<ThreadPoolManagerOptions> Apply)>();
@@ -264,7 +243,7 @@ public class ThreadPoolManagerOptionsTests
             var options = new ThreadPoolManagerOptions { MaxWorkers = 1 };
             apply(options);
             var problems = options.Validate();
-            using var manager = new ThreadPoolManager(NewId("validate"));
+            using var manager = new ThreadPoolManager(TestIds.New("validate"));
             try
             {
                 manager.Start(options);
@@ -294,6 +273,18 @@ public class ThreadPoolManagerOptionsTests
         Assert.True(mismatches.Count == 0, string.Join(Environment.NewLine, mismatches));
         Assert.InRange(accepted, 1, combinations.Count - 1);
     }
+
+    /// <summary>Options with each of <see cref="s_dedicatedOptions"/> set to a value that <c>Start</c> refuses.</summary>
+    private static ThreadPoolManagerOptions EveryDedicatedOptionInvalid() => new()
+    {
+        MaxWorkers = 0,
+        MinWorkers = -1,
+        IdleTimeout = TimeSpan.Zero,
+        QueueCapacity = 0,
+        QueueFullMode = (QueueFullMode)42,
+        TaskType = string.Empty,
+        ThreadNamePrefix = "   ",
+    };
 
     private static void SetThreadSetting(ThreadPoolManagerOptions options, string name)
     {
@@ -338,6 +329,4 @@ public class ThreadPoolManagerOptionsTests
         Add<Action<ThreadPoolManager>?>(nameof(ThreadPoolManagerOptions.WorkerStopping), [static _ => { }], static (o, v) => o.WorkerStopping = v);
         return variations;
     }
-
-    private static string NewId(string name) => $"pool-options-{name}-{Interlocked.Increment(ref s_nextId)}";
 }
