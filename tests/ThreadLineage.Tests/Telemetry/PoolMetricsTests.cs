@@ -28,7 +28,7 @@ public sealed class PoolMetricsTests : IDisposable
     [Fact]
     public void CompletedCounter_AgreesWithStatistics_ByOutcome()
     {
-        var id = $"metrics-{Guid.NewGuid():N}";
+        var id = TestIds.New("metrics");
         using var manager = new ThreadPoolManager(id);
         manager.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, TaskType = "render", LogExceptions = false });
         using var gate = new ManualResetEventSlim();
@@ -41,15 +41,8 @@ public sealed class PoolMetricsTests : IDisposable
         gate.Set();
         manager.Stop();
 
+        AssertCountersAgreeWithStatistics(manager);
         var statistics = manager.GetStatistics();
-        var counts = _measurements
-            .Where(m => m.Instrument == "threadlineage.pool.work_item.count" && (string?)m.Tags["threadlineage.pool.id"] == id)
-            .GroupBy(m => (string)m.Tags["threadlineage.work_item.outcome"]!)
-            .ToDictionary(g => g.Key, g => g.Sum(m => m.Value));
-
-        Assert.Equal(statistics.Completed, counts.GetValueOrDefault("ok"));
-        Assert.Equal(statistics.Faulted, counts.GetValueOrDefault("faulted"));
-        Assert.Equal(statistics.Canceled, counts.GetValueOrDefault("canceled"));
         Assert.Equal(2, statistics.Completed);
         Assert.Equal(1, statistics.Faulted);
         Assert.Equal(1, statistics.Canceled);
@@ -62,7 +55,7 @@ public sealed class PoolMetricsTests : IDisposable
     [Fact]
     public void Histograms_RecordQueueWaitAndRunTimeInSeconds()
     {
-        var id = $"metrics-{Guid.NewGuid():N}";
+        var id = TestIds.New("metrics");
         using var manager = new ThreadPoolManager(id);
         manager.Start(1);
         Bounded.Wait(manager.Submit(() => Thread.SpinWait(1000)), "work");
@@ -79,7 +72,7 @@ public sealed class PoolMetricsTests : IDisposable
     [Fact]
     public void ObservableInstruments_ReportQueueLengthAndWorkers()
     {
-        var id = $"metrics-{Guid.NewGuid():N}";
+        var id = TestIds.New("metrics");
         using var manager = new ThreadPoolManager(id);
         manager.Start(2);
         using var gate = new ManualResetEventSlim();
@@ -97,12 +90,23 @@ public sealed class PoolMetricsTests : IDisposable
         gate.Set();
     }
 
-    [Fact]
-    public void ObservableInstruments_StoppingPool_ReportItsQueueAndBusyWorkersUntilItDrains_ThenNothing()
+    /// <summary>
+    /// A stopping pool, or a stopping borrower of a host of two workers, is no longer running, but its queue and its
+    /// busy worker (a borrower's: its item running on a host thread, with no thread of its own) are still there and
+    /// still reported; once it has drained and its workers are gone, nothing is reported for it, and the host's threads still are.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ObservableInstruments_StoppingPoolOrBorrower_ReportItsQueueAndBusyWorkersUntilItDrains_ThenNothing(bool borrower)
     {
-        var id = TestIds.New("metrics-draining");
-        using var manager = new ThreadPoolManager(id);
-        manager.Start(1);
+        using var scope = Lineage.BeginScope("metrics-draining");
+        var hostId = TestIds.New("metrics-host");
+        Lineage.CreateManager(hostId).Start(2);
+        var id = TestIds.New(borrower ? "metrics-borrower" : "metrics-draining");
+        var manager = Lineage.CreateManager(id);
+        manager.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, WorkersFrom = borrower ? hostId : null });
+        var ownThreads = borrower ? 0 : 1;
         using var gate = new Gate();
         var blocker = gate.HoldWorker(manager);
         var queued = Enumerable.Range(0, 3).Select(_ => manager.Submit(static () => { })).ToArray();
@@ -110,13 +114,13 @@ public sealed class PoolMetricsTests : IDisposable
         manager.Stop(wait: false);
         _listener.RecordObservableInstruments();
 
-        // Stopping: no longer running, but its queue and its busy worker are still there, and still reported.
         Assert.False(manager.IsRunning);
         Assert.Equal(3, Values("threadlineage.pool.queue.length", id).Single());
         Assert.Equal(1, Values("threadlineage.pool.thread.busy", id).Single());
-        Assert.Equal(1, Values("threadlineage.pool.thread.count", id).Single());
+        Assert.Equal(ownThreads, Values("threadlineage.pool.thread.count", id).Single());
+        Assert.Equal(2, Values("threadlineage.pool.thread.count", hostId).Single());
         var statistics = manager.GetStatistics();
-        Assert.Equal((1, 1, 3), (statistics.Workers, statistics.BusyWorkers, statistics.QueuedItems));
+        Assert.Equal((ownThreads, 1, 3), (statistics.Workers, statistics.BusyWorkers, statistics.QueuedItems));
 
         gate.Open();
         Bounded.Stop(manager);
@@ -124,47 +128,11 @@ public sealed class PoolMetricsTests : IDisposable
         _measurements.Clear();
         _listener.RecordObservableInstruments();
 
-        // Drained and its workers gone: nothing left to report.
         Assert.Empty(Values("threadlineage.pool.queue.length", id));
         Assert.Empty(Values("threadlineage.pool.thread.busy", id));
         Assert.Empty(Values("threadlineage.pool.thread.count", id));
+        Assert.Equal(2, Values("threadlineage.pool.thread.count", hostId).Single());
         Assert.Equal(4, manager.GetStatistics().Completed);
-    }
-
-    [Fact]
-    public void ObservableInstruments_StoppingBorrower_ReportItsQueueAndRunningItemsUntilItDrains_ThenNothing()
-    {
-        using var scope = Lineage.BeginScope("metrics-borrower-draining");
-        var hostId = TestIds.New("metrics-host");
-        var host = Lineage.CreateManager(hostId);
-        host.Start(2);
-        var borrowerId = TestIds.New("metrics-borrower");
-        var borrower = Lineage.CreateManager(borrowerId);
-        borrower.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, WorkersFrom = hostId });
-        using var gate = new Gate();
-        var blocker = gate.HoldWorker(borrower);
-        var queued = Enumerable.Range(0, 3).Select(_ => borrower.Submit(static () => { })).ToArray();
-
-        borrower.Stop(wait: false);
-        _listener.RecordObservableInstruments();
-
-        // No thread of its own; its one item running on a host thread; three waiting.
-        Assert.Equal(3, Values("threadlineage.pool.queue.length", borrowerId).Single());
-        Assert.Equal(1, Values("threadlineage.pool.thread.busy", borrowerId).Single());
-        Assert.Equal(0, Values("threadlineage.pool.thread.count", borrowerId).Single());
-        Assert.Equal(2, Values("threadlineage.pool.thread.count", hostId).Single());
-        var statistics = borrower.GetStatistics();
-        Assert.Equal((0, 1, 3), (statistics.Workers, statistics.BusyWorkers, statistics.QueuedItems));
-
-        gate.Open();
-        Bounded.Stop(borrower);
-        Bounded.Wait(Task.WhenAll(queued.Append(blocker)), "the drained items");
-        _measurements.Clear();
-        _listener.RecordObservableInstruments();
-
-        Assert.Empty(Values("threadlineage.pool.queue.length", borrowerId));
-        Assert.Empty(Values("threadlineage.pool.thread.busy", borrowerId));
-        Assert.Equal(2, Values("threadlineage.pool.thread.count", hostId).Single());
     }
 
     [Fact]
@@ -199,18 +167,8 @@ public sealed class PoolMetricsTests : IDisposable
 
         Bounded.Stop(host);
 
-        foreach (var manager in new[] { borrower, host })
-        {
-            var statistics = manager.GetStatistics();
-            var counts = _measurements
-                .Where(m => m.Instrument == "threadlineage.pool.work_item.count" && (string?)m.Tags["threadlineage.pool.id"] == manager.Id)
-                .GroupBy(m => (string)m.Tags["threadlineage.work_item.outcome"]!)
-                .ToDictionary(g => g.Key, g => g.Sum(m => m.Value));
-            Assert.Equal(statistics.Completed, counts.GetValueOrDefault("ok"));
-            Assert.Equal(statistics.Faulted, counts.GetValueOrDefault("faulted"));
-            Assert.Equal(statistics.Canceled, counts.GetValueOrDefault("canceled"));
-        }
-
+        AssertCountersAgreeWithStatistics(borrower);
+        AssertCountersAgreeWithStatistics(host);
         Assert.Equal((3L, 1L, 1L), (borrower.GetStatistics().Completed, borrower.GetStatistics().Faulted, borrower.GetStatistics().Canceled));
         Assert.Equal(1, host.GetStatistics().Completed);
 
@@ -240,7 +198,7 @@ public sealed class PoolMetricsTests : IDisposable
             },
         };
         listener.Start();
-        using var manager = new ThreadPoolManager($"metrics-{Guid.NewGuid():N}");
+        using var manager = new ThreadPoolManager(TestIds.New("metrics"));
 
         Assert.Equal("s", instruments["threadlineage.pool.work_item.queue_wait"]);
         Assert.Equal("s", instruments["threadlineage.pool.work_item.duration"]);
@@ -248,6 +206,19 @@ public sealed class PoolMetricsTests : IDisposable
         Assert.Equal("{work_item}", instruments["threadlineage.pool.queue.length"]);
         Assert.Equal("{thread}", instruments["threadlineage.pool.thread.count"]);
         Assert.Equal("{thread}", instruments["threadlineage.pool.thread.busy"]);
+    }
+
+    /// <summary>The work_item.count counter of <paramref name="manager"/>, summed by outcome, equals its statistics' outcome counters.</summary>
+    private void AssertCountersAgreeWithStatistics(ThreadPoolManager manager)
+    {
+        var statistics = manager.GetStatistics();
+        var counts = _measurements
+            .Where(m => m.Instrument == "threadlineage.pool.work_item.count" && (string?)m.Tags["threadlineage.pool.id"] == manager.Id)
+            .GroupBy(m => (string)m.Tags["threadlineage.work_item.outcome"]!)
+            .ToDictionary(g => g.Key, g => g.Sum(m => m.Value));
+        Assert.Equal(statistics.Completed, counts.GetValueOrDefault("ok"));
+        Assert.Equal(statistics.Faulted, counts.GetValueOrDefault("faulted"));
+        Assert.Equal(statistics.Canceled, counts.GetValueOrDefault("canceled"));
     }
 
     private List<double> Values(string instrument, string id) =>
