@@ -20,7 +20,7 @@ public class WorkerWakeUpTests
         {
             using var manager = new ThreadPoolManager(TestIds.New("wake-fresh"));
             manager.Start(2);
-            AssertPairMeets(manager, pair);
+            AssertItemsMeet(manager, 2, $"pair {pair}");
         }
     }
 
@@ -32,7 +32,7 @@ public class WorkerWakeUpTests
         manager.Start(2);
         for (var pair = 0; pair < 40_000; pair++)
         {
-            AssertPairMeets(manager, pair);
+            AssertItemsMeet(manager, 2, $"pair {pair}");
         }
     }
 
@@ -44,24 +44,21 @@ public class WorkerWakeUpTests
         manager.Start(4);
         for (var burst = 0; burst < 5_000; burst++)
         {
-            using var barrier = new Barrier(4);
-            var items = new Task<bool>[4];
-            for (var i = 0; i < items.Length; i++)
-            {
-                items[i] = manager.Submit(() => barrier.SignalAndWait(s_meetTimeout));
-            }
-
-            Bounded.Wait(Task.WhenAll(items), $"burst {burst}");
-            Assert.True(items.All(static item => item.Result), $"burst {burst}: the four items did not all run at once (a worker stayed parked while work was queued).");
+            AssertItemsMeet(manager, 4, $"burst {burst}");
         }
     }
 
-    private static void AssertPairMeets(ThreadPoolManager manager, int pair)
+    /// <summary>Submits <paramref name="count"/> items that wait for each other at a barrier, and asserts that they all met there.</summary>
+    private static void AssertItemsMeet(ThreadPoolManager manager, int count, string what)
     {
-        using var barrier = new Barrier(2);
-        var first = manager.Submit(() => barrier.SignalAndWait(s_meetTimeout));
-        var second = manager.Submit(() => barrier.SignalAndWait(s_meetTimeout));
-        Bounded.Wait(Task.WhenAll(first, second), $"pair {pair}");
-        Assert.True(first.Result && second.Result, $"pair {pair}: the two items ran one after the other (a worker stayed parked while work was queued).");
+        using var barrier = new Barrier(count);
+        var items = new Task<bool>[count];
+        for (var i = 0; i < items.Length; i++)
+        {
+            items[i] = manager.Submit(() => barrier.SignalAndWait(s_meetTimeout));
+        }
+
+        Bounded.Wait(Task.WhenAll(items), what);
+        Assert.True(items.All(static item => item.Result), $"{what}: the {count} items did not all run at once (a worker stayed parked while work was queued).");
     }
 }
