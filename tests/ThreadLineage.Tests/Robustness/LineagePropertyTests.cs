@@ -147,31 +147,22 @@ public sealed class LineagePropertyTests(ITestOutputHelper output) : IDisposable
 
         private void RunSync(Flow flow, FlowState state, IReadOnlyList<(int Child, int SpawnStep)> path, bool onPoolWorker)
         {
-            var scopes = new Stack<(LineageScope Actual, ModelNode Node, ModelNode Previous, ModelNode? PreviousOwned)>();
-            var step = 0;
-            foreach (var op in Flatten(flow.Ops))
+            var scopes = new ScopeStack();
+            foreach (var (op, step) in Steps(flow))
             {
-                step++;
-                switch (op)
+                if (op is Spawn spawn)
                 {
-                    case BeginScopeOp:
-                        state = BeginScope(state, scopes);
-                        break;
-                    case EndScopeOp:
-                        state = EndScope(state, scopes, path, step);
-                        break;
-                    case Spawn spawn:
-                        var children = new Task[spawn.Children.Length];
-                        for (var i = 0; i < children.Length; i++)
-                        {
-                            children[i] = Start(spawn.Children[i], state, [.. path, (i, step)]);
-                        }
+                    var children = new Task[spawn.Children.Length];
+                    for (var i = 0; i < children.Length; i++)
+                    {
+                        children[i] = Start(spawn.Children[i], state, [.. path, (i, step)]);
+                    }
 
-                        Join(children, [.. spawn.Children.Select(static c => c.Kind is Kind.PoolItem or Kind.PoolAsyncItem)], onPoolWorker);
-                        break;
-                    default:
-                        state = Step(op, state, path, step);
-                        break;
+                    Join(children, [.. spawn.Children.Select(static c => c.Kind is Kind.PoolItem or Kind.PoolAsyncItem)], onPoolWorker);
+                }
+                else
+                {
+                    state = RunScopeOrStep(op, state, scopes, path, step);
                 }
             }
         }
@@ -180,11 +171,9 @@ public sealed class LineagePropertyTests(ITestOutputHelper output) : IDisposable
         // context switch), which would make the model's "an await drops ownership" depend on timing.
         private async Task RunAsync(Flow flow, FlowState state, IReadOnlyList<(int Child, int SpawnStep)> path)
         {
-            var scopes = new Stack<(LineageScope Actual, ModelNode Node, ModelNode Previous, ModelNode? PreviousOwned)>();
-            var step = 0;
-            foreach (var op in Flatten(flow.Ops))
+            var scopes = new ScopeStack();
+            foreach (var (op, step) in Steps(flow))
             {
-                step++;
                 switch (op)
                 {
                     case Await:
@@ -192,27 +181,32 @@ public sealed class LineagePropertyTests(ITestOutputHelper output) : IDisposable
                         // A real context switch: the flow owns nothing until it attaches again.
                         state = state with { Owned = null };
                         break;
-                    case BeginScopeOp:
-                        state = BeginScope(state, scopes);
-                        break;
-                    case EndScopeOp:
-                        state = EndScope(state, scopes, path, step);
-                        break;
                     case Spawn spawn:
-                        var spawnStep = step;
                         var parent = state;
-                        var children = spawn.Children.Select((c, i) => Start(c, parent, [.. path, (i, spawnStep)])).ToArray();
+                        var children = spawn.Children.Select((c, i) => Start(c, parent, [.. path, (i, step)])).ToArray();
                         await Task.WhenAll(children).WaitAsync(Bounded.Timeout);
                         // Whether that await switched depends on timing; one more yield always does.
                         await Task.Yield();
                         state = state with { Owned = null };
                         break;
                     default:
-                        state = Step(op, state, path, step);
+                        state = RunScopeOrStep(op, state, scopes, path, step);
                         break;
                 }
             }
         }
+
+        /// <summary>The ops of <paramref name="flow"/>, its scopes flattened into begin and end ops, each with its step number (from 1).</summary>
+        private static IEnumerable<(Op Op, int Step)> Steps(Flow flow) => Flatten(flow.Ops).Select(static (op, i) => (op, i + 1));
+
+        /// <summary>Runs an op that sync and async flows run alike: a scope's begin or end, or a step (attach, check).</summary>
+        private FlowState RunScopeOrStep(Op op, FlowState state, ScopeStack scopes, IReadOnlyList<(int Child, int SpawnStep)> path, int step) =>
+            op switch
+            {
+                BeginScopeOp => BeginScope(state, scopes),
+                EndScopeOp => EndScope(state, scopes, path, step),
+                _ => Step(op, state, path, step),
+            };
 
         private static IEnumerable<Op> Flatten(Op[] ops)
         {
@@ -235,7 +229,7 @@ public sealed class LineagePropertyTests(ITestOutputHelper output) : IDisposable
             }
         }
 
-        private static FlowState BeginScope(FlowState state, Stack<(LineageScope Actual, ModelNode Node, ModelNode Previous, ModelNode? PreviousOwned)> scopes)
+        private static FlowState BeginScope(FlowState state, ScopeStack scopes)
         {
             var actual = Lineage.BeginScope();
             var node = new ModelNode(state.Current, actual.Node);
@@ -245,7 +239,7 @@ public sealed class LineagePropertyTests(ITestOutputHelper output) : IDisposable
 
         private FlowState EndScope(
             FlowState state,
-            Stack<(LineageScope Actual, ModelNode Node, ModelNode Previous, ModelNode? PreviousOwned)> scopes,
+            ScopeStack scopes,
             IReadOnlyList<(int Child, int SpawnStep)> path,
             int step)
         {
@@ -397,6 +391,9 @@ public sealed class LineagePropertyTests(ITestOutputHelper output) : IDisposable
 
     /// <summary>What a flow sees (<see cref="Current"/>) and the node it owns, if any.</summary>
     private sealed record FlowState(ModelNode Current, ModelNode? Owned);
+
+    /// <summary>A flow's open scopes: each with its model node and what the flow saw and owned before it began.</summary>
+    private sealed class ScopeStack : Stack<(LineageScope Actual, ModelNode Node, ModelNode Previous, ModelNode? PreviousOwned)>;
 
     private abstract record Op;
 
