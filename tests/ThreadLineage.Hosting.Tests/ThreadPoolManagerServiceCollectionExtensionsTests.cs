@@ -22,7 +22,7 @@ public class ThreadPoolManagerServiceCollectionExtensionsTests
         });
         using var host = builder.Build();
 
-        var manager = host.Services.GetRequiredKeyedService<ThreadPoolManager>(name);
+        var manager = host.Manager(name);
         Assert.Equal(name, manager.Id);
         Assert.Same(Lineage.Root, manager.Owner);
         Assert.True(Lineage.Root.TryGetManager(name, out var onRoot));
@@ -61,7 +61,7 @@ public class ThreadPoolManagerServiceCollectionExtensionsTests
         builder.Configuration.AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json)));
         builder.Services.AddThreadPoolManager(name, builder.Configuration.GetSection($"ThreadPools:{name}"));
         using var host = builder.Build();
-        var manager = host.Services.GetRequiredKeyedService<ThreadPoolManager>(name);
+        var manager = host.Manager(name);
 
         await host.StartBoundedAsync();
 
@@ -109,7 +109,7 @@ public class ThreadPoolManagerServiceCollectionExtensionsTests
         ]);
         builder.Services.AddThreadPoolManager(name, builder.Configuration.GetSection($"ThreadPools:{name}"));
         using var host = builder.Build();
-        var manager = host.Services.GetRequiredKeyedService<ThreadPoolManager>(name);
+        var manager = host.Manager(name);
 
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(Bounded.Token()));
 
@@ -131,12 +131,11 @@ public class ThreadPoolManagerServiceCollectionExtensionsTests
         using var host = builder.Build();
 
         // A validation failure, so that it is reported together with every other manager's problems.
-        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(Bounded.Token()));
+        var failure = await host.StartRefusedForAsync(name);
 
-        Assert.Equal(name, error.OptionsName);
-        Assert.StartsWith($"Thread pool manager '{name}': ", error.Message, StringComparison.Ordinal);
-        Assert.Contains("MaxWorker", error.Message, StringComparison.Ordinal);
-        Assert.False(host.Services.GetRequiredKeyedService<ThreadPoolManager>(name).IsRunning);
+        Assert.StartsWith($"Thread pool manager '{name}': ", failure, StringComparison.Ordinal);
+        Assert.Contains("MaxWorker", failure, StringComparison.Ordinal);
+        Assert.False(host.Manager(name).IsRunning);
     }
 
     [Fact]
@@ -148,11 +147,11 @@ public class ThreadPoolManagerServiceCollectionExtensionsTests
         builder.Services.AddThreadPoolManager(name, builder.Configuration.GetSection($"ThreadPools:{name}"));
         using var host = builder.Build();
 
-        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(Bounded.Token()));
+        var failure = await host.StartRefusedForAsync(name);
 
-        Assert.StartsWith($"Thread pool manager '{name}': ", error.Message, StringComparison.Ordinal);
-        Assert.Contains("MaxWorkers", error.Message, StringComparison.Ordinal);
-        Assert.False(host.Services.GetRequiredKeyedService<ThreadPoolManager>(name).IsRunning);
+        Assert.StartsWith($"Thread pool manager '{name}': ", failure, StringComparison.Ordinal);
+        Assert.Contains("MaxWorkers", failure, StringComparison.Ordinal);
+        Assert.False(host.Manager(name).IsRunning);
     }
 
     [Fact]
@@ -165,10 +164,10 @@ public class ThreadPoolManagerServiceCollectionExtensionsTests
             .Validate(o => o.MaxWorkers <= 8, "MaxWorkers must be at most 8 in this application.");
         using var host = builder.Build();
 
-        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(Bounded.Token()));
+        var failure = await host.StartRefusedForAsync(name);
 
-        Assert.Contains($"Thread pool manager '{name}': MaxWorkers must be at most 8", error.Message, StringComparison.Ordinal);
-        Assert.False(host.Services.GetRequiredKeyedService<ThreadPoolManager>(name).IsRunning);
+        Assert.Contains($"Thread pool manager '{name}': MaxWorkers must be at most 8", failure, StringComparison.Ordinal);
+        Assert.False(host.Manager(name).IsRunning);
     }
 
     [Fact]
@@ -184,15 +183,15 @@ public class ThreadPoolManagerServiceCollectionExtensionsTests
             .AddThreadPoolManager(bad2, o => o.ThreadNamePrefix = " ");
         using var host = builder.Build();
 
-        var error = await Assert.ThrowsAsync<AggregateException>(() => host.StartAsync(Bounded.Token()));
+        var failures = await host.StartRefusedForSeveralAsync();
 
-        Assert.Equal(2, error.InnerExceptions.Count);
-        Assert.Contains(bad1, error.Message, StringComparison.Ordinal);
-        Assert.Contains("MaxWorkers", error.Message, StringComparison.Ordinal);
-        Assert.Contains(bad2, error.Message, StringComparison.Ordinal);
-        Assert.Contains("ThreadNamePrefix", error.Message, StringComparison.Ordinal);
+        Assert.Equal(2, failures.Count);
+        Assert.Contains(bad1, failures[bad1], StringComparison.Ordinal);
+        Assert.Contains("MaxWorkers", failures[bad1], StringComparison.Ordinal);
+        Assert.Contains(bad2, failures[bad2], StringComparison.Ordinal);
+        Assert.Contains("ThreadNamePrefix", failures[bad2], StringComparison.Ordinal);
         // Validation runs before any manager starts: the valid one never started.
-        Assert.False(host.Services.GetRequiredKeyedService<ThreadPoolManager>(good).IsRunning);
+        Assert.False(host.Manager(good).IsRunning);
     }
 
     [Fact]
@@ -215,7 +214,7 @@ public class ThreadPoolManagerServiceCollectionExtensionsTests
         builder.Logging.AddProvider(new FakeLoggerProvider(collector));
         builder.Services.AddThreadPoolManager(name, o => o.MaxWorkers = 1);
         using var host = builder.Build();
-        var manager = host.Services.GetRequiredKeyedService<ThreadPoolManager>(name);
+        var manager = host.Manager(name);
         await host.StartBoundedAsync();
 
         var work = manager.Submit(() => throw new InvalidOperationException("component exploded"));
@@ -224,7 +223,7 @@ public class ThreadPoolManagerServiceCollectionExtensionsTests
 
         var warning = Assert.Single(collector.GetSnapshot(), r => r.Level == LogLevel.Warning && r.Message.Contains(name, StringComparison.Ordinal));
         Assert.IsType<InvalidOperationException>(warning.Exception);
-        Assert.Same(host.Services.GetRequiredService<ILoggerFactory>(), host.Services.GetRequiredService<IOptionsMonitor<ThreadPoolManagerOptions>>().Get(name).LoggerFactory);
+        Assert.Same(host.Services.GetRequiredService<ILoggerFactory>(), host.ManagerOptions(name).LoggerFactory);
         Assert.Contains(collector.GetSnapshot(), r => r.Level == LogLevel.Information && r.Message.Contains($"'{name}' started", StringComparison.Ordinal));
         await host.StopBoundedAsync();
     }
@@ -240,7 +239,7 @@ public class ThreadPoolManagerServiceCollectionExtensionsTests
 
         await host.StartBoundedAsync();
 
-        Assert.Same(own, host.Services.GetRequiredService<IOptionsMonitor<ThreadPoolManagerOptions>>().Get(name).LoggerFactory);
+        Assert.Same(own, host.ManagerOptions(name).LoggerFactory);
         await host.StopBoundedAsync();
     }
 

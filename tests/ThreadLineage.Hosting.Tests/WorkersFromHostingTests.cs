@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Text;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
 using ThreadLineage.Hosting.Tests.Support;
 
 namespace ThreadLineage.Hosting.Tests;
@@ -13,18 +12,7 @@ public class WorkersFromHostingTests
     [Fact]
     public async Task WorkersFrom_FromCode_BorrowerRunsOnTheHostsThreads()
     {
-        var hostName = TestIds.New("request-workers");
-        var borrowerName = TestIds.New("borrower");
-        var builder = TestHosts.CreateBuilder();
-        builder.Services
-            .AddThreadPoolManager(hostName, o => o.MaxWorkers = 2)
-            .AddThreadPoolManager(borrowerName, o =>
-            {
-                o.WorkersFrom = hostName;
-                o.MaxWorkers = 1;
-            });
-        using var host = builder.Build();
-        var (pool, borrower) = (Keyed(host, hostName), Keyed(host, borrowerName));
+        using var host = TestHosts.BuildWithBorrowerOfOneSlot(out var pool, out var borrower);
 
         await host.StartBoundedAsync();
 
@@ -32,7 +20,7 @@ public class WorkersFromHostingTests
         Assert.Same(pool, borrower.WorkersFrom);
         Assert.Equal(1, borrower.MaxWorkers);
         var thread = await Bounded.ResultAsync(borrower.Submit(() => Thread.CurrentThread.Name), "the borrower's work");
-        Assert.StartsWith(hostName + "-", thread);
+        Assert.StartsWith(pool.Id + "-", thread);
         Assert.Equal(0, borrower.GetStatistics().Workers);
         Assert.Equal(2, pool.GetStatistics().Workers);
 
@@ -63,11 +51,11 @@ public class WorkersFromHostingTests
             .AddThreadPoolManager(borrowerName, builder.Configuration.GetSection($"ThreadPools:{borrowerName}"))
             .AddThreadPoolManager(hostName, builder.Configuration.GetSection($"ThreadPools:{hostName}"));
         using var host = builder.Build();
-        var (pool, borrower) = (Keyed(host, hostName), Keyed(host, borrowerName));
+        var (pool, borrower) = (host.Manager(hostName), host.Manager(borrowerName));
 
         await host.StartBoundedAsync();
 
-        Assert.Equal(hostName, Options(host, borrowerName).WorkersFrom);
+        Assert.Equal(hostName, host.ManagerOptions(borrowerName).WorkersFrom);
         Assert.Same(pool, borrower.WorkersFrom);
         var thread = await Bounded.ResultAsync(borrower.Submit(() => Thread.CurrentThread.Name), "the borrower's work");
         Assert.StartsWith($"{hostName}-thread-", thread);
@@ -90,7 +78,7 @@ public class WorkersFromHostingTests
         await host.StartBoundedAsync();
 
         // Binding (unknown keys are errors) neither choked on the delegate properties nor reset the hook set in code.
-        Assert.Equal(2, Keyed(host, name).MaxWorkers);
+        Assert.Equal(2, host.Manager(name).MaxWorkers);
         Assert.Equal(2, started.Count);
         await host.StopBoundedAsync();
     }
@@ -111,53 +99,12 @@ public class WorkersFromHostingTests
 
         await host.StartBoundedAsync();
 
-        Assert.Same(Keyed(host, a), Keyed(host, b).WorkersFrom);
-        Assert.Same(Keyed(host, b), Keyed(host, c).WorkersFrom);
-        var thread = await Bounded.ResultAsync(Keyed(host, c).Submit(() => Thread.CurrentThread.Name), "work of the borrower's borrower");
+        Assert.Same(host.Manager(a), host.Manager(b).WorkersFrom);
+        Assert.Same(host.Manager(b), host.Manager(c).WorkersFrom);
+        var thread = await Bounded.ResultAsync(host.Manager(c).Submit(() => Thread.CurrentThread.Name), "work of the borrower's borrower");
         Assert.StartsWith(a + "-", thread);
         await host.StopBoundedAsync();
-        Assert.All([a, b, c], name => Assert.False(Keyed(host, name).IsRunning));
-    }
-
-    [Fact]
-    public async Task StopOrder_BorrowerDrainsWhileItsHostStillRuns()
-    {
-        using var host = BuildHostWithBorrowerOfOneSlot(out var pool, out var borrower);
-        await host.StartBoundedAsync();
-
-        // The queued item runs during the borrower's drain (the borrower runs one item at a time).
-        var work = await HeldWork<(bool Borrower, bool Host)>.SubmitAsync(borrower, () => (borrower.IsRunning, pool.IsRunning), "the borrower's");
-
-        var stop = host.StopAsync(Bounded.Token());
-        Assert.True(SpinWait.SpinUntil(() => !borrower.IsRunning, Bounded.Timeout), "the borrower's stop did not begin.");
-
-        // The borrower is stopping, and its host has not been asked to stop: it waits for the borrower's drain.
-        Assert.True(pool.IsRunning);
-        work.Release();
-        await Bounded.WaitAsync(stop, "the host to stop");
-
-        Assert.Equal((false, true), await Bounded.ResultAsync(work.Queued, "the borrower's queued work"));
-        Assert.Equal(TaskStatus.RanToCompletion, work.Running.Status);
-        Assert.False(pool.IsRunning);
-    }
-
-    [Fact]
-    public async Task StopOrder_ShutdownTimeoutElapsed_StopsTheHostAnywayAndCancelsTheBorrowersQueuedWork()
-    {
-        using var host = BuildHostWithBorrowerOfOneSlot(out var pool, out var borrower);
-        await host.StartBoundedAsync();
-
-        var work = await HeldWork<int>.SubmitAsync(borrower, () => 42, "the borrower's");
-
-        // An already-canceled token stands for a shutdown timeout that has elapsed: the borrower's running item holds
-        // its drain, yet the host's stop is not held past the timeout.
-        await Bounded.WaitAsync(host.StopAsync(new CancellationToken(canceled: true)), "the host to stop");
-
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Bounded.WaitAsync(work.Queued, "the queued work to end canceled"));
-        Assert.False(borrower.IsRunning);
-        Assert.False(pool.IsRunning);
-        work.Release();
-        await Bounded.WaitAsync(work.Running, "the running work to finish after the host stopped");
+        Assert.All([a, b, c], name => Assert.False(host.Manager(name).IsRunning));
     }
 
     [Fact]
@@ -174,7 +121,7 @@ public class WorkersFromHostingTests
             using var host = builder.Build();
             await host.StartBoundedAsync();
 
-            var borrower = Keyed(host, borrowerName);
+            var borrower = host.Manager(borrowerName);
             Assert.Same(external, borrower.WorkersFrom);
             Assert.StartsWith(rootName + "-", await Bounded.ResultAsync(borrower.Submit(() => Thread.CurrentThread.Name), "the borrower's work"));
             await host.StopBoundedAsync();
@@ -207,8 +154,8 @@ public class WorkersFromHostingTests
             shadow.Start(1);
             await host.StartBoundedAsync();
 
-            Assert.Same(Keyed(host, hostName), Keyed(host, borrowerName).WorkersFrom);
-            Assert.NotSame(shadow, Keyed(host, borrowerName).WorkersFrom);
+            Assert.Same(host.Manager(hostName), host.Manager(borrowerName).WorkersFrom);
+            Assert.NotSame(shadow, host.Manager(borrowerName).WorkersFrom);
         }
 
         await host.StopBoundedAsync();
@@ -223,12 +170,10 @@ public class WorkersFromHostingTests
         builder.Services.AddThreadPoolManager(borrowerName, o => o.WorkersFrom = missing);
         using var host = builder.Build();
 
-        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(Bounded.Token()));
+        var failure = await host.StartRefusedForAsync(borrowerName);
 
-        Assert.Equal(borrowerName, error.OptionsName);
-        var failure = Assert.Single(error.Failures);
         Assert.StartsWith($"Thread pool manager '{borrowerName}': WorkersFrom names '{missing}', which is neither registered", failure, StringComparison.Ordinal);
-        Assert.False(Keyed(host, borrowerName).IsRunning);
+        Assert.False(host.Manager(borrowerName).IsRunning);
     }
 
     [Fact]
@@ -241,10 +186,10 @@ public class WorkersFromHostingTests
         builder.Services.AddThreadPoolManager(borrowerName, o => o.WorkersFrom = idle);
         using var host = builder.Build();
 
-        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(Bounded.Token()));
+        var failure = await host.StartRefusedForAsync(borrowerName);
 
-        Assert.StartsWith($"Thread pool manager '{borrowerName}': WorkersFrom names '{idle}', which is not registered with this host and is not running", error.Message, StringComparison.Ordinal);
-        Assert.False(Keyed(host, borrowerName).IsRunning);
+        Assert.StartsWith($"Thread pool manager '{borrowerName}': WorkersFrom names '{idle}', which is not registered with this host and is not running", failure, StringComparison.Ordinal);
+        Assert.False(host.Manager(borrowerName).IsRunning);
     }
 
     [Fact]
@@ -255,11 +200,11 @@ public class WorkersFromHostingTests
         builder.Services.AddThreadPoolManager(name, o => o.WorkersFrom = name);
         using var host = builder.Build();
 
-        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(Bounded.Token()));
+        var failure = await host.StartRefusedForAsync(name);
 
         Assert.Equal($"Thread pool manager '{name}': WorkersFrom names '{name}' itself, and a manager cannot borrow workers from itself. " +
-            "Set WorkersFrom to another manager's name, or to null for dedicated threads.", Assert.Single(error.Failures));
-        Assert.False(Keyed(host, name).IsRunning);
+            "Set WorkersFrom to another manager's name, or to null for dedicated threads.", failure);
+        Assert.False(host.Manager(name).IsRunning);
     }
 
     [Fact]
@@ -273,14 +218,13 @@ public class WorkersFromHostingTests
             .AddThreadPoolManager(b, o => o.WorkersFrom = a);
         using var host = builder.Build();
 
-        var error = await Assert.ThrowsAsync<AggregateException>(() => host.StartAsync(Bounded.Token()));
+        var failures = await host.StartRefusedForSeveralAsync();
 
-        var failures = error.InnerExceptions.Cast<OptionsValidationException>().ToDictionary(e => e.OptionsName, e => Assert.Single(e.Failures));
         Assert.Equal(2, failures.Count);
         Assert.StartsWith($"Thread pool manager '{a}': WorkersFrom forms a cycle of borrowers: '{a}' -> '{b}' -> '{a}'.", failures[a], StringComparison.Ordinal);
         Assert.StartsWith($"Thread pool manager '{b}': WorkersFrom forms a cycle of borrowers: '{b}' -> '{a}' -> '{b}'.", failures[b], StringComparison.Ordinal);
-        Assert.False(Keyed(host, a).IsRunning);
-        Assert.False(Keyed(host, b).IsRunning);
+        Assert.False(host.Manager(a).IsRunning);
+        Assert.False(host.Manager(b).IsRunning);
     }
 
     [Fact]
@@ -296,11 +240,11 @@ public class WorkersFromHostingTests
             .AddThreadPoolManager(c, o => o.WorkersFrom = b);
         using var host = builder.Build();
 
-        var error = await Assert.ThrowsAsync<AggregateException>(() => host.StartAsync(Bounded.Token()));
+        var failures = await host.StartRefusedForSeveralAsync();
 
         // The borrower's own settings are fine: the cycle it leads into is the concern of b and c, and reported once by each.
-        Assert.Equal([b, c], error.InnerExceptions.Cast<OptionsValidationException>().Select(e => e.OptionsName).Order(StringComparer.Ordinal));
-        Assert.All(error.InnerExceptions, e => Assert.Contains("cycle", e.Message, StringComparison.Ordinal));
+        Assert.Equal([b, c], failures.Keys.Order(StringComparer.Ordinal));
+        Assert.All(failures.Values, failure => Assert.Contains("cycle", failure, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -322,12 +266,10 @@ public class WorkersFromHostingTests
             .AddThreadPoolManager(borrowerName, builder.Configuration.GetSection($"ThreadPools:{borrowerName}"));
         using var host = builder.Build();
 
-        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(Bounded.Token()));
+        var failure = await host.StartRefusedForAsync(borrowerName);
 
-        Assert.Equal(borrowerName, error.OptionsName);
-        var failure = Assert.Single(error.Failures);
         Assert.StartsWith($"Thread pool manager '{borrowerName}': MinWorkers, IsBackground, ThreadNamePrefix, WorkerStarted are thread settings, which belong to the host '{hostName}'", failure, StringComparison.Ordinal);
-        Assert.False(Keyed(host, hostName).IsRunning);
+        Assert.False(host.Manager(hostName).IsRunning);
     }
 
     [Fact]
@@ -341,10 +283,10 @@ public class WorkersFromHostingTests
             .AddThreadPoolManager(borrowerName, o => o.WorkersFrom = hostName);
         using var host = builder.Build();
 
-        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(Bounded.Token()));
+        var failure = await host.StartRefusedForAsync(borrowerName);
 
         Assert.Equal($"Thread pool manager '{borrowerName}': TaskType must be 'component-render' to borrow workers from '{hostName}', " +
-            "which only runs work of that task type (it is null).", Assert.Single(error.Failures));
+            "which only runs work of that task type (it is null).", failure);
     }
 
     [Fact]
@@ -370,9 +312,8 @@ public class WorkersFromHostingTests
             });
         using var host = builder.Build();
 
-        var error = await Assert.ThrowsAsync<AggregateException>(() => host.StartAsync(Bounded.Token()));
+        var failures = await host.StartRefusedForSeveralAsync();
 
-        var failures = error.InnerExceptions.Cast<OptionsValidationException>().ToDictionary(e => e.OptionsName, e => Assert.Single(e.Failures));
         Assert.Equal(4, failures.Count);
         Assert.Equal($"Thread pool manager '{zero}': MaxWorkers must be at least 1 (it is 0).", failures[zero]);
         Assert.Contains($"'{missing}'", failures[orphan], StringComparison.Ordinal);
@@ -380,7 +321,7 @@ public class WorkersFromHostingTests
         Assert.Contains("ThreadNamePrefix is a thread setting", failures[prefixed], StringComparison.Ordinal);
         // Nothing started, not even for a moment: the valid manager never created a worker.
         Assert.Equal(0, Volatile.Read(ref workersStarted));
-        Assert.All([good, zero, orphan, selfish, prefixed], name => Assert.False(Keyed(host, name).IsRunning));
+        Assert.All([good, zero, orphan, selfish, prefixed], name => Assert.False(host.Manager(name).IsRunning));
     }
 
     [Fact]
@@ -397,7 +338,7 @@ public class WorkersFromHostingTests
             o.WorkerStopping = manager => Assert.True(stopping.TryAdd(Thread.CurrentThread.Name!, manager));
         });
         using var host = builder.Build();
-        var pool = Keyed(host, name);
+        var pool = host.Manager(name);
 
         await host.StartBoundedAsync();
 
@@ -412,28 +353,4 @@ public class WorkersFromHostingTests
         // The stop waited for the workers to exit, and each ran its stopping hook as it did.
         Assert.Equal(started.Keys.Order(StringComparer.Ordinal), stopping.Keys.Order(StringComparer.Ordinal));
     }
-
-    /// <summary>A host (not started) with a pool of two workers and a borrower of one slot that borrows from it.</summary>
-    private static Microsoft.Extensions.Hosting.IHost BuildHostWithBorrowerOfOneSlot(out ThreadPoolManager pool, out ThreadPoolManager borrower)
-    {
-        var hostName = TestIds.New("request-workers");
-        var borrowerName = TestIds.New("borrower");
-        var builder = TestHosts.CreateBuilder();
-        builder.Services
-            .AddThreadPoolManager(hostName, o => o.MaxWorkers = 2)
-            .AddThreadPoolManager(borrowerName, o =>
-            {
-                o.WorkersFrom = hostName;
-                o.MaxWorkers = 1;
-            });
-        var host = builder.Build();
-        (pool, borrower) = (Keyed(host, hostName), Keyed(host, borrowerName));
-        return host;
-    }
-
-    private static ThreadPoolManager Keyed(Microsoft.Extensions.Hosting.IHost host, string name) =>
-        host.Services.GetRequiredKeyedService<ThreadPoolManager>(name);
-
-    private static ThreadPoolManagerOptions Options(Microsoft.Extensions.Hosting.IHost host, string name) =>
-        host.Services.GetRequiredService<IOptionsMonitor<ThreadPoolManagerOptions>>().Get(name);
 }
