@@ -15,9 +15,7 @@ public class WebDemoAppTests
         const int Requests = 12;
         const int Components = 5;
 
-        var responses = await Bounded.ResultAsync(
-            Task.WhenAll(Enumerable.Range(0, Requests).Select(i => GetJsonAsync(server.Client, $"/pages/p{i}?components={Components}"))),
-            "the concurrent page requests");
+        var responses = await GetPagesAsync(server, "p", Requests, Components);
 
         var requestPools = new HashSet<string>(StringComparer.Ordinal);
         foreach (var page in responses)
@@ -48,9 +46,7 @@ public class WebDemoAppTests
         var requestWorkers = server.Services.GetRequiredKeyedService<ThreadPoolManager>(WebDemoApp.RequestWorkersPool);
         var threadsBefore = ThreadsOf(WebDemoApp.RequestWorkersPool);
 
-        var pages = await Bounded.ResultAsync(
-            Task.WhenAll(Enumerable.Range(0, 8).Select(i => GetJsonAsync(server.Client, $"/pages/b{i}?components=6"))),
-            "the page requests");
+        var pages = await GetPagesAsync(server, "b", pages: 8, components: 6);
 
         foreach (var page in pages)
         {
@@ -83,9 +79,7 @@ public class WebDemoAppTests
     {
         await using var server = await WebDemoServer.StartAsync("--RequestPools:Mode=dedicated");
 
-        var pages = await Bounded.ResultAsync(
-            Task.WhenAll(Enumerable.Range(0, 4).Select(i => GetJsonAsync(server.Client, $"/pages/d{i}?components=4"))),
-            "the page requests");
+        var pages = await GetPagesAsync(server, "d", pages: 4, components: 4);
 
         var prefixes = new HashSet<string>(StringComparer.Ordinal);
         foreach (var page in pages)
@@ -108,9 +102,7 @@ public class WebDemoAppTests
     {
         await using var server = await WebDemoServer.StartAsync("--RequestPools:Mode=shared");
 
-        var pages = await Bounded.ResultAsync(
-            Task.WhenAll(Enumerable.Range(0, 4).Select(i => GetJsonAsync(server.Client, $"/pages/s{i}?components=3"))),
-            "the page requests");
+        var pages = await GetPagesAsync(server, "s", pages: 4, components: 3);
 
         foreach (var page in pages)
         {
@@ -221,6 +213,12 @@ public class WebDemoAppTests
         Assert.NotNull(urls);
         Assert.All(urls.Split(';'), url => Assert.True(IPAddress.IsLoopback(IPAddress.Parse(new Uri(url).Host)), $"{url} is not a loopback address."));
     }
+
+    /// <summary>Requests the pages "{prefix}0" to "{prefix}{pages - 1}", of <paramref name="components"/> components each, all at once.</summary>
+    private static async Task<JsonElement[]> GetPagesAsync(WebDemoServer server, string prefix, int pages, int components) =>
+        await Bounded.ResultAsync(
+            Task.WhenAll(Enumerable.Range(0, pages).Select(i => GetJsonAsync(server.Client, $"/pages/{prefix}{i}?components={components}"))),
+            "the page requests");
 
     private static async Task<JsonElement> GetJsonAsync(HttpClient client, string path)
     {
