@@ -34,7 +34,7 @@ public partial class ThreadPoolManagerTests
     public void PublicMethods_BadInput_ThrowTheDocumentedException_AndChangeNothing(string name)
     {
         var call = s_managerCases[name];
-        using var gate = new ManualResetEventSlim();
+        using var gate = new Gate();
         var manager = Arrange(call.State, gate);
         try
         {
@@ -61,7 +61,7 @@ public partial class ThreadPoolManagerTests
         }
         finally
         {
-            gate.Set();
+            gate.Open();
             manager.Stop(wait: true);
         }
     }
@@ -161,7 +161,7 @@ public partial class ThreadPoolManagerTests
         yield return ("ThreadNamePrefix blank", new() { MaxWorkers = 1, ThreadNamePrefix = "  " }, "ThreadNamePrefix");
     }
 
-    private static ThreadPoolManager Arrange(ManagerState state, ManualResetEventSlim gate)
+    private static ThreadPoolManager Arrange(ManagerState state, Gate gate)
     {
         var manager = new ThreadPoolManager(TestIds.New("bad-input"));
         switch (state)
@@ -174,12 +174,7 @@ public partial class ThreadPoolManagerTests
                 break;
             case ManagerState.RunningFull:
                 manager.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, QueueCapacity = 1, QueueFullMode = QueueFullMode.Reject });
-                using (var started = new ManualResetEventSlim())
-                {
-                    _ = manager.Submit(() => { started.Set(); gate.Wait(); });
-                    Bounded.Wait(started, "the blocking item to start");
-                }
-
+                _ = gate.HoldWorker(manager);
                 _ = manager.Submit(static () => { });
                 Assert.Equal(1, manager.GetStatistics().QueuedItems);
                 break;

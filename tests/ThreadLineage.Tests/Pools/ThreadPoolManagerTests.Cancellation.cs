@@ -33,12 +33,10 @@ public partial class ThreadPoolManagerTests
         manager.Start(queue == "unbounded"
             ? new ThreadPoolManagerOptions { MaxWorkers = 1 }
             : new ThreadPoolManagerOptions { MaxWorkers = 1, QueueCapacity = 1, QueueFullMode = Enum.Parse<QueueFullMode>(queue.Split('-')[0]) });
-        using var gate = new ManualResetEventSlim();
-        using var started = new ManualResetEventSlim();
+        using var gate = new Gate();
         try
         {
-            var blocker = manager.Submit(() => { started.Set(); gate.Wait(); });
-            Bounded.Wait(started, "the blocking item");
+            var blocker = gate.HoldWorker(manager);
             if (queue == "RunInCaller-full")
             {
                 _ = manager.Submit(static () => { });
@@ -93,12 +91,12 @@ public partial class ThreadPoolManagerTests
 
             Assert.True(problems.Count == 0, string.Join("; ", problems) + ".");
 
-            gate.Set();
+            gate.Open();
             Bounded.Wait(blocker, "the blocking item");
         }
         finally
         {
-            gate.Set();
+            gate.Open();
             Bounded.Stop(manager);
         }
     }

@@ -72,16 +72,14 @@ public partial class ThreadPoolManagerTests
         manager.Start(new ThreadPoolManagerOptions { MaxWorkers = 2, MinWorkers = 1, LoggerFactory = logs });
         Volatile.Write(ref fail, true);
 
-        using var gate = new ManualResetEventSlim();
-        using var started = new ManualResetEventSlim();
-        var busy = manager.Submit(() => { started.Set(); gate.Wait(); });
-        Bounded.Wait(started, "the only worker to be busy");
+        using var gate = new Gate();
+        var busy = gate.HoldWorker(manager);
         // No free worker: this submission asks for a second worker, whose OnWorkerStarted throws.
         var waiting = manager.Submit(() => 2);
         Bounded.Until(() => logs.Entries.Any(static e => e.EventId.Name == "OnDemandWorkerStartFailed"), "the failed on-demand start is logged");
         Assert.True(manager.IsRunning);
 
-        gate.Set();
+        gate.Open();
         Assert.Equal(2, Bounded.Result(waiting, "the item queued when the on-demand worker failed"));
         Bounded.Wait(busy, "the busy item");
         manager.Stop(wait: true);

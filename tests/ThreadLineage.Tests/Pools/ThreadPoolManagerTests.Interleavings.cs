@@ -102,10 +102,8 @@ public partial class ThreadPoolManagerTests
     {
         var manager = NewTrackedManager("stopasync-before");
         manager.Start(1);
-        using var gate = new ManualResetEventSlim();
-        using var started = new ManualResetEventSlim();
-        var running = manager.Submit(() => { started.Set(); gate.Wait(); return 1; });
-        Bounded.Wait(started, "the running item to start");
+        using var gate = new Gate();
+        var running = gate.HoldWorker(manager);
         var queued = Enumerable.Range(0, 5).Select(i => manager.Submit(() => i)).ToArray();
 
         var stopping = manager.StopAsync(new CancellationToken(canceled: true));
@@ -113,10 +111,10 @@ public partial class ThreadPoolManagerTests
         // The running item is blocked on our gate, so the drain cannot have finished.
         Assert.False(stopping.IsCompleted, "StopAsync completed while an item was still running");
         Assert.All(queued, static t => Assert.Equal(TaskStatus.Canceled, t.Status));
-        gate.Set();
+        gate.Open();
         await Bounded.WaitAsync(stopping, "StopAsync");
         Assert.Equal(TaskStatus.RanToCompletion, stopping.Status);
-        Assert.Equal(1, await running);
+        Assert.Equal(TaskStatus.RanToCompletion, running.Status);
         manager.AssertNoWorkerAlive("after StopAsync completed");
     }
 
@@ -268,11 +266,9 @@ public partial class ThreadPoolManagerTests
     {
         var manager = NewTrackedManager($"restart-wait-{kind}");
         manager.Start(1, threadNamePrefix: $"old-{kind}");
-        using var gate = new ManualResetEventSlim();
-        using var started = new ManualResetEventSlim();
-        var blocker = manager.Submit(() => { started.Set(); gate.Wait(); });
+        using var gate = new Gate();
+        var blocker = gate.HoldWorker(manager);
         var queued = manager.Submit(() => 1);
-        Bounded.Wait(started, "the old run's item to start");
         manager.Stop(wait: false);
         manager.Start(1, threadNamePrefix: $"new-{kind}");
 
@@ -286,7 +282,7 @@ public partial class ThreadPoolManagerTests
         // Give a stop that does not wait for the previous run the time to return, then open the gate: a stop that
         // waits returns only after that.
         _ = stopping.Wait(TimeSpan.FromMilliseconds(500));
-        gate.Set();
+        gate.Open();
         Bounded.Wait(stopping, $"{kind}");
 
         _output.WriteLine($"{kind} returned with: {stateAtReturn}");
