@@ -121,36 +121,25 @@ public class ThreadPoolManagerServiceCollectionExtensionsTests
         Assert.False(manager.IsRunning);
     }
 
-    [Fact]
-    public async Task StartAsync_UnknownConfigurationKey_FailsNamingManagerAndKey()
+    /// <summary>
+    /// Configuration that cannot be bound, an unknown key or a value that does not convert, is a validation failure of
+    /// that manager, so that it is reported together with every other manager's problems.
+    /// </summary>
+    [Theory]
+    [InlineData("MaxWorker", "2")]
+    [InlineData("MaxWorkers", "lots")]
+    public async Task StartAsync_ConfigurationThatCannotBeBound_FailsNamingManagerAndKey(string key, string value)
     {
         var name = TestIds.New("render");
         var builder = TestHosts.CreateBuilder();
-        builder.Configuration.AddInMemoryCollection([new($"ThreadPools:{name}:MaxWorker", "2")]);
-        builder.Services.AddThreadPoolManager(name, builder.Configuration.GetSection($"ThreadPools:{name}"));
-        using var host = builder.Build();
-
-        // A validation failure, so that it is reported together with every other manager's problems.
-        var failure = await host.StartRefusedForAsync(name);
-
-        Assert.StartsWith($"Thread pool manager '{name}': ", failure, StringComparison.Ordinal);
-        Assert.Contains("MaxWorker", failure, StringComparison.Ordinal);
-        Assert.False(host.Manager(name).IsRunning);
-    }
-
-    [Fact]
-    public async Task StartAsync_UnconvertibleValue_FailsNamingManagerAndKey()
-    {
-        var name = TestIds.New("render");
-        var builder = TestHosts.CreateBuilder();
-        builder.Configuration.AddInMemoryCollection([new($"ThreadPools:{name}:MaxWorkers", "lots")]);
+        builder.Configuration.AddInMemoryCollection([new($"ThreadPools:{name}:{key}", value)]);
         builder.Services.AddThreadPoolManager(name, builder.Configuration.GetSection($"ThreadPools:{name}"));
         using var host = builder.Build();
 
         var failure = await host.StartRefusedForAsync(name);
 
         Assert.StartsWith($"Thread pool manager '{name}': ", failure, StringComparison.Ordinal);
-        Assert.Contains("MaxWorkers", failure, StringComparison.Ordinal);
+        Assert.Contains(key, failure, StringComparison.Ordinal);
         Assert.False(host.Manager(name).IsRunning);
     }
 

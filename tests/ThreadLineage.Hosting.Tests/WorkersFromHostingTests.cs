@@ -161,34 +161,29 @@ public class WorkersFromHostingTests
         await host.StopBoundedAsync();
     }
 
-    [Fact]
-    public async Task Validation_MissingHost_FailsNamingBothManagers()
+    /// <summary>
+    /// WorkersFrom names a manager that is not registered with the host and not running: one that exists nowhere, or
+    /// one on the root that was never started. The host refuses to start, naming both managers.
+    /// </summary>
+    [Theory]
+    [InlineData(false, "which is neither registered")]
+    [InlineData(true, "which is not registered with this host and is not running")]
+    public async Task Validation_HostNeitherRegisteredNorRunning_FailsNamingBothManagers(bool hostOnRoot, string problem)
     {
         var borrowerName = TestIds.New("borrower");
-        var missing = TestIds.New("nowhere");
+        var hostName = TestIds.New(hostOnRoot ? "idle" : "nowhere");
+        if (hostOnRoot)
+        {
+            Lineage.Root.GetOrCreateManager(hostName);
+        }
+
         var builder = TestHosts.CreateBuilder();
-        builder.Services.AddThreadPoolManager(borrowerName, o => o.WorkersFrom = missing);
+        builder.Services.AddThreadPoolManager(borrowerName, o => o.WorkersFrom = hostName);
         using var host = builder.Build();
 
         var failure = await host.StartRefusedForAsync(borrowerName);
 
-        Assert.StartsWith($"Thread pool manager '{borrowerName}': WorkersFrom names '{missing}', which is neither registered", failure, StringComparison.Ordinal);
-        Assert.False(host.Manager(borrowerName).IsRunning);
-    }
-
-    [Fact]
-    public async Task Validation_HostOnRootNotRunning_FailsNamingBothManagers()
-    {
-        var idle = TestIds.New("idle");
-        var borrowerName = TestIds.New("borrower");
-        Lineage.Root.GetOrCreateManager(idle);
-        var builder = TestHosts.CreateBuilder();
-        builder.Services.AddThreadPoolManager(borrowerName, o => o.WorkersFrom = idle);
-        using var host = builder.Build();
-
-        var failure = await host.StartRefusedForAsync(borrowerName);
-
-        Assert.StartsWith($"Thread pool manager '{borrowerName}': WorkersFrom names '{idle}', which is not registered with this host and is not running", failure, StringComparison.Ordinal);
+        Assert.StartsWith($"Thread pool manager '{borrowerName}': WorkersFrom names '{hostName}', {problem}", failure, StringComparison.Ordinal);
         Assert.False(host.Manager(borrowerName).IsRunning);
     }
 
