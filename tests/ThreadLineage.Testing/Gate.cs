@@ -37,6 +37,28 @@ public sealed class Gate : IDisposable
         return task;
     }
 
+    /// <summary>
+    /// Submits <paramref name="count"/> items to <paramref name="manager"/> that each run <paramref name="onEach"/>, then
+    /// hold their worker until this gate opens; returns their tasks once all of them run at the same time.
+    /// </summary>
+    public Task[] HoldWorkers(ThreadPoolManager manager, int count, string what, Action? onEach = null)
+    {
+        var running = 0;
+        using var allRunning = new Gate();
+        var items = Enumerable.Range(0, count).Select(_ => manager.Submit(() =>
+        {
+            onEach?.Invoke();
+            if (Interlocked.Increment(ref running) == count)
+            {
+                allRunning.Open();
+            }
+
+            Wait("the test to open the gate");
+        })).ToArray();
+        allRunning.Wait(what);
+        return items;
+    }
+
     // The event never allocates a wait handle, and a late waiter must never meet a disposed object.
     public void Dispose() => _event.Set();
 }

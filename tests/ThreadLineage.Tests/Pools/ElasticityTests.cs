@@ -17,20 +17,13 @@ public class ElasticityTests
     {
         using var manager = new ThreadPoolManager("elastic-grow");
         manager.Start(new ThreadPoolManagerOptions { MaxWorkers = 3, MinWorkers = 1 });
-        using var release = new ManualResetEventSlim();
-        using var allStarted = new CountdownEvent(3);
+        using var release = new Gate();
         var threads = new System.Collections.Concurrent.ConcurrentBag<int>();
-        var tasks = Enumerable.Range(0, 3).Select(_ => manager.Submit(() =>
-        {
-            threads.Add(Environment.CurrentManagedThreadId);
-            allStarted.Signal();
-            release.Wait(Bounded.Timeout);
-        })).ToArray();
+        var tasks = release.HoldWorkers(manager, 3, "three items to run at once on three workers", () => threads.Add(Environment.CurrentManagedThreadId));
 
-        Assert.True(allStarted.Wait(Bounded.Timeout), "three items should run at once on three workers");
         Assert.Equal(3, manager.GetStatistics().Workers);
         Assert.Equal(3, threads.Distinct().Count());
-        release.Set();
+        release.Open();
         Bounded.Wait(Task.WhenAll(tasks), "the three items");
     }
 
@@ -39,15 +32,9 @@ public class ElasticityTests
     {
         using var manager = new ThreadPoolManager("elastic-idle");
         manager.Start(new ThreadPoolManagerOptions { MaxWorkers = 3, MinWorkers = 1, IdleTimeout = TimeSpan.FromMilliseconds(50) });
-        using var release = new ManualResetEventSlim();
-        using var allStarted = new CountdownEvent(3);
-        var tasks = Enumerable.Range(0, 3).Select(_ => manager.Submit(() =>
-        {
-            allStarted.Signal();
-            release.Wait(Bounded.Timeout);
-        })).ToArray();
-        Assert.True(allStarted.Wait(Bounded.Timeout), "the pool should grow to three workers");
-        release.Set();
+        using var release = new Gate();
+        var tasks = release.HoldWorkers(manager, 3, "the pool to grow to three workers");
+        release.Open();
         Bounded.Wait(Task.WhenAll(tasks), "the three items");
 
         Assert.True(

@@ -24,15 +24,12 @@ public class WorkerHooksTests
         // Start returns once its MinWorkers workers have run the hook.
         Assert.Single(hooks.StartedThreads);
         using var gate = new Gate();
-        using var running = new CountdownEvent(3);
         var ranAfterTheHook = new ConcurrentQueue<bool>();
-        var items = Enumerable.Range(0, 3).Select(_ => manager.Submit(() =>
-        {
-            ranAfterTheHook.Enqueue(hooks.StartedThreads.Contains(Thread.CurrentThread));
-            running.Signal();
-            gate.Wait("the gate");
-        })).ToArray();
-        Bounded.Wait(running, "three items running at once, two of them on workers added on demand");
+        var items = gate.HoldWorkers(
+            manager,
+            3,
+            "three items running at once, two of them on workers added on demand",
+            () => ranAfterTheHook.Enqueue(hooks.StartedThreads.Contains(Thread.CurrentThread)));
         gate.Open();
         Bounded.Wait(Task.WhenAll(items), "the items");
         Bounded.Stop(manager);
@@ -218,13 +215,7 @@ public class WorkerHooksTests
             WorkerStopping = hooks.Stopping,
         });
         using var gate = new Gate();
-        using var running = new CountdownEvent(2);
-        var items = Enumerable.Range(0, 2).Select(_ => manager.Submit(() =>
-        {
-            running.Signal();
-            gate.Wait("the gate");
-        })).ToArray();
-        Bounded.Wait(running, "two items on two workers");
+        var items = gate.HoldWorkers(manager, 2, "two items on two workers");
         gate.Open();
         Bounded.Wait(Task.WhenAll(items), "the items");
 

@@ -75,19 +75,16 @@ public sealed class PoolMetricsTests : IDisposable
         var id = TestIds.New("metrics");
         using var manager = new ThreadPoolManager(id);
         manager.Start(2);
-        using var gate = new ManualResetEventSlim();
-        using var started = new CountdownEvent(2);
-        _ = manager.Submit(() => { started.Signal(); gate.Wait(Bounded.Timeout); });
-        _ = manager.Submit(() => { started.Signal(); gate.Wait(Bounded.Timeout); });
+        using var gate = new Gate();
+        _ = gate.HoldWorkers(manager, 2, "both workers to be busy");
         _ = manager.Submit(() => { });
-        Assert.True(started.Wait(Bounded.Timeout));
 
         _listener.RecordObservableInstruments();
 
         Assert.Equal(1, Values("threadlineage.pool.queue.length", id).Single());
         Assert.Equal(2, Values("threadlineage.pool.thread.count", id).Single());
         Assert.Equal(2, Values("threadlineage.pool.thread.busy", id).Single());
-        gate.Set();
+        gate.Open();
     }
 
     /// <summary>
