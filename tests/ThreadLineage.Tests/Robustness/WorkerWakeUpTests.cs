@@ -24,27 +24,20 @@ public class WorkerWakeUpTests
         }
     }
 
-    [Fact]
-    public void PairThatMustMeet_BackToBackOnOnePool_AlwaysRunsConcurrently()
+    /// <summary>
+    /// Each group (a pair on two workers, a burst of four on four) right after the previous one finished, while the
+    /// workers are still looking for work; in a burst, each worker woken for it must wake the next.
+    /// </summary>
+    [Theory]
+    [InlineData(2, 40_000)]
+    [InlineData(4, 5_000)]
+    public void GroupThatMustMeet_BackToBackOnOnePoolOfThatManyWorkers_AlwaysRunsConcurrently(int workers, int groups)
     {
-        // Each pair right after the previous one finished: the workers are still looking for work.
         using var manager = new ThreadPoolManager(TestIds.New("wake-back-to-back"));
-        manager.Start(2);
-        for (var pair = 0; pair < 40_000; pair++)
+        manager.Start(workers);
+        for (var group = 0; group < groups; group++)
         {
-            AssertItemsMeet(manager, 2, $"pair {pair}");
-        }
-    }
-
-    [Fact]
-    public void BurstThatMustMeet_OnAFourWorkerPool_AlwaysRunsConcurrently()
-    {
-        // Four items that all wait for each other: each worker woken for the burst must wake the next.
-        using var manager = new ThreadPoolManager(TestIds.New("wake-burst"));
-        manager.Start(4);
-        for (var burst = 0; burst < 5_000; burst++)
-        {
-            AssertItemsMeet(manager, 4, $"burst {burst}");
+            AssertItemsMeet(manager, workers, $"group {group}");
         }
     }
 
