@@ -346,7 +346,7 @@ public class LineageScopeTests
                 tasks = [.. Enumerable.Range(0, 12).Select(i => (i % 2 == 0 ? own : below!).Submit(() =>
                 {
                     workers[Thread.CurrentThread] = true;
-                    gate.Wait();
+                    Bounded.Wait(gate, "the gate");
                     Interlocked.Increment(ref ran);
                 }))];
 

@@ -126,8 +126,17 @@ public partial class ThreadPoolManagerTests
         using var firstGate = new ManualResetEventSlim();
         using var secondGate = new ManualResetEventSlim();
         using var secondStarted = new ManualResetEventSlim();
-        var first = manager.Submit(() => { firstGate.Wait(); return 1; });
-        var second = manager.Submit(() => { secondStarted.Set(); secondGate.Wait(); return 2; });
+        var first = manager.Submit(() =>
+        {
+            Bounded.Wait(firstGate, "the first gate");
+            return 1;
+        });
+        var second = manager.Submit(() =>
+        {
+            secondStarted.Set();
+            Bounded.Wait(secondGate, "the second gate");
+            return 2;
+        });
         var rest = Enumerable.Range(0, 8).Select(i => manager.Submit(() => i)).ToArray();
 
         using var cts = new CancellationTokenSource();
@@ -458,14 +467,14 @@ public partial class ThreadPoolManagerTests
             var random = new Random(round);
             manager.Start(random.Next(1, 4));
             using var gate = new ManualResetEventSlim();
-            var tasks = new List<Task> { manager.Submit(() => gate.Wait()) };
+            var tasks = new List<Task> { manager.Submit(() => Bounded.Wait(gate, "the gate")) };
             tasks.AddRange(Enumerable.Range(0, 20).Select(i => manager.Submit(() => i)));
             using var barrier = new Barrier(stoppers + 1);
             var threads = Enumerable.Range(0, stoppers).Select(i => TestThreads.StartChild(
                 () =>
                 {
                     var kind = (i + round) % 6;
-                    barrier.SignalAndWait();
+                    Bounded.SignalAndWait(barrier, "the other stoppers");
                     switch (kind)
                     {
                         case 0:
@@ -496,7 +505,7 @@ public partial class ThreadPoolManagerTests
                 },
                 $"stopper-{i}")).ToArray();
 
-            barrier.SignalAndWait();
+            Bounded.SignalAndWait(barrier, "the stoppers");
             gate.Set();
             Bounded.Wait(Task.WhenAll(threads), $"round {round}: {stoppers} concurrent stops");
             Bounded.Wait(Task.WhenAll(tasks).ContinueWith(static _ => { }, TaskScheduler.Default), $"round {round}: every task final");
@@ -558,7 +567,7 @@ public partial class ThreadPoolManagerTests
         manager.OnStart = () =>
         {
             entered.Set();
-            gate.Wait();
+            Bounded.Wait(gate, "the gate");
         };
 
         var starting = TestThreads.StartChild(() => manager.Start(2));
