@@ -6,11 +6,15 @@ using ThreadLineage.Benchmarks.Support;
 namespace ThreadLineage.Benchmarks.Probes;
 
 /// <summary>
-/// <c>-- profile &lt;submit|post|taskrun|channel&gt; [seconds] [asynclocal]</c>: a steady loop of the throughput
-/// workload (batches of a million no-op items, 2 workers, 1 producer) for a profiler to attach to, e.g.
-/// <c>DOTNET_PerfMapEnabled=1 perf record -g</c>. Prints items/s per batch, and at the end the CPU time per
+/// <c>-- profile &lt;submit|post|submit-borrower|post-borrower|taskrun|channel&gt; [seconds] [asynclocal]</c>: a steady
+/// loop of the throughput workload (batches of a million no-op items, 2 workers, 1 producer) for a profiler to attach
+/// to, e.g. <c>DOTNET_PerfMapEnabled=1 perf record -g</c>. Prints items/s per batch, and at the end the CPU time per
 /// item of the producer, the workers and the rest of the process (Linux), leaving out the first two batches.
 /// </summary>
+/// <remarks>
+/// The <c>-borrower</c> kinds submit to a manager that borrows the 2 workers (<c>WorkersFrom</c>, <c>MaxWorkers</c> 2),
+/// as <c>BorrowerThroughputBenchmarks</c> does: the workers are the same threads, running the borrower's turns.
+/// </remarks>
 internal static class ProfileProbe
 {
     private const int Batch = 1_000_000;
@@ -22,17 +26,22 @@ internal static class ProfileProbe
         var asyncLocal = args.Length > 2 && args[2] == "asynclocal";
 
         using var countdown = new Countdown();
-        using var manager = new ThreadPoolManager("profile");
+        // On the root, so that the borrower's WorkersFrom resolves it.
+        using var manager = Lineage.Root.GetOrCreateManager("profile");
         manager.Start(2);
+        using var borrower = new ThreadPoolManager("profile-borrower");
+        borrower.Start(new ThreadPoolManagerOptions { MaxWorkers = 2, WorkersFrom = "profile" });
         using var channelPool = new ChannelPool(2);
         var signal = countdown.SignalAction;
         Action submitOne = target switch
         {
             "submit" => () => _ = manager.Submit(signal),
             "post" => () => manager.Post(signal),
+            "submit-borrower" => () => _ = borrower.Submit(signal),
+            "post-borrower" => () => borrower.Post(signal),
             "taskrun" => () => _ = Task.Run(signal),
             "channel" => () => _ = channelPool.Submit(signal),
-            _ => throw new ArgumentException($"Unknown profile target '{target}': use submit, post, taskrun or channel."),
+            _ => throw new ArgumentException($"Unknown profile target '{target}': use submit, post, submit-borrower, post-borrower, taskrun or channel."),
         };
 
         Console.WriteLine($"profiling {target} for {seconds} s (pid {Environment.ProcessId}), AsyncLocal set: {asyncLocal}");
@@ -53,7 +62,7 @@ internal static class ProfileProbe
             }
 
             // How far the workers lag when the producer is done: a long backlog means items survive GCs.
-            var backlog = manager.GetStatistics().QueuedItems;
+            var backlog = (target.EndsWith("-borrower", StringComparison.Ordinal) ? borrower : manager).GetStatistics().QueuedItems;
             var produced = batch.Elapsed;
             countdown.Wait();
             if (warmupBatches-- == 0)
@@ -63,7 +72,7 @@ internal static class ProfileProbe
             }
 
             measuredItems += Batch;
-            var lag = target is "submit" or "post" ? $"; manager backlog then: {backlog:N0}" : "";
+            var lag = target is "submit" or "post" or "submit-borrower" or "post-borrower" ? $"; manager backlog then: {backlog:N0}" : "";
             Console.WriteLine(
                 $"{Batch / batch.Elapsed.TotalSeconds:N0} items/s ({batch.Elapsed.TotalNanoseconds / Batch:0} ns/item; " +
                 $"producing took {produced.TotalNanoseconds / Batch:0} ns/item{lag})");
