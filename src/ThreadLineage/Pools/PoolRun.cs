@@ -41,8 +41,9 @@ internal abstract class PoolRun
     // Bounded queues only: one permit per free queue slot, taken before an enqueue, returned on dequeue.
     private readonly SemaphoreSlim? _slots;
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    // Guards the idle waiters and the borrowers, both off the hot path (one lock: a borrowing run is small).
-    private readonly Lock _lock = new();
+    // Guards the idle waiters and the borrowers, both off the hot path (one lock: a borrowing run is small). Created on
+    // first use (SyncRoot): an idle borrower that never stops, waits or hosts anything does without it.
+    private Lock? _lock;
 
     // How Stop(cancelPending: true) cancels queued submissions: the manager's, as the run was created.
     private readonly TaskCanceler _canceler;
@@ -157,6 +158,15 @@ internal abstract class PoolRun
 
     /// <summary>Gets whether anything waits in the queue (items or borrowers' turns): a borrower's turn yields only then.</summary>
     public bool HasQueuedWork => !IsQueueEmpty;
+
+    private Lock SyncRoot
+    {
+        get
+        {
+            // Compare-exchange: racing first users agree on one lock.
+            return Volatile.Read(ref _lock) ?? Interlocked.CompareExchange(ref _lock, new Lock(), null) ?? _lock;
+        }
+    }
 
     /// <summary>Forgets the previous run once it has been waited for, so a chain of restarts is not kept alive.</summary>
     public void ForgetPrevious(PoolRun drained) => Interlocked.CompareExchange(ref _previous, null, drained);
@@ -316,7 +326,7 @@ internal abstract class PoolRun
     {
         // The lock orders registration against RequestStop's snapshot: a borrower registered before the stop
         // is stopped by it; one that comes after is refused here.
-        lock (_lock)
+        lock (SyncRoot)
         {
             if (_stopRequested)
             {
@@ -333,7 +343,7 @@ internal abstract class PoolRun
     /// <summary>Called by a borrowing run once it has drained: it no longer keeps this run open.</summary>
     public void RemoveBorrower(BorrowedRun borrower)
     {
-        lock (_lock)
+        lock (SyncRoot)
         {
             _borrowers?.Remove(borrower);
         }
@@ -348,7 +358,7 @@ internal abstract class PoolRun
     /// <summary>Returns the borrowing runs registered on this run (for diagnostics and statistics).</summary>
     public BorrowedRun[] SnapshotBorrowers()
     {
-        lock (_lock)
+        lock (SyncRoot)
         {
             return _borrowers is null ? [] : [.. _borrowers];
         }
@@ -367,7 +377,7 @@ internal abstract class PoolRun
         }
 
         BorrowedRun[] borrowers;
-        lock (_lock)
+        lock (SyncRoot)
         {
             // The gate's flag first, then the mirror for readers (a reader that sees it set also sees the gate refuse
             // submissions). Under the lock, so that no borrower registers after the snapshot below.
@@ -445,7 +455,7 @@ internal abstract class PoolRun
         }
 
         var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        lock (_lock)
+        lock (SyncRoot)
         {
             (_idleWaiters ??= []).Add(waiter);
         }
@@ -650,7 +660,7 @@ internal abstract class PoolRun
         }
 
         List<TaskCompletionSource>? waiters;
-        lock (_lock)
+        lock (SyncRoot)
         {
             waiters = _idleWaiters;
             _idleWaiters = null;
