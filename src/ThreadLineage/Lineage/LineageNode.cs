@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Collections.ObjectModel;
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using ThreadLineage.Internal;
 
 namespace ThreadLineage;
@@ -22,10 +23,6 @@ public sealed class LineageNode
 
     private static long s_lastNodeNumber;
 
-    // Bumped after every attach or detach anywhere. A node's cache of what its ancestors resolve to is valid
-    // only for the version it was filled at, so a change above a node can never be hidden by the cache.
-    private static long s_attachVersion;
-
     private readonly Lock _lock = new();
     private readonly WeakList<LineageNode> _children = new();
 
@@ -33,8 +30,10 @@ public sealed class LineageNode
     // lookup never waits for an attach. Null until the first manager is attached.
     private volatile Dictionary<string, ThreadPoolManager>? _managers;
 
-    // What the ancestors resolve each looked-up id to (null: nothing), as of one attach version.
-    private volatile InheritedCache? _inherited;
+    // What lookups from this node resolved each id to, own managers and inherited ones alike. Replaced by a filled
+    // copy (compare-and-swap) to remember one more id, and by an empty view of the next generation whenever this node
+    // or an ancestor attaches or detaches (InvalidateSubtree). Volatile: published without a lock.
+    private volatile ResolvedView _resolved = ResolvedView.Initial;
 
     // Set once, on a scope's node, when the scope is disposed; never cleared. Volatile: read without a lock by
     // flows deciding where to attach, which must see the end as soon as the disposing flow has marked it.
@@ -161,6 +160,7 @@ public sealed class LineageNode
     /// <summary>Creates a manager and attaches it under <paramref name="id"/>; with <paramref name="replace"/>, an existing one is replaced.</summary>
     internal ThreadPoolManager Attach(string id, bool replace)
     {
+        ThreadPoolManager manager;
         // Writers serialise on the node's lock; the dictionary they publish is never mutated again.
         lock (_lock)
         {
@@ -171,17 +171,17 @@ public sealed class LineageNode
                 return winner;
             }
 
-            var manager = new ThreadPoolManager(id, this);
+            manager = new ThreadPoolManager(id, this);
             var next = current is null
                 ? new Dictionary<string, ThreadPoolManager>(StringComparer.Ordinal)
                 : new Dictionary<string, ThreadPoolManager>(current, StringComparer.Ordinal);
             next[id] = manager;
             _managers = next;
-            // Interlocked, and after publishing: a reader that sees the new version also sees the manager,
-            // and a reader that walked before it publishes its cache under the old version, which is now stale.
-            Interlocked.Increment(ref s_attachVersion);
-            return manager;
         }
+
+        // After publishing, and before returning: once Attach returns, no view below this node remembers the old answer.
+        InvalidateSubtree();
+        return manager;
     }
 
     /// <summary>
@@ -202,43 +202,22 @@ public sealed class LineageNode
             var next = new Dictionary<string, ThreadPoolManager>(current, StringComparer.Ordinal);
             next.Remove(manager.Id);
             _managers = next.Count == 0 ? null : next;
-            // Interlocked, and after publishing (as in Attach): every node's cache filled before this point is now
-            // stale, so no cached inherited resolution can return the detached manager any more.
-            Interlocked.Increment(ref s_attachVersion);
         }
+
+        // As in Attach: once Detach returns, no view on this node or below it can return the detached manager.
+        InvalidateSubtree();
     }
 
     /// <summary>
-    /// Returns the nearest manager registered under <paramref name="id"/> on this node's ancestors. Cached per node, so a
-    /// lookup from a deep node costs the same as from a shallow one until something is attached somewhere.
+    /// Returns the nearest manager registered under <paramref name="id"/> on this node or its ancestors: one probe of
+    /// this node's view once the id has been looked up here, whatever the depth.
     /// </summary>
-    internal ThreadPoolManager? ResolveInherited(string id)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ThreadPoolManager? Resolve(string id)
     {
-        // Read the version before walking: if an attach lands during the walk, the cache we store is already stale.
-        var version = Interlocked.Read(ref s_attachVersion);
-        var cache = _inherited;
-        if (cache is not null && cache.Version == version && cache.Managers.TryGetValue(id, out var cached))
-        {
-            return cached;
-        }
-
-        ThreadPoolManager? found = null;
-        for (var walk = Parent; walk is not null; walk = walk.Parent)
-        {
-            // Nodes holding managers of other ids do not stop the walk (the seed stopped there).
-            if (walk.TryGetManager(id, out found))
-            {
-                break;
-            }
-        }
-
-        // Copy-on-write: racing fillers may drop each other's entries, which only costs a later walk.
-        var entries = cache is not null && cache.Version == version
-            ? new Dictionary<string, ThreadPoolManager?>(cache.Managers, StringComparer.Ordinal)
-            : new Dictionary<string, ThreadPoolManager?>(StringComparer.Ordinal);
-        entries[id] = found;
-        _inherited = new InheritedCache(version, entries);
-        return found;
+        // Volatile read: a view is seen with everything its builder read before publishing it.
+        var view = _resolved;
+        return view.TryGet(id, out var manager) ? manager : ResolveAndRemember(id, view);
     }
 
     /// <summary>Adds every manager attached to this node or any live node below it.</summary>
@@ -261,6 +240,69 @@ public sealed class LineageNode
         }
     }
 
+    /// <summary>
+    /// Walks from this node up to the root for <paramref name="id"/> and remembers the answer in this node's view, unless
+    /// the view was invalidated since <paramref name="seen"/> was read (the answer may then be stale).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ThreadPoolManager? ResolveAndRemember(string id, ResolvedView seen)
+    {
+        // Every read below comes after the volatile read of seen, so if seen is current, they see what invalidated its
+        // predecessor; if it is not, the compare-and-swap below fails.
+        TryGetManager(id, out var found);
+        for (var walk = Parent; found is null && walk is not null; walk = walk.Parent)
+        {
+            // An ancestor's view is its whole resolution (volatile read: current for every change whose invalidation
+            // already reached this node, parents being invalidated first); nodes holding other ids do not stop the walk.
+            if (walk._resolved.TryGet(id, out found) || walk.TryGetManager(id, out found))
+            {
+                break;
+            }
+        }
+
+        var expected = seen;
+        while (expected.With(id, found) is { } filled)
+        {
+            // Interlocked: publishes only over the view the walk started from or a fill of it, never over an invalidation.
+            var actual = Interlocked.CompareExchange(ref _resolved, filled, expected);
+            if (ReferenceEquals(actual, expected) || actual.Generation != seen.Generation || actual.TryGet(id, out _))
+            {
+                // Remembered; or invalidated since (the answer may be stale: drop it); or a racing lookup remembered the id.
+                break;
+            }
+
+            // A racing lookup remembered another id, and the generation is the same (no invalidation since): add ours.
+            expected = actual;
+        }
+
+        return found;
+    }
+
+    /// <summary>Replaces the view of this node and of every live node below it with an empty one of the next generation.</summary>
+    /// <remarks>
+    /// Parents before children. A lookup that walks past an ancestor's view relies on it: once a child's view has been
+    /// replaced, every view between it and the changed node already has been, so what the walk reads there is current.
+    /// </remarks>
+    private void InvalidateSubtree()
+    {
+        var pending = new Stack<LineageNode>();
+        pending.Push(this);
+        while (pending.TryPop(out var node))
+        {
+            var view = node._resolved;
+            // Interlocked: a lookup that read the old view and is still walking must fail its compare-and-swap.
+            while (Interlocked.CompareExchange(ref node._resolved, view.Next(), view) is var now && !ReferenceEquals(now, view))
+            {
+                view = now;
+            }
+
+            foreach (var child in node._children.Snapshot())
+            {
+                pending.Push(child);
+            }
+        }
+    }
+
     private static string DescribeCurrentThread()
     {
         var thread = Thread.CurrentThread;
@@ -268,6 +310,4 @@ public sealed class LineageNode
             ? $"thread '{name}'"
             : $"thread {thread.ManagedThreadId}";
     }
-
-    private sealed record InheritedCache(long Version, Dictionary<string, ThreadPoolManager?> Managers);
 }
