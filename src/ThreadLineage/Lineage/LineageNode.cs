@@ -23,8 +23,14 @@ public sealed class LineageNode
 
     private static long s_lastNodeNumber;
 
-    private readonly Lock _lock = new();
-    private readonly WeakList<LineageNode> _children = new();
+    // The thread that created the node, for diagnostics; its description is formatted only when asked for.
+    private readonly string? _createdOnThreadName;
+    private readonly int _createdOnThreadId;
+
+    // Created on first use (Gate, AddChild): most nodes (an own node per flow, a scope per request) get at most a
+    // manager or two and no child, and creating a node is part of what a scope costs the code that begins it.
+    private Lock? _lock;
+    private volatile WeakHandleList<LineageNode>? _children;
 
     // Copy-on-write under _lock; readers take the published dictionary without locking, so a
     // lookup never waits for an attach. Null until the first manager is attached.
@@ -46,8 +52,10 @@ public sealed class LineageNode
         Depth = parent is null ? 0 : parent.Depth + 1;
         // Interlocked: numbers only label nodes in diagnostics, but two nodes must never share one.
         Number = Interlocked.Increment(ref s_lastNodeNumber);
-        CreatedOnThread = DescribeCurrentThread();
-        parent?._children.Add(this);
+        var thread = Thread.CurrentThread;
+        _createdOnThreadName = thread.Name;
+        _createdOnThreadId = thread.ManagedThreadId;
+        parent?.AddChild(this);
     }
 
     /// <summary>Gets the node of the flow that started this node's flow; <see langword="null"/> for <see cref="Lineage.Root"/>.</summary>
@@ -69,13 +77,15 @@ public sealed class LineageNode
     }
 
     /// <summary>Gets a snapshot of the child nodes that are still alive.</summary>
-    public IReadOnlyList<LineageNode> Children => _children.Snapshot();
+    public IReadOnlyList<LineageNode> Children => LiveChildren();
 
     internal int Depth { get; }
 
     internal long Number { get; }
 
-    internal string CreatedOnThread { get; }
+    internal string CreatedOnThread => _createdOnThreadName is { Length: > 0 } name
+        ? $"thread '{name}'"
+        : $"thread {_createdOnThreadId}";
 
     /// <summary>Gets whether this node is the node of a scope that has been disposed.</summary>
     internal bool IsEnded => _ended;
@@ -162,7 +172,7 @@ public sealed class LineageNode
     {
         ThreadPoolManager manager;
         // Writers serialise on the node's lock; the dictionary they publish is never mutated again.
-        lock (_lock)
+        lock (Gate())
         {
             var current = _managers;
             if (!replace && current is not null && current.TryGetValue(id, out var winner))
@@ -191,7 +201,7 @@ public sealed class LineageNode
     internal void Detach(ThreadPoolManager manager)
     {
         // Same discipline as Attach: writers serialise on the node's lock and publish a new dictionary.
-        lock (_lock)
+        lock (Gate())
         {
             var current = _managers;
             if (current is null || !current.TryGetValue(manager.Id, out var attached) || !ReferenceEquals(attached, manager))
@@ -220,24 +230,32 @@ public sealed class LineageNode
         return view.TryGet(id, out var manager) ? manager : ResolveAndRemember(id, view);
     }
 
-    /// <summary>Adds every manager attached to this node or any live node below it.</summary>
-    internal void CollectSubtreeManagers(List<ThreadPoolManager> into)
+    /// <summary>Returns every manager attached to this node or any live node below it; <see langword="null"/> for a node that never had a manager or a child.</summary>
+    internal List<ThreadPoolManager>? CollectSubtreeManagers()
     {
+        if (_managers is null && _children is null)
+        {
+            // The common scope: nothing attached inside, nothing begun below. Nothing to allocate either.
+            return null;
+        }
+
+        var into = new List<ThreadPoolManager>();
         var pending = new Stack<LineageNode>();
         pending.Push(this);
-        while (pending.Count > 0)
+        while (pending.TryPop(out var node))
         {
-            var node = pending.Pop();
             if (node._managers is { } managers)
             {
                 into.AddRange(managers.Values);
             }
 
-            foreach (var child in node._children.Snapshot())
+            foreach (var child in node.LiveChildren())
             {
                 pending.Push(child);
             }
         }
+
+        return into;
     }
 
     /// <summary>
@@ -296,18 +314,42 @@ public sealed class LineageNode
                 view = now;
             }
 
-            foreach (var child in node._children.Snapshot())
+            foreach (var child in node.LiveChildren())
             {
                 pending.Push(child);
             }
         }
     }
 
-    private static string DescribeCurrentThread()
+    /// <summary>Returns the node's lock, creating it on the first attach.</summary>
+    private Lock Gate()
     {
-        var thread = Thread.CurrentThread;
-        return thread.Name is { Length: > 0 } name
-            ? $"thread '{name}'"
-            : $"thread {thread.ManagedThreadId}";
+        // Volatile read: a lock published by another thread's compare-and-swap is seen fully constructed.
+        if (Volatile.Read(ref _lock) is { } existing)
+        {
+            return existing;
+        }
+
+        var created = new Lock();
+        // Interlocked: racing first writers agree on one lock (the loser's is garbage).
+        return Interlocked.CompareExchange(ref _lock, created, null) ?? created;
     }
+
+    private void AddChild(LineageNode child)
+    {
+        // Volatile read: a list published by another child's compare-and-swap is seen fully constructed.
+        var children = _children;
+        if (children is null)
+        {
+            var created = new WeakHandleList<LineageNode>();
+            // Interlocked: racing first children agree on one list (the loser adds to the winner's). A full fence, so an
+            // invalidation that replaced this node's view and then found no list is seen by every lookup from the child.
+            children = Interlocked.CompareExchange(ref _children, created, null) ?? created;
+        }
+
+        children.Add(child);
+    }
+
+    /// <summary>Returns the children alive right now (an empty list for a node that never had one).</summary>
+    private List<LineageNode> LiveChildren() => _children?.Snapshot() ?? [];
 }

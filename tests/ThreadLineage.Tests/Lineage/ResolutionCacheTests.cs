@@ -143,8 +143,8 @@ public class ResolutionCacheTests
     [Fact]
     public void Lookups_RacingAttachAndDisposeAbove_NeverReturnAnAnswerOlderThanTheLastCompletedChange() => Bounded.OnNewThread(() =>
     {
-        const int Rounds = 500;
-        const int Readers = 3;
+        const int Rounds = 200;
+        const int Readers = 4;
         var id = TestIds.New("race");
         var managers = new ThreadPoolManager[Rounds];
         // 3k: round k not begun (nothing attached); 3k + 1: managers[k] attached (its attach returned); 3k + 2: its
@@ -166,7 +166,21 @@ public class ResolutionCacheTests
             return round;
         }
 
-        List<string> Read(int reader, bool ownScope)
+        ThreadPoolManager? LookUp(bool freshScopes)
+        {
+            if (!freshScopes)
+            {
+                return Lineage.TryGetManager(id, out var found) ? found : null;
+            }
+
+            // Two new nodes per lookup: the first child of the upper one races the writer's invalidations. (Each node
+            // stays below the writer's node until a GC collects it: the writer's invalidations walk them all.)
+            using var upper = Lineage.BeginScope("fresh-upper");
+            using var lower = Lineage.BeginScope("fresh-lower");
+            return Lineage.TryGetManager(id, out var foundBelow) ? foundBelow : null;
+        }
+
+        List<string> Read(int reader, bool ownScope, bool freshScopes = false)
         {
             using var own = ownScope ? Lineage.BeginScope("reader") : null;
             var failures = new List<string>();
@@ -174,7 +188,7 @@ public class ResolutionCacheTests
             for (var lookups = 1; Volatile.Read(ref done) == 0 && failures.Count < 10 && DateTime.UtcNow < deadline; lookups++)
             {
                 var before = Volatile.Read(ref step);
-                var seen = Lineage.TryGetManager(id, out var found) ? found : null;
+                var seen = LookUp(freshScopes && lookups % 32 == 0);
                 var after = Volatile.Read(ref step);
                 var round = seen is null ? -1 : RoundOf(seen, after);
                 var valid = seen is null
@@ -205,6 +219,7 @@ public class ResolutionCacheTests
         using var inner = Lineage.BeginScope("inner");
         readers.Add(TestThreads.StartChild(() => Read(1, ownScope: false), "reader-inner"));
         readers.Add(TestThreads.StartChild(() => Read(2, ownScope: true), "reader-below-inner"));
+        readers.Add(TestThreads.StartChild(() => Read(3, ownScope: false, freshScopes: true), "reader-in-fresh-scopes"));
 
         // Every reader looks up at least once in each settled state (attached, disposed) of every round.
         void AwaitLookupsFrom(int settled) => Bounded.Until(
