@@ -233,6 +233,7 @@ public sealed class LineageNode
     /// <summary>Returns every manager attached to this node or any live node below it; <see langword="null"/> for a node that never had a manager or a child.</summary>
     internal List<ThreadPoolManager>? CollectSubtreeManagers()
     {
+        // Volatile reads: a manager attached or a node begun below before this call is seen (racing ones may not be).
         if (_managers is null && _children is null)
         {
             // The common scope: nothing attached inside, nothing begun below. Nothing to allocate either.
@@ -307,6 +308,7 @@ public sealed class LineageNode
         pending.Push(this);
         while (pending.TryPop(out var node))
         {
+            // Volatile read; the compare-and-swap below retries until it has replaced the latest view.
             var view = node._resolved;
             // Interlocked: a lookup that read the old view and is still walking must fail its compare-and-swap.
             while (Interlocked.CompareExchange(ref node._resolved, view.Next(), view) is var now && !ReferenceEquals(now, view))
@@ -351,5 +353,6 @@ public sealed class LineageNode
     }
 
     /// <summary>Returns the children alive right now (an empty list for a node that never had one).</summary>
+    /// <remarks>A volatile read of the list, published complete by AddChild; the snapshot itself is taken under the list's lock.</remarks>
     private List<LineageNode> LiveChildren() => _children?.Snapshot() ?? [];
 }
