@@ -5,13 +5,16 @@ namespace ThreadLineage.Benchmarks.Resolution;
 /// <summary>
 /// What a lineage scope costs code that does not use it: <see cref="Hops"/> <c>await Task.Yield()</c> hops (each a trip
 /// through the shared thread pool that restores the flow's <see cref="ExecutionContext"/>) with nothing set, with a
-/// plain <see cref="AsyncLocal{T}"/> set, with an <see cref="AsyncLocal{T}"/> that has a change handler set, and inside
-/// a <see cref="Lineage.BeginScope(string?)"/> (whose current node is such an <see cref="AsyncLocal{T}"/>).
+/// plain <see cref="AsyncLocal{T}"/> set, with an <see cref="AsyncLocal{T}"/> that has a change handler set, inside
+/// a <see cref="Lineage.BeginScope(string?)"/> (whose current node is such an <see cref="AsyncLocal{T}"/>), and inside a
+/// scope that was already open.
 /// </summary>
 /// <remarks>
-/// Each benchmark sets its value inside the async method, so the value flows with its hops only; the baseline sets
-/// nothing. The ratio that matters is each variant's against the baseline, per hop; the scope variant also pays for creating
-/// and ending its (empty) scope once per operation.
+/// Each of the first four sets its value inside the async method, so the value flows with its hops only; the baseline
+/// sets nothing. The ratio that matters is each variant's against the baseline, per hop; <see cref="InsideLineageScope"/>
+/// also pays for beginning and ending its (empty) scope once per operation. <see cref="InsideOpenScope"/> runs its hops
+/// in a scope its <c>[GlobalSetup]</c> began on the benchmark thread (BenchmarkDotNet runs each case in a process of its
+/// own, so no other case sees it): the hops' cost alone, with nothing set per operation.
 /// </remarks>
 [MemoryDiagnoser]
 public class ScopeAwaitBenchmarks
@@ -19,6 +22,8 @@ public class ScopeAwaitBenchmarks
     private static readonly AsyncLocal<object?> s_plain = new();
     private static readonly AsyncLocal<object?> s_withHandler = new(static _ => { });
     private static readonly object s_value = new();
+
+    private LineageScope? _openScope;
 
     /// <summary>Gets or sets the number of <c>await</c> hops per operation.</summary>
     [Params(16)]
@@ -47,6 +52,22 @@ public class ScopeAwaitBenchmarks
         using var scope = Lineage.BeginScope("bench-await");
         await HopAsync(Hops).ConfigureAwait(false);
     }
+
+    [GlobalSetup(Target = nameof(InsideOpenScope))]
+    public void BeginOpenScope()
+    {
+        _openScope = Lineage.BeginScope("bench-await-open");
+        if (!ReferenceEquals(Lineage.Current, _openScope.Node))
+        {
+            throw new InvalidOperationException("The benchmark thread is not inside the scope its setup began.");
+        }
+    }
+
+    [GlobalCleanup(Target = nameof(InsideOpenScope))]
+    public void EndOpenScope() => _openScope?.Dispose();
+
+    [Benchmark]
+    public Task InsideOpenScope() => HopAsync(Hops);
 
     private static async Task HopAsync(int hops)
     {

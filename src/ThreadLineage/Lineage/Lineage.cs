@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace ThreadLineage;
@@ -42,6 +43,17 @@ public static class Lineage
     [ThreadStatic]
     private static ParkedOwnership? t_parked;
 
+    // The ExecutionContext this thread last read Current in, and the node it saw there. A context never changes its
+    // AsyncLocal values (setting one makes a new context), so while the thread is in that very context the node is the
+    // same: reading it costs a reference compare instead of an AsyncLocal lookup. Root is never remembered, and any
+    // change of the node on this thread forgets the pair (OnCurrentChanged), so the pair keeps nothing alive that the
+    // thread does not see: at most an older context of the node it still is in (see CurrentSlow).
+    [ThreadStatic]
+    private static ExecutionContext? t_seenContext;
+
+    [ThreadStatic]
+    private static LineageNode? t_seenNode;
+
     // Inline runs nest only so deep; past this many parked stacks, a switch down forgets instead of parking, so a
     // thread never holds an unbounded list of nodes (bounded memory should the runtime ever not switch back).
     private const int MaxParked = 32;
@@ -53,7 +65,16 @@ public static class Lineage
     public static LineageNode Root => s_root;
 
     /// <summary>Gets the node the current flow sees: its own node, the node it inherited, or <see cref="Root"/>.</summary>
-    public static LineageNode Current => s_current.Value ?? s_root;
+    public static LineageNode Current
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            // Null when the flow is suppressed: that context is not remembered (a suppressed flow still sees its values).
+            var context = ExecutionContext.Capture();
+            return context is not null && ReferenceEquals(context, t_seenContext) ? t_seenNode! : CurrentSlow(context);
+        }
+    }
 
     /// <summary>
     /// Returns the nearest manager registered under <paramref name="id"/> from <see cref="Current"/> up to
@@ -164,8 +185,29 @@ public static class Lineage
     }
 
     /// <summary>Walks from <paramref name="node"/> to the root and returns the first manager under <paramref name="id"/>.</summary>
-    internal static ThreadPoolManager? Resolve(LineageNode node, string id) =>
-        node.TryGetManager(id, out var own) ? own : node.Parent is null ? null : node.ResolveInherited(id);
+    internal static ThreadPoolManager? Resolve(LineageNode node, string id) => node.Resolve(id);
+
+    /// <summary>Reads <see cref="Current"/> from the AsyncLocal and remembers it for <paramref name="context"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static LineageNode CurrentSlow(ExecutionContext? context)
+    {
+        var node = s_current.Value;
+        if (node is null)
+        {
+            // Root is not remembered: a thread going back to a context with no node (a pool thread between items) gets
+            // no notification, and the pair would keep the last context's other values alive.
+            return s_root;
+        }
+
+        if (context is not null)
+        {
+            // Thread-local, so no ordering to care about: the pair is only ever read by this thread.
+            t_seenContext = context;
+            t_seenNode = node;
+        }
+
+        return node;
+    }
 
     /// <summary>
     /// Ends a scope, once, in the disposing flow: marks its node ended, and if this flow is inside the scope (its
@@ -216,6 +258,9 @@ public static class Lineage
     /// <summary>Gives back what <see cref="SuspendOwnership"/> took, after the inline work finished.</summary>
     internal static void ResumeOwnership(SuspendedOwnership suspended)
     {
+        // The work ran in another context, which may have the same node as this one (no notification then): do not let
+        // this thread keep that context alive while it waits for more work.
+        ForgetSeenContext();
         if (suspended.State is OwnedAndParked both)
         {
             t_owned = both.Owned;
@@ -260,6 +305,8 @@ public static class Lineage
 
     private static void OnCurrentChanged(AsyncLocalValueChangedArgs<LineageNode?> args)
     {
+        // The node changed on this thread: the remembered context is no longer the one the thread is in.
+        ForgetSeenContext();
         var owned = t_owned;
         var parked = t_parked;
         if (!args.ThreadContextChanged || (owned is null && parked is null))
@@ -308,6 +355,13 @@ public static class Lineage
         {
             t_owned = null;
         }
+    }
+
+    /// <summary>Forgets the context <see cref="Current"/> was last read in on this thread, and its node.</summary>
+    private static void ForgetSeenContext()
+    {
+        t_seenContext = null;
+        t_seenNode = null;
     }
 
     /// <summary>Gives back the stack parked at <paramref name="node"/>, dropping any parked after it.</summary>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Collections.ObjectModel;
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using ThreadLineage.Internal;
 
 namespace ThreadLineage;
@@ -22,19 +23,23 @@ public sealed class LineageNode
 
     private static long s_lastNodeNumber;
 
-    // Bumped after every attach or detach anywhere. A node's cache of what its ancestors resolve to is valid
-    // only for the version it was filled at, so a change above a node can never be hidden by the cache.
-    private static long s_attachVersion;
+    // The thread that created the node, for diagnostics; its description is formatted only when asked for.
+    private readonly string? _createdOnThreadName;
+    private readonly int _createdOnThreadId;
 
-    private readonly Lock _lock = new();
-    private readonly WeakList<LineageNode> _children = new();
+    // Created on first use (Gate, AddChild): most nodes (an own node per flow, a scope per request) get at most a
+    // manager or two and no child, and creating a node is part of what a scope costs the code that begins it.
+    private Lock? _lock;
+    private volatile WeakHandleList<LineageNode>? _children;
 
     // Copy-on-write under _lock; readers take the published dictionary without locking, so a
     // lookup never waits for an attach. Null until the first manager is attached.
     private volatile Dictionary<string, ThreadPoolManager>? _managers;
 
-    // What the ancestors resolve each looked-up id to (null: nothing), as of one attach version.
-    private volatile InheritedCache? _inherited;
+    // What lookups from this node resolved each id to, own managers and inherited ones alike. Replaced by a filled
+    // copy (compare-and-swap) to remember one more id, and by an empty view of the next generation whenever this node
+    // or an ancestor attaches or detaches (InvalidateSubtree). Volatile: published without a lock.
+    private volatile ResolvedView _resolved = ResolvedView.Initial;
 
     // Set once, on a scope's node, when the scope is disposed; never cleared. Volatile: read without a lock by
     // flows deciding where to attach, which must see the end as soon as the disposing flow has marked it.
@@ -47,8 +52,10 @@ public sealed class LineageNode
         Depth = parent is null ? 0 : parent.Depth + 1;
         // Interlocked: numbers only label nodes in diagnostics, but two nodes must never share one.
         Number = Interlocked.Increment(ref s_lastNodeNumber);
-        CreatedOnThread = DescribeCurrentThread();
-        parent?._children.Add(this);
+        var thread = Thread.CurrentThread;
+        _createdOnThreadName = thread.Name;
+        _createdOnThreadId = thread.ManagedThreadId;
+        parent?.AddChild(this);
     }
 
     /// <summary>Gets the node of the flow that started this node's flow; <see langword="null"/> for <see cref="Lineage.Root"/>.</summary>
@@ -70,13 +77,15 @@ public sealed class LineageNode
     }
 
     /// <summary>Gets a snapshot of the child nodes that are still alive.</summary>
-    public IReadOnlyList<LineageNode> Children => _children.Snapshot();
+    public IReadOnlyList<LineageNode> Children => LiveChildren();
 
     internal int Depth { get; }
 
     internal long Number { get; }
 
-    internal string CreatedOnThread { get; }
+    internal string CreatedOnThread => _createdOnThreadName is { Length: > 0 } name
+        ? $"thread '{name}'"
+        : $"thread {_createdOnThreadId}";
 
     /// <summary>Gets whether this node is the node of a scope that has been disposed.</summary>
     internal bool IsEnded => _ended;
@@ -161,8 +170,9 @@ public sealed class LineageNode
     /// <summary>Creates a manager and attaches it under <paramref name="id"/>; with <paramref name="replace"/>, an existing one is replaced.</summary>
     internal ThreadPoolManager Attach(string id, bool replace)
     {
+        ThreadPoolManager manager;
         // Writers serialise on the node's lock; the dictionary they publish is never mutated again.
-        lock (_lock)
+        lock (Gate())
         {
             var current = _managers;
             if (!replace && current is not null && current.TryGetValue(id, out var winner))
@@ -171,17 +181,17 @@ public sealed class LineageNode
                 return winner;
             }
 
-            var manager = new ThreadPoolManager(id, this);
+            manager = new ThreadPoolManager(id, this);
             var next = current is null
                 ? new Dictionary<string, ThreadPoolManager>(StringComparer.Ordinal)
                 : new Dictionary<string, ThreadPoolManager>(current, StringComparer.Ordinal);
             next[id] = manager;
             _managers = next;
-            // Interlocked, and after publishing: a reader that sees the new version also sees the manager,
-            // and a reader that walked before it publishes its cache under the old version, which is now stale.
-            Interlocked.Increment(ref s_attachVersion);
-            return manager;
         }
+
+        // After publishing, and before returning: once Attach returns, no view below this node remembers the old answer.
+        InvalidateSubtree();
+        return manager;
     }
 
     /// <summary>
@@ -191,7 +201,7 @@ public sealed class LineageNode
     internal void Detach(ThreadPoolManager manager)
     {
         // Same discipline as Attach: writers serialise on the node's lock and publish a new dictionary.
-        lock (_lock)
+        lock (Gate())
         {
             var current = _managers;
             if (current is null || !current.TryGetValue(manager.Id, out var attached) || !ReferenceEquals(attached, manager))
@@ -202,72 +212,147 @@ public sealed class LineageNode
             var next = new Dictionary<string, ThreadPoolManager>(current, StringComparer.Ordinal);
             next.Remove(manager.Id);
             _managers = next.Count == 0 ? null : next;
-            // Interlocked, and after publishing (as in Attach): every node's cache filled before this point is now
-            // stale, so no cached inherited resolution can return the detached manager any more.
-            Interlocked.Increment(ref s_attachVersion);
         }
+
+        // As in Attach: once Detach returns, no view on this node or below it can return the detached manager.
+        InvalidateSubtree();
     }
 
     /// <summary>
-    /// Returns the nearest manager registered under <paramref name="id"/> on this node's ancestors. Cached per node, so a
-    /// lookup from a deep node costs the same as from a shallow one until something is attached somewhere.
+    /// Returns the nearest manager registered under <paramref name="id"/> on this node or its ancestors: one probe of
+    /// this node's view once the id has been looked up here, whatever the depth.
     /// </summary>
-    internal ThreadPoolManager? ResolveInherited(string id)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ThreadPoolManager? Resolve(string id)
     {
-        // Read the version before walking: if an attach lands during the walk, the cache we store is already stale.
-        var version = Interlocked.Read(ref s_attachVersion);
-        var cache = _inherited;
-        if (cache is not null && cache.Version == version && cache.Managers.TryGetValue(id, out var cached))
-        {
-            return cached;
-        }
-
-        ThreadPoolManager? found = null;
-        for (var walk = Parent; walk is not null; walk = walk.Parent)
-        {
-            // Nodes holding managers of other ids do not stop the walk (the seed stopped there).
-            if (walk.TryGetManager(id, out found))
-            {
-                break;
-            }
-        }
-
-        // Copy-on-write: racing fillers may drop each other's entries, which only costs a later walk.
-        var entries = cache is not null && cache.Version == version
-            ? new Dictionary<string, ThreadPoolManager?>(cache.Managers, StringComparer.Ordinal)
-            : new Dictionary<string, ThreadPoolManager?>(StringComparer.Ordinal);
-        entries[id] = found;
-        _inherited = new InheritedCache(version, entries);
-        return found;
+        // Volatile read: a view is seen with everything its builder read before publishing it.
+        var view = _resolved;
+        return view.TryGet(id, out var manager) ? manager : ResolveAndRemember(id, view);
     }
 
-    /// <summary>Adds every manager attached to this node or any live node below it.</summary>
-    internal void CollectSubtreeManagers(List<ThreadPoolManager> into)
+    /// <summary>Returns every manager attached to this node or any live node below it; <see langword="null"/> for a node that never had a manager or a child.</summary>
+    internal List<ThreadPoolManager>? CollectSubtreeManagers()
     {
+        // Volatile reads: a manager attached or a node begun below before this call is seen (racing ones may not be).
+        if (_managers is null && _children is null)
+        {
+            // The common scope: nothing attached inside, nothing begun below. Nothing to allocate either.
+            return null;
+        }
+
+        var into = new List<ThreadPoolManager>();
         var pending = new Stack<LineageNode>();
         pending.Push(this);
-        while (pending.Count > 0)
+        while (pending.TryPop(out var node))
         {
-            var node = pending.Pop();
             if (node._managers is { } managers)
             {
                 into.AddRange(managers.Values);
             }
 
-            foreach (var child in node._children.Snapshot())
+            foreach (var child in node.LiveChildren())
+            {
+                pending.Push(child);
+            }
+        }
+
+        return into;
+    }
+
+    /// <summary>
+    /// Walks from this node up to the root for <paramref name="id"/> and remembers the answer in this node's view, unless
+    /// the view was invalidated since <paramref name="seen"/> was read (the answer may then be stale).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ThreadPoolManager? ResolveAndRemember(string id, ResolvedView seen)
+    {
+        // Every read below comes after the volatile read of seen, so if seen is current, they see what invalidated its
+        // predecessor; if it is not, the compare-and-swap below fails.
+        TryGetManager(id, out var found);
+        for (var walk = Parent; found is null && walk is not null; walk = walk.Parent)
+        {
+            // An ancestor's view is its whole resolution (volatile read: current for every change whose invalidation
+            // already reached this node, parents being invalidated first); nodes holding other ids do not stop the walk.
+            if (walk._resolved.TryGet(id, out found) || walk.TryGetManager(id, out found))
+            {
+                break;
+            }
+        }
+
+        var expected = seen;
+        while (expected.With(id, found) is { } filled)
+        {
+            // Interlocked: publishes only over the view the walk started from or a fill of it, never over an invalidation.
+            var actual = Interlocked.CompareExchange(ref _resolved, filled, expected);
+            if (ReferenceEquals(actual, expected) || actual.Generation != seen.Generation || actual.TryGet(id, out _))
+            {
+                // Remembered; or invalidated since (the answer may be stale: drop it); or a racing lookup remembered the id.
+                break;
+            }
+
+            // A racing lookup remembered another id, and the generation is the same (no invalidation since): add ours.
+            expected = actual;
+        }
+
+        return found;
+    }
+
+    /// <summary>Replaces the view of this node and of every live node below it with an empty one of the next generation.</summary>
+    /// <remarks>
+    /// Parents before children. A lookup that walks past an ancestor's view relies on it: once a child's view has been
+    /// replaced, every view between it and the changed node already has been, so what the walk reads there is current.
+    /// </remarks>
+    private void InvalidateSubtree()
+    {
+        var pending = new Stack<LineageNode>();
+        pending.Push(this);
+        while (pending.TryPop(out var node))
+        {
+            // Volatile read; the compare-and-swap below retries until it has replaced the latest view.
+            var view = node._resolved;
+            // Interlocked: a lookup that read the old view and is still walking must fail its compare-and-swap.
+            while (Interlocked.CompareExchange(ref node._resolved, view.Next(), view) is var now && !ReferenceEquals(now, view))
+            {
+                view = now;
+            }
+
+            foreach (var child in node.LiveChildren())
             {
                 pending.Push(child);
             }
         }
     }
 
-    private static string DescribeCurrentThread()
+    /// <summary>Returns the node's lock, creating it on the first attach.</summary>
+    private Lock Gate()
     {
-        var thread = Thread.CurrentThread;
-        return thread.Name is { Length: > 0 } name
-            ? $"thread '{name}'"
-            : $"thread {thread.ManagedThreadId}";
+        // Volatile read: a lock published by another thread's compare-and-swap is seen fully constructed.
+        if (Volatile.Read(ref _lock) is { } existing)
+        {
+            return existing;
+        }
+
+        var created = new Lock();
+        // Interlocked: racing first writers agree on one lock (the loser's is garbage).
+        return Interlocked.CompareExchange(ref _lock, created, null) ?? created;
     }
 
-    private sealed record InheritedCache(long Version, Dictionary<string, ThreadPoolManager?> Managers);
+    private void AddChild(LineageNode child)
+    {
+        // Volatile read: a list published by another child's compare-and-swap is seen fully constructed.
+        var children = _children;
+        if (children is null)
+        {
+            var created = new WeakHandleList<LineageNode>();
+            // Interlocked: racing first children agree on one list (the loser adds to the winner's). A full fence, so an
+            // invalidation that replaced this node's view and then found no list is seen by every lookup from the child.
+            children = Interlocked.CompareExchange(ref _children, created, null) ?? created;
+        }
+
+        children.Add(child);
+    }
+
+    /// <summary>Returns the children alive right now (an empty list for a node that never had one).</summary>
+    /// <remarks>A volatile read of the list, published complete by AddChild; the snapshot itself is taken under the list's lock.</remarks>
+    private List<LineageNode> LiveChildren() => _children?.Snapshot() ?? [];
 }

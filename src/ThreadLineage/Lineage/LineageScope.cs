@@ -42,7 +42,11 @@ public sealed class LineageScope : IDisposable, IAsyncDisposable
             return;
         }
 
-        var managers = SubtreeManagers();
+        if (Node.CollectSubtreeManagers() is not { } managers)
+        {
+            return;
+        }
+
         // Begin every stop first so the pools drain in parallel, then wait for each.
         foreach (var manager in managers)
         {
@@ -68,7 +72,11 @@ public sealed class LineageScope : IDisposable, IAsyncDisposable
             return default;
         }
 
-        var managers = SubtreeManagers();
+        if (Node.CollectSubtreeManagers() is not { } managers)
+        {
+            return default;
+        }
+
         var stops = new Task[managers.Count];
         for (var i = 0; i < stops.Length; i++)
         {
@@ -88,12 +96,5 @@ public sealed class LineageScope : IDisposable, IAsyncDisposable
 
         Lineage.EndScope(this, _previous);
         return true;
-    }
-
-    private List<ThreadPoolManager> SubtreeManagers()
-    {
-        var managers = new List<ThreadPoolManager>();
-        Node.CollectSubtreeManagers(managers);
-        return managers;
     }
 }

@@ -137,6 +137,50 @@ public class LineageNodeTests
     }
 
     [Fact]
+    public void Children_ManyCollectedBetweenLiveOnes_ListsTheLiveOnesInOrder()
+    {
+        using var scope = Lineage.BeginScope(nameof(Children_ManyCollectedBetweenLiveOnes_ListsTheLiveOnesInOrder));
+        var first = OwnNodeOfChildFlow();
+        var dropped = AttachInEndedChildFlows(50);
+        FullGc.Collect();
+        var second = OwnNodeOfChildFlow(); // past the prune threshold: the dead children's entries are dropped here
+        dropped.AddRange(AttachInEndedChildFlows(50));
+        FullGc.Collect();
+
+        var third = OwnNodeOfChildFlow();
+
+        Assert.All(dropped, node => Assert.False(node.IsAlive, "a child node of an ended flow is still alive"));
+        Assert.Equal([first, second, third], scope.Node.Children);
+    }
+
+    [Fact]
+    public void Children_FirstChildrenBegunConcurrently_AreAllListed()
+    {
+        const int Threads = 4;
+        const int Rounds = 50;
+        for (var round = 0; round < Rounds; round++)
+        {
+            // A fresh parent each round: its first children race to create its list of children.
+            using var parent = Lineage.BeginScope($"parent-{round}");
+            using var barrier = new Barrier(Threads);
+            var children = Enumerable.Range(0, Threads)
+                .Select(t => TestThreads.StartChild(
+                    () =>
+                    {
+                        Bounded.SignalAndWait(barrier, "the racers");
+                        using var child = Lineage.BeginScope($"child-{t}");
+                        return child.Node;
+                    },
+                    $"child-racer-{t}"))
+                .ToArray()
+                .Select(racer => Bounded.Result(racer, "a racer"))
+                .ToList();
+
+            Assert.Equal(children.ToHashSet(), parent.Node.Children.ToHashSet());
+        }
+    }
+
+    [Fact]
     public void GetOrCreateManager_AncestorHasId_CreatesOnThisNodeWithoutWalking()
     {
         using var scope = Lineage.BeginScope(nameof(GetOrCreateManager_AncestorHasId_CreatesOnThisNodeWithoutWalking));
@@ -295,6 +339,25 @@ public class LineageNodeTests
         using var scope = Lineage.BeginScope(name);
 
         Assert.Contains(name, scope.Node.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ToString_NamesTheThreadThatCreatedTheNode_ByNameOrElseById()
+    {
+        using var scope = Lineage.BeginScope(nameof(ToString_NamesTheThreadThatCreatedTheNode_ByNameOrElseById));
+        var named = Bounded.OnNewThread(() => Lineage.BeginScope("on-named").Node, "node-creator");
+        var unnamedThreadId = 0;
+        LineageNode? unnamed = null;
+        var thread = new Thread(() =>
+        {
+            unnamedThreadId = Environment.CurrentManagedThreadId;
+            unnamed = Lineage.BeginScope("on-unnamed").Node;
+        });
+        thread.Start();
+        Bounded.Join(thread, "the unnamed thread");
+
+        Assert.Contains("(created on thread 'node-creator')", named.ToString(), StringComparison.Ordinal);
+        Assert.Contains($"(created on thread {unnamedThreadId})", unnamed!.ToString(), StringComparison.Ordinal);
     }
 
     /// <summary>Returns the own node of a child flow that attached a manager and ended (kept alive by the caller).</summary>
