@@ -31,6 +31,7 @@ internal static class GoalsRun
         typeof(PerRequestPoolBenchmarks),
         typeof(BorrowerThroughputBenchmarks),
         typeof(ScopeAwaitBenchmarks),
+        typeof(ScopeBenchmarks),
     ];
 
     public static async Task RunAsync(string[] args)
@@ -170,12 +171,15 @@ internal static class GoalsRun
         text.AppendLine();
         text.AppendLine("| Case | Median | ÷ nothing set | Allocated |");
         text.AppendLine("|---|---:|---:|---:|");
-        foreach (var method in new[] { "NothingSet", "PlainAsyncLocal", "AsyncLocalWithHandler", "InsideLineageScope" })
+        foreach (var method in new[] { "NothingSet", "PlainAsyncLocal", "AsyncLocalWithHandler", "InsideLineageScope", "InsideOpenScope" })
         {
             var ratio = r.Ratio("ScopeAwaitBenchmarks", "NothingSet", method, inverse: true);
             text.AppendLine(CultureInfo.InvariantCulture, $"| {method} | {r.Ns("ScopeAwaitBenchmarks", method)} | {Format(ratio)} | {r.Bytes("ScopeAwaitBenchmarks", method)} |");
         }
 
+        text.AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture, $"Beginning and ending an empty scope: {r.Ns("ScopeBenchmarks", "BeginAndEndScope")} ({r.Bytes("ScopeBenchmarks", "BeginAndEndScope")}), " +
+            $"{Format(r.Ratio("ScopeBenchmarks", "AsyncLocalSetAndReset", "BeginAndEndScope", inverse: true))} setting and resetting an AsyncLocal with a change handler ({r.Ns("ScopeBenchmarks", "AsyncLocalSetAndReset")}).");
         return text.ToString();
     }
 
