@@ -10,7 +10,7 @@ public class ResolutionCacheTests
     [Fact]
     public void GetManager_AfterCachedMiss_SeesManagerAttachedAbove() => Bounded.OnNewThread(() =>
     {
-        var id = $"cache-{Guid.NewGuid():N}";
+        var id = TestIds.New("cache");
         using var outer = Lineage.BeginScope("outer");
         using var middle = Lineage.BeginScope("middle");
         using var inner = Lineage.BeginScope("inner");
@@ -25,7 +25,7 @@ public class ResolutionCacheTests
     [Fact]
     public void GetManager_AfterCachedHit_SeesNearerManagerAttachedLater() => Bounded.OnNewThread(() =>
     {
-        var id = $"cache-{Guid.NewGuid():N}";
+        var id = TestIds.New("cache");
         using var outer = Lineage.BeginScope("outer");
         var far = outer.Node.GetOrCreateManager(id);
         using var middle = Lineage.BeginScope("middle");
@@ -41,7 +41,7 @@ public class ResolutionCacheTests
     [Fact]
     public void GetManager_FromDeepChain_ResolvesTheRootmostAttachment() => Bounded.OnNewThread(() =>
     {
-        var id = $"cache-{Guid.NewGuid():N}";
+        var id = TestIds.New("cache");
         var scopes = new Stack<LineageScope>();
         scopes.Push(Lineage.BeginScope("top"));
         var manager = scopes.Peek().Node.GetOrCreateManager(id);

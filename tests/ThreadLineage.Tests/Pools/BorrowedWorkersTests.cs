@@ -291,8 +291,7 @@ public class BorrowedWorkersTests
         borrower.Start(new ThreadPoolManagerOptions { MaxWorkers = 1, WorkersFrom = hostId, QueueCapacity = 1, QueueFullMode = QueueFullMode.Reject });
         using var gate = new Gate();
 
-        var running = borrower.Submit(() => gate.Wait("the gate"));
-        Bounded.Until(() => borrower.GetStatistics().BusyWorkers == 1, "the first item runs");
+        var running = gate.HoldWorker(borrower);
         var queued = borrower.Submit(static () => { });
 
         Assert.Throws<ThreadPoolFullException>(() => { _ = borrower.Submit(static () => { }); });
@@ -331,8 +330,7 @@ public class BorrowedWorkersTests
         var borrower = StartBorrower("borrower", hostId, maxWorkers: 1);
         using var gate = new Gate();
 
-        var blocker = host.Submit(() => gate.Wait("the gate"));
-        Bounded.Until(() => host.GetStatistics().BusyWorkers == 1, "the host's item runs");
+        var blocker = gate.HoldWorker(host);
         var queued = Enumerable.Range(0, 5).Select(_ => borrower.Submit(static () => { })).ToArray();
 
         // The borrower's turn waits in the host's queue; it is not one of the host's items.
@@ -539,8 +537,7 @@ public class BorrowedWorkersTests
         var host = StartHost("host", maxWorkers: 1, out var hostId);
         var borrower = StartBorrower("borrower", hostId, maxWorkers: 1);
         using var gate = new Gate();
-        var running = borrower.Submit(() => gate.Wait("the gate"));
-        Bounded.Until(() => borrower.GetStatistics().BusyWorkers == 1, "the first item runs");
+        var running = gate.HoldWorker(borrower);
         var queued = Enumerable.Range(0, 10).Select(i => borrower.Submit(() => i)).ToArray();
 
         host.Stop(wait: false, cancelPending: true);
