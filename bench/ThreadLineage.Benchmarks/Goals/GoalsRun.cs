@@ -210,7 +210,7 @@ internal static class GoalsRun
 
         public string Ns(string type, string method, string parameters = "") =>
             Median(type, method, parameters) is { } ns
-                ? ns >= 10_000 ? $"{ns / 1000:0.0} µs" : $"{ns:0.0} ns"
+                ? ns >= 1_000 ? $"{ns / 1000:0.00} µs" : $"{ns:0.0} ns"
                 : "n/a";
 
         public string Bytes(string type, string method, string parameters = "") =>
