@@ -265,9 +265,11 @@ internal abstract class PoolRun
             return create(state);
         }
 
-        // Not ExecutionContext.SuppressFlow: with a token canceled while the task was created, tasks created
-        // under it crashed the process (InvalidCastException in Task.RunContinuations, ExitProbe
-        // cancel-race-flow-off); tasks that captured a context never did.
+        // Not ExecutionContext.SuppressFlow: the Task constructor registers the token and only then records "no
+        // context" with a plain (not atomic) update of its state flags, so a cancellation in between is lost and the
+        // task later finishes a second time (InvalidCastException in Task.RunContinuations; exit probe
+        // cancel-race-flow-off, tests/ThreadLineage.Tests/Robustness/README.md, finding 5). A task that captured a
+        // context records it elsewhere and is not exposed.
         using (ContextSwitch.Enter(poolContext, returnTo: callerContext))
         {
             return create(state);
