@@ -4,14 +4,16 @@ namespace ThreadLineage.Internal;
 
 /// <summary>
 /// A thread-safe list that refers to its items weakly, through GC handles it owns: what a <see cref="LineageNode"/>
-/// keeps of its children. Being listed never keeps an item alive.
+/// keeps of its children, and <see cref="ThreadPoolManager.AllInstances"/> of every manager. Being listed never keeps an
+/// item alive.
 /// </summary>
 /// <remarks>
-/// Unlike <see cref="WeakList{T}"/>, which holds a <see cref="WeakReference{T}"/> per item, adding an item allocates no
-/// object, so nothing per item waits for the finalizer and survives a collection to get there; that was most of what
-/// beginning a scope cost (docs/performance.md, "Scope cost on unrelated async code"). The handles of dead items are
-/// freed when the list doubles past its last live count, which keeps it flat however many short-lived items pass
-/// through; the others by the finalizer, once the list is garbage (and with it its owner, which every item refers to).
+/// Unlike a list of <see cref="WeakReference{T}"/>, adding an item allocates no object, so nothing per item waits for
+/// the finalizer and survives a collection to get there; that was most of what beginning a scope cost
+/// (docs/performance.md, "Scope cost on unrelated async code"), and a per-request pool paid it too. The handles of dead
+/// items are freed when the list doubles past its last live count, which keeps it flat however many short-lived items
+/// pass through; the others by the finalizer, once the list is garbage (a node's list, with its node; the managers'
+/// list lives as long as the process).
 /// </remarks>
 internal sealed class WeakHandleList<T>
     where T : class

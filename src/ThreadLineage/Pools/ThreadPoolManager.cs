@@ -25,7 +25,7 @@ public partial class ThreadPoolManager : IDisposable, IAsyncDisposable
     /// <summary>The id used when <see langword="null"/> is passed for one: <c>"default"</c>.</summary>
     public const string DefaultId = "default";
 
-    private static readonly WeakList<ThreadPoolManager> s_instances = new();
+    private static readonly WeakHandleList<ThreadPoolManager> s_instances = new();
 
     /// <summary>Initializes a free-standing manager, attached to no lineage node. It is not started.</summary>
     /// <param name="id">The manager id; <see langword="null"/> means <see cref="DefaultId"/>.</param>
