@@ -123,21 +123,29 @@ internal sealed partial class DedicatedRun
                 isForeground = false;
             }
 
+            var parkedAt = Stopwatch.GetTimestamp();
             if (!Park())
             {
                 return false;
             }
+
+            if (SpinLength.WouldHaveCaught(Stopwatch.GetTimestamp() - parkedAt))
+            {
+                _spin.Lengthen();
+            }
         }
     }
 
-    /// <summary>Spins for about 5 µs (never yielding the core) in case work arrives right away.</summary>
+    /// <summary>Spins (never yielding the core) for the pool's current <see cref="SpinLength"/> in case work arrives right away.</summary>
     private bool SpinForWork()
     {
-        var deadline = Stopwatch.GetTimestamp() + s_spinTicks;
+        // At length 0 the queue is still read once: spinning ends the same way at any length.
+        var deadline = Stopwatch.GetTimestamp() + _spin.Ticks;
         do
         {
             if (!IsQueueEmpty || MayExit)
             {
+                _spin.Lengthen();
                 return true;
             }
 
@@ -145,6 +153,7 @@ internal sealed partial class DedicatedRun
         }
         while (Stopwatch.GetTimestamp() < deadline);
 
+        _spin.Shorten();
         return false;
     }
 

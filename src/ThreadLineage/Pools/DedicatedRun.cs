@@ -17,11 +17,6 @@ namespace ThreadLineage.Pools;
 [SuppressMessage("Reliability", "CA1001", Justification = "The wake semaphore never allocates a wait handle (AvailableWaitHandle is not used), and late Release calls must not meet a disposed object.")]
 internal sealed partial class DedicatedRun : PoolRun
 {
-    // How long a worker with nothing to do spins before it parks: long enough to catch the next item of a
-    // busy producer (a submission takes well under a microsecond), short enough that an idle pool costs nothing.
-    // Measured in time, not iterations, because the cost of a pause instruction varies tenfold across CPUs.
-    private static readonly long s_spinTicks = Stopwatch.Frequency * 5 / 1_000_000;
-
     [ThreadStatic]
     private static DedicatedRun? t_workerOf;
 
@@ -36,6 +31,14 @@ internal sealed partial class DedicatedRun : PoolRun
     private readonly SemaphoreSlim _wake = new(0);
     private readonly Lock _threadsLock = new();
     private readonly List<WorkerSlot> _workers = [];
+
+    // How long this pool's searching worker spins now, adapted to how soon its work arrives. Plain reads and writes:
+    // a heuristic; a lost update changes the length of one spin, never whether an item is found (a worker re-checks
+    // the queue after announcing that it parks).
+    private SpinLength _spin = new();
+
+    /// <summary>Gets the length of this pool's next spin, in <see cref="Stopwatch"/> ticks (tests).</summary>
+    internal long SpinTicks => _spin.Ticks;
 
     private volatile int _maxWorkers;
     private volatile int _minWorkers;

@@ -58,7 +58,9 @@ namespace ThreadLineage.Tests.Robustness;
 /// time, not shared state: it is modelled as a nondeterministic choice taken in a step of its own, so the spin may
 /// time out at any moment relative to the other threads, also when items have arrived since its last read. From
 /// the time-out until its <c>Interlocked.Decrement(ref _searching)</c> the worker no longer looks at the queue, yet
-/// producers still see a searcher and wake nobody: the window of the lost wake-up fixed in 0892fa0.
+/// producers still see a searcher and wake nobody: the window of the lost wake-up fixed in 0892fa0. The spin's length
+/// adapts to how soon work arrives (<c>SpinLength</c>, down to none, when the queue is still read once): that only
+/// moves the deadline, which the model already lets fall anywhere.
 /// </para>
 /// <para>
 /// <b>Running an item.</b> By default a worker that takes an item runs it forever, like an item that waits at a
@@ -180,7 +182,7 @@ internal sealed class ParkingProtocolModel : StateSpaceExplorer.IModel
         /// <summary>DedicatedRun.Parking.cs, RunLoop: "if (!searching &amp;&amp; Interlocked.CompareExchange(ref _searching, 1, 0) == 0)".</summary>
         BecomeSearcher,
 
-        /// <summary>DedicatedRun.Parking.cs, SpinForWork: "if (!IsQueueEmpty || MayExit) { return true; }".</summary>
+        /// <summary>DedicatedRun.Parking.cs, SpinForWork: "if (!IsQueueEmpty || MayExit) { _spin.Lengthen(); return true; }".</summary>
         SpinCheckQueue,
 
         /// <summary>DedicatedRun.Parking.cs, SpinForWork: "while (Stopwatch.GetTimestamp() &lt; deadline)": either spin again or time out.</summary>
@@ -422,7 +424,7 @@ internal sealed class ParkingProtocolModel : StateSpaceExplorer.IModel
 
             case Pc.SpinCheckQueue:
             {
-                // DedicatedRun.Parking.cs, SpinForWork: "if (!IsQueueEmpty || MayExit) { return true; }" →
+                // DedicatedRun.Parking.cs, SpinForWork: "if (!IsQueueEmpty || MayExit) { _spin.Lengthen(); return true; }" →
                 // DedicatedRun.Parking.cs, RunLoop: "if (SpinForWork()) { continue; }" → the loop's TryDequeue.
                 var next = Copy(state);
                 var queued = Get(state, QueueAt) > 0;
