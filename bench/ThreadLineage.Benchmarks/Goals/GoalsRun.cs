@@ -102,7 +102,9 @@ internal static class GoalsRun
             "`Submit`: one allocation per item, `AsyncLocal` set",
             submitFlowBytes is { } sf && submitBytes is { } s2 ? $"{sf:0} B/item ({sf - s2:+0;-0;0} B against the default context)" : "not measured",
             submitFlowBytes is { } sf2 && submitBytes is { } s3 ? sf2 <= s3 : null,
-            "the captured context kept in the item itself, not in a side object"));
+            Measured.Get("alloc.reference.suppressflow.asynclocal") is { } suppress && Measured.Get("alloc.reference.task.asynclocal") is { } task
+                ? $"the captured context kept in the item itself, not in a side object; with this AsyncLocal a `new Task` is {task:0} B and `SuppressFlow` + `Undo` (the public way to create a task that captures nothing) allocates {suppress:0} B itself"
+                : "the captured context kept in the item itself, not in a side object"));
         var postBytes = Measured.Get("alloc.ThreadPoolManager.Post(Action)");
         rows.Add(new Goal("`Post`: 0 B per item", postBytes is { } pb ? $"{pb:0.0} B/item" : "not measured", postBytes is { } pb2 ? pb2 < 0.5 : null, "alloc probe"));
 
