@@ -63,7 +63,8 @@ internal readonly struct WorkItem
         new(new PostedWork<Action>(static action => action(), work, taskType), state: null, context, enqueuedAt);
 
     /// <summary>Gets the task type a posted entry was posted with when it is not the pool's (<paramref name="poolTaskType"/>).</summary>
-    public string? PostedTaskType(string? poolTaskType) => Work is PostedWork boxed ? boxed.TaskType ?? poolTaskType : poolTaskType;
+    /// <remarks>An <see cref="Action"/> (sealed: one type-handle comparison) is told apart before the cast to the abstract <see cref="PostedWork"/>.</remarks>
+    public string? PostedTaskType(string? poolTaskType) => Work is not Action && Work is PostedWork boxed ? boxed.TaskType ?? poolTaskType : poolTaskType;
 
     /// <summary>Runs a posted entry's delegate on the calling thread.</summary>
     public void InvokePosted()
