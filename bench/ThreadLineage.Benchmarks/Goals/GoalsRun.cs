@@ -95,8 +95,8 @@ internal static class GoalsRun
         rows.Add(new Goal(
             "`Submit`: one allocation per item (the returned task), default context",
             submitBytes is { } sb && taskRunBytes is { } tb ? $"{sb:0} B/item (Task.Run {tb:0} B)" : "not measured",
-            submitBytes is { } s1 && taskRunBytes is { } t1 ? s1 <= t1 + 32 : null,
-            "whole-process bytes per item (alloc probe); met when at most Task.Run's task + 32 B (the pool's fields; a second object would add at least 24 B more)"));
+            submitBytes is { } s1 && taskRunBytes is { } t1 ? s1 <= t1 + 32 + 1 : null,
+            "whole-process bytes per item (alloc probe); met when at most Task.Run's task + 32 B (the pool's fields; a second object would add at least 24 B more), give or take 1 B of stray allocations in the whole-process count"));
         var submitFlowBytes = Measured.Get("alloc.ThreadPoolManager.Submit(Action).asynclocal");
         rows.Add(new Goal(
             "`Submit`: one allocation per item, `AsyncLocal` set",
