@@ -27,11 +27,11 @@ internal static partial class PoolLog
     private static partial void WorkItemFaultedCore(ILogger logger, string managerId, string taskType, Exception exception);
 
     [LoggerMessage(EventId = 2, EventName = "WorkerStartFailed", Level = LogLevel.Error,
-        Message = "OnWorkerStarted threw on a worker of thread pool manager '{ManagerId}'; the pool did not start.")]
+        Message = "The worker-start hook (OnWorkerStarted or the WorkerStarted option) threw on a worker of thread pool manager '{ManagerId}'; the pool did not start.")]
     public static partial void WorkerStartFailed(ILogger logger, string managerId, Exception exception);
 
     [LoggerMessage(EventId = 3, EventName = "OnDemandWorkerStartFailed", Level = LogLevel.Error,
-        Message = "OnWorkerStarted threw on a worker that thread pool manager '{ManagerId}' added on demand; the pool keeps running with its other workers.")]
+        Message = "The worker-start hook (OnWorkerStarted or the WorkerStarted option) threw on a worker that thread pool manager '{ManagerId}' added on demand; the pool keeps running with its other workers.")]
     public static partial void OnDemandWorkerStartFailed(ILogger logger, string managerId, Exception exception);
 
     [LoggerMessage(EventId = 4, EventName = "WorkerStoppingFailed", Level = LogLevel.Error,

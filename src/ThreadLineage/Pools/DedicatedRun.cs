@@ -117,8 +117,8 @@ internal sealed partial class DedicatedRun : PoolRun
             RequestStop(cancelPending: true);
             WaitForExit();
             throw new AggregateException(
-                $"Thread pool manager '{Manager.Id}' did not start: OnWorkerStarted threw on {failures.Length} of {count} workers. " +
-                "No worker is left running; fix OnWorkerStarted and call Start again.",
+                $"Thread pool manager '{Manager.Id}' did not start: the worker-start hook (OnWorkerStarted or the WorkerStarted option) threw on {failures.Length} of {count} workers. " +
+                "No worker is left running; fix the hook and call Start again.",
                 failures);
         }
     }

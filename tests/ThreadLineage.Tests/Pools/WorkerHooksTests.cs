@@ -108,6 +108,8 @@ public class WorkerHooksTests
         var exception = Assert.Throws<AggregateException>(() => manager.Start(options));
 
         Assert.Same(failure, Assert.Single(exception.InnerExceptions));
+        // The option threw, not an OnWorkerStarted override: the message names both, so it points at the option too.
+        Assert.Contains("the worker-start hook (OnWorkerStarted or the WorkerStarted option) threw on 1 of 3 workers", exception.Message, StringComparison.Ordinal);
         Assert.False(manager.IsRunning);
         Assert.Equal(0, manager.GetStatistics().Workers);
         Assert.Throws<InvalidOperationException>(() => { _ = manager.Submit(static () => { }); });
@@ -119,7 +121,8 @@ public class WorkerHooksTests
 
         // The two workers that had started exit through WorkerStopping; the one whose hook threw never took work.
         Assert.Equal(2, hooks.StoppingThreads.Count);
-        Assert.Single(logs.Entries, static e => e.EventId.Name == "WorkerStartFailed" && e.Level == LogLevel.Error);
+        var logged = Assert.Single(logs.Entries, static e => e.EventId.Name == "WorkerStartFailed" && e.Level == LogLevel.Error);
+        Assert.Contains("WorkerStarted option", logged.Message, StringComparison.Ordinal);
 
         manager.Start(options);
         Assert.True(manager.IsRunning);
