@@ -31,7 +31,7 @@ public partial class ThreadPoolManager
     /// <exception cref="ArgumentException"><paramref name="taskType"/> or <paramref name="threadNamePrefix"/> is empty.</exception>
     /// <exception cref="InvalidOperationException">The manager is already running.</exception>
     /// <exception cref="ObjectDisposedException">The manager has been disposed.</exception>
-    /// <exception cref="AggregateException"><see cref="OnWorkerStarted"/> threw; the manager is not running.</exception>
+    /// <exception cref="AggregateException"><see cref="OnWorkerStarted"/> or the <see cref="ThreadPoolManagerOptions.WorkerStarted"/> option threw on some workers (their exceptions inside); the manager is not running.</exception>
     public void Start(int maxWorkers, string? taskType = null, bool isBackground = false, string? threadNamePrefix = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxWorkers, 1);
@@ -50,7 +50,7 @@ public partial class ThreadPoolManager
     /// <exception cref="ArgumentException">One or more options are invalid; nothing was started.</exception>
     /// <exception cref="InvalidOperationException">The manager is already running.</exception>
     /// <exception cref="ObjectDisposedException">The manager has been disposed.</exception>
-    /// <exception cref="AggregateException"><see cref="OnWorkerStarted"/> threw; the manager is not running.</exception>
+    /// <exception cref="AggregateException"><see cref="OnWorkerStarted"/> or the <see cref="ThreadPoolManagerOptions.WorkerStarted"/> option threw on some workers (their exceptions inside); the manager is not running.</exception>
     /// <remarks>A stopped manager can be started again, even while workers of the previous run still drain.</remarks>
     public void Start(ThreadPoolManagerOptions options)
     {
